@@ -1,0 +1,19 @@
+import type { Config } from 'jest'
+
+// Tests run against the TypeScript sources (transpiled by SWC); `npm test`
+// type-checks everything with `tsc -b` before Jest starts.
+const config: Config = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/packages', '<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  moduleNameMapper: {
+    '^@cachet/(core|express|koa)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@cachet/core/(.+)$': '<rootDir>/packages/core/src/entry/$1.ts',
+    '^@cachet/shop-common$': '<rootDir>/examples/shop-common/src/index.ts',
+    '^@cachet/(express|koa)-shop$': '<rootDir>/examples/$1-shop/src/app.ts',
+  },
+  testTimeout: 30_000,
+}
+
+export default config

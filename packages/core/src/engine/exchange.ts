@@ -1,0 +1,36 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import type { CompiledRule } from '../rules/types'
+
+/** The neutral request an adapter hands to the engine. */
+export interface Exchange {
+  /** Upper-case method. */
+  readonly method: string
+  /** The raw (not decoded) path, without the query string. */
+  readonly path: string
+  /** The raw query string, without `?`. */
+  readonly rawQuery: string
+  readonly headers: IncomingHttpHeaders
+  /** The app's verified user id, for per-user rules and write rules. */
+  readonly user: string | undefined
+}
+
+/** Splits a request URL into its raw path and query string. */
+export function splitUrl(url: string): { path: string; rawQuery: string } {
+  const q = url.indexOf('?')
+  let path = q === -1 ? url : url.slice(0, q)
+  const rawQuery = q === -1 ? '' : url.slice(q + 1)
+  if (!path.startsWith('/')) {
+    // Absolute-form request target (RFC 9112 §3.2.2), as sent to proxies.
+    try {
+      path = new URL(path).pathname
+    } catch {
+      path = '/'
+    }
+  }
+  return { path, rawQuery }
+}
+
+/** Whether an adapter must resolve the user before asking the engine about this rule. */
+export function ruleNeedsUser(rule: CompiledRule): boolean {
+  return rule.kind === 'invalidate' || rule.perUser
+}

@@ -1,0 +1,138 @@
+import type { OutgoingHttpHeaders } from 'node:http'
+import { type CacheEntry, entrySize } from '../entry/entry'
+import { strongEtag } from '../http/conditional'
+import { headerString, storableHeaders } from '../http/headers'
+import { type ResponseBypassReason, responseBypassReason } from '../http/storable'
+import type { FillFence } from '../invalidation/local-state'
+import type { CompiledCacheRule } from '../rules/types'
+
+/** What the engine does with a finished fill. */
+export interface FillSink {
+  complete(
+    fill: Fill,
+    entry: CacheEntry | undefined,
+    reason: ResponseBypassReason | undefined,
+  ): void
+}
+
+/**
+ * Records one origin response for a miss. The adapter calls `onHeaders` once
+ * the status and headers are final (before they are written), `onChunk` for
+ * each body chunk, then exactly one of `onEnd` or `onAbort`. Capture stops
+ * for good once the body passes the rule's size cap: nothing is buffered past
+ * it, and the response goes on to the client untouched.
+ */
+export class Fill {
+  readonly rule: CompiledCacheRule
+  readonly key: string
+  readonly path: string
+  readonly fence: FillFence
+  /** Whether this fill leads a flight that other requests wait on. */
+  readonly leader: boolean
+  #sink: FillSink
+  #chunks: Buffer[] = []
+  #bytes = 0
+  #status = 0
+  #headers: OutgoingHttpHeaders = {}
+  #headersAt = 0
+  #verdict: ResponseBypassReason | undefined
+  #capturing = false
+  #finished = false
+
+  constructor(
+    sink: FillSink,
+    init: { rule: CompiledCacheRule; key: string; path: string; fence: FillFence; leader: boolean },
+  ) {
+    this.#sink = sink
+    this.rule = init.rule
+    this.key = init.key
+    this.path = init.path
+    this.fence = init.fence
+    this.leader = init.leader
+  }
+
+  /** Decides storability from the final status and headers; returns the veto, if any. */
+  onHeaders(
+    status: number,
+    headers: OutgoingHttpHeaders,
+    now = Date.now(),
+  ): ResponseBypassReason | undefined {
+    if (this.#headersAt !== 0) return this.#verdict
+    this.#status = status
+    this.#headers = { ...headers }
+    this.#headersAt = now
+    this.#verdict = responseBypassReason(this.rule, status, headers)
+    this.#capturing = this.#verdict === undefined
+    if (this.#verdict !== undefined) this.#finish(undefined)
+    return this.#verdict
+  }
+
+  /** Why the response is not being stored, once known. */
+  get veto(): ResponseBypassReason | undefined {
+    return this.#verdict
+  }
+
+  /** Whether the body is still being captured (false once vetoed or over the cap). */
+  get capturing(): boolean {
+    return this.#capturing
+  }
+
+  onChunk(chunk: Buffer): void {
+    if (!this.#capturing) return
+    this.#bytes += chunk.length
+    if (this.#bytes > this.rule.maxBodySize) {
+      this.#verdict = 'too-large'
+      this.#chunks = []
+      this.#capturing = false
+      this.#finish(undefined)
+      return
+    }
+    this.#chunks.push(chunk)
+  }
+
+  onEnd(now = Date.now()): void {
+    if (this.#finished) return
+    if (!this.#capturing || this.#headersAt === 0) {
+      this.#finish(undefined)
+      return
+    }
+    this.#capturing = false
+    const body =
+      this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks)
+    this.#chunks = []
+    const headers = storableHeaders(this.#headers)
+    const etag =
+      headerString(this.#headers.etag) ?? (this.#status === 200 ? strongEtag(body) : undefined)
+    const cachedAt = Math.min(this.#headersAt, now)
+    const entry: CacheEntry = {
+      key: this.key,
+      status: this.#status,
+      headers,
+      body,
+      etag,
+      cachedAt,
+      staleAt: cachedAt + this.rule.ttlMs,
+      deleteAt: cachedAt + this.rule.ttlMs,
+      tags: this.fence.tags,
+      tagVersions: this.fence.versions,
+      path: this.path,
+      patternSeq: this.fence.patternSeq,
+      validatedEpoch: 0,
+      size: entrySize(this.key, headers, body, this.fence.tags),
+    }
+    this.#finish(entry)
+  }
+
+  /** The response failed or the client went away before the end: nothing is stored. */
+  onAbort(): void {
+    this.#capturing = false
+    this.#chunks = []
+    this.#finish(undefined)
+  }
+
+  #finish(entry: CacheEntry | undefined): void {
+    if (this.#finished) return
+    this.#finished = true
+    this.#sink.complete(this, entry, this.#verdict)
+  }
+}

@@ -1,0 +1,91 @@
+import { CachetConfigError, describeValue } from '../errors'
+import { parseDuration } from '../options/units'
+import type { RuleDefaults } from '../rules/compile-rule'
+import type { CacheRule } from '../rules/types'
+import type { MemoryTierOptions } from '../tiers/memory-tier'
+
+/** Everything the engine takes; `cacheMiddleware(rules)` is short for `{ rules }`. */
+export interface CacheOptions {
+  rules: readonly CacheRule[]
+  store?: {
+    /** The memory tier (always on; it is bounded by `maxBytes`). */
+    l1?: MemoryTierOptions
+  }
+  /** Defaults for every cache rule: `ttl`, `statuses`, `maxBodySize`. */
+  defaults?: RuleDefaults
+  /** Prefix of every key, so that several apps can share a store. Default `'cachet'`. */
+  namespace?: string
+  /** Concurrent misses of one key wait for the first one's origin call. */
+  coalesce?: {
+    /** Waiters per key; more go to the origin themselves. Default 1000. */
+    maxWaiters?: number
+    /** Longest wait, then the waiter goes to the origin itself. Default 10 s. */
+    maxWait?: number | string
+  }
+}
+
+export interface ResolvedOptions {
+  rules: unknown
+  l1: MemoryTierOptions
+  defaults: RuleDefaults
+  namespace: string
+  maxWaiters: number
+  maxWaitMs: number
+}
+
+function fail(option: string, problem: string): never {
+  throw new CachetConfigError('CACHET_INVALID_OPTION', `option "${option}": ${problem}`)
+}
+
+function checkKeys(option: string, value: object, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key))
+      fail(`${option}${key}`, `unknown option (expected one of ${known.join(', ')})`)
+  }
+}
+
+function plainObject(option: string, value: unknown): Record<string, unknown> {
+  if (value === undefined) return {}
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail(option, `expected an object, got ${describeValue(value)}`)
+  }
+  return value as Record<string, unknown>
+}
+
+/** Validates the options in one place and fills in the defaults. */
+export function resolveOptions(input: unknown): ResolvedOptions {
+  const options = Array.isArray(input) ? { rules: input } : plainObject('options', input)
+  checkKeys('', options, ['rules', 'store', 'defaults', 'namespace', 'coalesce'])
+  const store = plainObject('store', options.store)
+  checkKeys('store.', store, ['l1'])
+  const l1 = plainObject('store.l1', store.l1)
+  checkKeys('store.l1.', l1, ['maxBytes'])
+  const defaults = plainObject('defaults', options.defaults)
+  checkKeys('defaults.', defaults, ['ttl', 'statuses', 'maxBodySize'])
+  const namespace = options.namespace ?? 'cachet'
+  if (typeof namespace !== 'string' || !/^[\w.-]{1,64}$/.test(namespace)) {
+    fail(
+      'namespace',
+      `expected 1 to 64 letters, digits, "_", "-" or ".", got ${describeValue(namespace)}`,
+    )
+  }
+  const coalesce = plainObject('coalesce', options.coalesce)
+  checkKeys('coalesce.', coalesce, ['maxWaiters', 'maxWait'])
+  const maxWaiters = coalesce.maxWaiters ?? 1000
+  if (!Number.isSafeInteger(maxWaiters) || (maxWaiters as number) < 0) {
+    fail(
+      'coalesce.maxWaiters',
+      `expected a whole number of 0 or more, got ${describeValue(maxWaiters)}`,
+    )
+  }
+  const maxWaitMs = parseDuration(coalesce.maxWait ?? 10)
+  if (typeof maxWaitMs === 'string') fail('coalesce.maxWait', maxWaitMs)
+  return {
+    rules: options.rules,
+    l1: l1 as MemoryTierOptions,
+    defaults: defaults as RuleDefaults,
+    namespace,
+    maxWaiters: maxWaiters as number,
+    maxWaitMs,
+  }
+}

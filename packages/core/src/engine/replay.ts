@@ -1,0 +1,49 @@
+import type { CacheEntry } from '../entry/entry'
+import { ifNoneMatchMatches } from '../http/conditional'
+import { cacheStatusHit } from './status-headers'
+
+/** What an adapter writes for a hit: status, a flat header list, and the body (none for HEAD or 304). */
+export interface Replay {
+  readonly status: number
+  readonly headers: string[]
+  readonly body: Buffer | undefined
+}
+
+/** RFC 9110 §15.4.5: the fields a 304 carries, as the 200 would have. */
+const NOT_MODIFIED_FIELDS = new Set([
+  'cache-control',
+  'content-location',
+  'expires',
+  'vary',
+  'last-modified',
+])
+
+/**
+ * Builds a hit's response from the stored entry: the stored end-to-end headers,
+ * `Content-Length`, `ETag`, `Age` (RFC 9111 §5.1), `X-Cache` and
+ * `Cache-Status`; `304` for a matching `If-None-Match` on a stored 200.
+ */
+export function replay(
+  entry: CacheEntry,
+  now: number,
+  ifNoneMatch: string | undefined,
+  head: boolean,
+): Replay {
+  const age = String(Math.max(0, Math.floor((now - entry.cachedAt) / 1000)))
+  const status = cacheStatusHit(Math.max(0, Math.ceil((entry.staleAt - now) / 1000)))
+  if (entry.status === 200 && ifNoneMatchMatches(ifNoneMatch, entry.etag)) {
+    const headers: string[] = []
+    for (let i = 0; i < entry.headers.length; i += 2) {
+      if (NOT_MODIFIED_FIELDS.has(entry.headers[i] as string)) {
+        headers.push(entry.headers[i] as string, entry.headers[i + 1] as string)
+      }
+    }
+    headers.push('etag', entry.etag as string, 'age', age, 'x-cache', 'HIT', 'cache-status', status)
+    return { status: 304, headers, body: undefined }
+  }
+  const headers = entry.headers.slice()
+  headers.push('content-length', String(entry.body.length))
+  if (entry.etag !== undefined) headers.push('etag', entry.etag)
+  headers.push('age', age, 'x-cache', 'HIT', 'cache-status', status)
+  return { status: entry.status, headers, body: head ? undefined : entry.body }
+}

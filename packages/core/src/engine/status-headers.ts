@@ -1,0 +1,48 @@
+import type { ResponseBypassReason } from '../http/storable'
+import type { RequestBypassReason } from '../rules/request-filter'
+
+/** Why a matched request or response did not use the cache. */
+export type BypassReason = RequestBypassReason | ResponseBypassReason
+
+/** The `X-Cache` value of a response the cache touched. */
+export type CacheOutcome = 'HIT' | 'MISS' | 'STALE' | 'BYPASS'
+
+const CACHE_NAME = 'cachet'
+
+/**
+ * RFC 9211 `Cache-Status` values. They name the outcome and, for a bypass,
+ * the reason; never the key.
+ */
+export function cacheStatusHit(ttlSeconds: number): string {
+  return `${CACHE_NAME}; hit; ttl=${ttlSeconds}`
+}
+
+export const CACHE_STATUS_MISS = `${CACHE_NAME}; fwd=miss`
+
+/** A request the cache did not handle (`fwd=bypass`), or a response it would not store (`fwd=miss`). */
+export function cacheStatusBypass(reason: BypassReason, requestSide: boolean): string {
+  return `${CACHE_NAME}; fwd=${requestSide ? 'bypass' : 'miss'}; detail=${reason}`
+}
+
+/** `X-Cache` and `Cache-Status` for a miss whose response was (or was not) storable. */
+export function fillOutcome(veto: BypassReason | undefined): readonly [CacheOutcome, string] {
+  return veto === undefined
+    ? ['MISS', CACHE_STATUS_MISS]
+    : ['BYPASS', cacheStatusBypass(veto, false)]
+}
+
+/** `X-Cache` and `Cache-Status` for a request the cache did not handle. */
+export function bypassOutcome(reason: BypassReason): readonly [CacheOutcome, string] {
+  return ['BYPASS', cacheStatusBypass(reason, true)]
+}
+
+/**
+ * The answer to a 2xx write whose invalidation failed: the write happened but
+ * the old version may still be served, so the client is not told "OK".
+ */
+export const WRITE_INVALIDATION_FAILED = {
+  status: 503,
+  body: JSON.stringify({
+    error: 'cache invalidation failed; the write was applied but may not be visible yet',
+  }),
+} as const

@@ -1,0 +1,43 @@
+/**
+ * A stored response. Everything a hit needs is precomputed at store time:
+ * the flat header list, the validator, the byte size.
+ */
+export interface CacheEntry {
+  readonly key: string
+  readonly status: number
+  /** End-to-end headers, flat `[name, value, ...]`, lower-case names, without `Content-Length`. */
+  readonly headers: readonly string[]
+  readonly body: Buffer
+  /** The origin's ETag, or a strong one computed from the body for 200 responses. */
+  readonly etag: string | undefined
+  readonly cachedAt: number
+  /** Fresh until `staleAt`; never served at or after `deleteAt`. */
+  readonly staleAt: number
+  readonly deleteAt: number
+  /** Explicit and implicit tags, and their versions when the fill started. */
+  readonly tags: readonly string[]
+  readonly tagVersions: readonly number[]
+  /** The request path, for pattern invalidation. */
+  readonly path: string
+  /** Every pattern invalidation up to this sequence number was checked against `path`. */
+  patternSeq: number
+  /** The invalidation epoch at which the entry was last found valid (skips re-checks). */
+  validatedEpoch: number
+  /** Bytes counted against the memory budget: key, headers, body, tags and a fixed overhead. */
+  readonly size: number
+}
+
+/** Bookkeeping bytes of an entry beyond its strings and body (object, arrays, map slot). */
+export const ENTRY_OVERHEAD_BYTES = 256
+
+export function entrySize(
+  key: string,
+  headers: readonly string[],
+  body: Buffer,
+  tags: readonly string[],
+): number {
+  let size = ENTRY_OVERHEAD_BYTES + Buffer.byteLength(key) + body.length
+  for (const h of headers) size += Buffer.byteLength(h) + 16
+  for (const t of tags) size += Buffer.byteLength(t) + 24
+  return size
+}

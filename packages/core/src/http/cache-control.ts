@@ -1,0 +1,44 @@
+/**
+ * Cache-Control parsing, RFC 9111 §5.2: directives are case-insensitive,
+ * separated by commas, with optional `=token` or `="quoted string"` values;
+ * several header lines are one list (RFC 9110 §5.3). Only the first
+ * occurrence of a directive counts; a malformed value is kept as given so
+ * that callers can treat it conservatively.
+ */
+export type CacheControl = ReadonlyMap<string, string | true>
+
+const EMPTY: CacheControl = new Map()
+
+export function parseCacheControl(
+  header: string | readonly string[] | number | undefined,
+): CacheControl {
+  if (header === undefined) return EMPTY
+  const text = Array.isArray(header) ? header.join(',') : String(header)
+  if (text === '') return EMPTY
+  const out = new Map<string, string | true>()
+  let i = 0
+  while (i < text.length) {
+    let end = i
+    let inQuotes = false
+    // A comma inside a quoted value (`no-cache="a, b"`) does not end the directive.
+    while (end < text.length && (inQuotes || text[end] !== ',')) {
+      if (text[end] === '"' && text[end - 1] !== '\\') inQuotes = !inQuotes
+      end++
+    }
+    const part = text.slice(i, end).trim()
+    i = end + 1
+    if (part === '') continue
+    const eq = part.indexOf('=')
+    const name = (eq === -1 ? part : part.slice(0, eq)).trim().toLowerCase()
+    if (name === '' || out.has(name)) continue
+    let value: string | true = true
+    if (eq !== -1) {
+      value = part.slice(eq + 1).trim()
+      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
+        value = value.slice(1, -1).replace(/\\(.)/g, '$1')
+      }
+    }
+    out.set(name, value)
+  }
+  return out
+}

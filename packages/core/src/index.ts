@@ -1,0 +1,46 @@
+export type { Lookup } from './engine/engine'
+export { CacheEngine } from './engine/engine'
+export type { Exchange } from './engine/exchange'
+export { ruleNeedsUser, splitUrl } from './engine/exchange'
+export { Fill } from './engine/fill'
+export type { CacheOptions } from './engine/options'
+export type { Replay } from './engine/replay'
+export { replay } from './engine/replay'
+export type { BypassReason, CacheOutcome } from './engine/status-headers'
+export {
+  bypassOutcome,
+  CACHE_STATUS_MISS,
+  cacheStatusBypass,
+  cacheStatusHit,
+  fillOutcome,
+  WRITE_INVALIDATION_FAILED,
+} from './engine/status-headers'
+export type { CacheEntry } from './entry/entry'
+export type { CachetErrorCode } from './errors'
+export {
+  CachetConfigError,
+  CachetError,
+  CachetInvalidationError,
+  isCachetError,
+} from './errors'
+export type { CacheControl } from './http/cache-control'
+export { parseCacheControl } from './http/cache-control'
+export { ifNoneMatchMatches, strongEtag } from './http/conditional'
+export type { ResponseBypassReason } from './http/storable'
+export type { InvalidationTarget } from './invalidation/target'
+export { parseDuration, parseSize } from './options/units'
+export type { RuleDefaults } from './rules/compile-rule'
+export { buildKey } from './rules/key'
+export type { RequestBypassReason } from './rules/request-filter'
+export { RuleSet } from './rules/rule-set'
+export type {
+  CacheRule,
+  CompiledCacheRule,
+  CompiledRule,
+  CompiledWriteRule,
+  InvalidationSpec,
+  RuleKeyOptions,
+  RuleMatch,
+} from './rules/types'
+export type { MemoryTierOptions } from './tiers/memory-tier'
+export { MemoryTier } from './tiers/memory-tier'

@@ -1,0 +1,72 @@
+import type { CacheEntry } from '../entry/entry'
+import type { RuleSet } from '../rules/rule-set'
+import { PatternLog } from './pattern-log'
+import { TagVersions } from './tag-versions'
+import { type NormalizedTarget, userTag } from './target'
+
+/** What a fill records when it starts, to be checked when it ends. */
+export interface FillFence {
+  readonly tags: readonly string[]
+  readonly versions: readonly number[]
+  readonly patternSeq: number
+}
+
+/**
+ * This process's view of what has been invalidated: tag versions and the
+ * pattern log. `epoch` moves on every invalidation, so an entry found valid
+ * at the current epoch needs no re-check on the hit path.
+ */
+export class LocalInvalidationState {
+  readonly #tags = new TagVersions()
+  readonly #patterns = new PatternLog()
+  readonly #rules: RuleSet
+  readonly #maxLifetimeMs: number
+  #epoch = 1
+
+  constructor(rules: RuleSet, maxLifetimeMs: number) {
+    this.#rules = rules
+    this.#maxLifetimeMs = maxLifetimeMs
+  }
+
+  get epoch(): number {
+    return this.#epoch
+  }
+
+  fence(tags: readonly string[]): FillFence {
+    return { tags, versions: this.#tags.capture(tags), patternSeq: this.#patterns.latestSeq }
+  }
+
+  /**
+   * At the end of a fill: false when an invalidation of its tags or a pattern
+   * matching its path came after the fill started (the response may predate
+   * it). On true, returns the pattern sequence the entry is checked up to.
+   */
+  fenceHolds(fence: FillFence, path: string): number | false {
+    if (!this.#tags.allCurrent(fence.tags, fence.versions)) return false
+    if (this.#patterns.invalidatedSince(fence.patternSeq, path) !== false) return false
+    return this.#patterns.latestSeq
+  }
+
+  isValid(entry: CacheEntry): boolean {
+    if (entry.validatedEpoch === this.#epoch) return true
+    if (!this.#tags.allCurrent(entry.tags, entry.tagVersions)) return false
+    if (this.#patterns.invalidatedSince(entry.patternSeq, entry.path) !== false) return false
+    entry.patternSeq = this.#patterns.latestSeq
+    entry.validatedEpoch = this.#epoch
+    return true
+  }
+
+  apply(target: NormalizedTarget, now: number): void {
+    const tags = [...target.tags, ...target.users.map(userTag)]
+    for (const pattern of target.patterns) {
+      // A rule's own pattern, when no earlier rule can hold entries of the
+      // same paths, is a bump of that rule's implicit tag.
+      const exclusive = this.#rules.exclusiveRulesFor(pattern)
+      if (exclusive.length > 0) tags.push(...exclusive.map((r) => r.routeTag))
+      else this.#patterns.append(pattern, now)
+    }
+    this.#tags.bump(tags)
+    this.#patterns.prune(now, this.#maxLifetimeMs)
+    this.#epoch++
+  }
+}

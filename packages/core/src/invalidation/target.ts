@@ -1,0 +1,71 @@
+import { CachetInvalidationError, describeValue } from '../errors'
+import { compilePath } from '../rules/path-pattern'
+
+/** What `invalidate()` accepts: any of tags, a path pattern, a user. */
+export interface InvalidationTarget {
+  tags?: readonly string[]
+  pattern?: string
+  user?: string
+}
+
+/** A validated target, in the engine's plural form (write rules give several patterns). */
+export interface NormalizedTarget {
+  readonly tags: readonly string[]
+  readonly patterns: readonly string[]
+  readonly users: readonly string[]
+}
+
+function fail(field: string, problem: string): never {
+  throw new CachetInvalidationError(
+    'CACHET_INVALID_INVALIDATION',
+    `invalidate(): "${field}": ${problem}`,
+  )
+}
+
+/** Validates a caller's target; throws a `CachetInvalidationError` naming the bad field. */
+export function normalizeTarget(input: unknown): NormalizedTarget {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    fail('target', `expected an object { tags?, pattern?, user? }, got ${describeValue(input)}`)
+  }
+  const { tags, pattern, user, ...rest } = input as Record<string, unknown>
+  const unknown = Object.keys(rest)[0]
+  if (unknown !== undefined) fail(unknown, 'unknown field (expected tags, pattern or user)')
+  const out = { tags: [] as string[], patterns: [] as string[], users: [] as string[] }
+  if (tags !== undefined) {
+    if (!Array.isArray(tags))
+      fail('tags', `expected an array of strings, got ${describeValue(tags)}`)
+    for (const tag of tags) {
+      if (typeof tag !== 'string' || tag === '') {
+        fail('tags', `expected non-empty strings, got ${describeValue(tag)}`)
+      }
+      if (tag.startsWith('#')) fail('tags', `tags starting with "#" are reserved, got "${tag}"`)
+      out.tags.push(tag)
+    }
+  }
+  if (pattern !== undefined) {
+    if (typeof pattern !== 'string' || !pattern.startsWith('/')) {
+      fail('pattern', `expected a path pattern starting with "/", got ${describeValue(pattern)}`)
+    }
+    try {
+      compilePath(pattern)
+    } catch (err) {
+      fail('pattern', `invalid path pattern "${pattern}": ${(err as Error).message}`)
+    }
+    out.patterns.push(pattern)
+  }
+  if (user !== undefined) {
+    if (typeof user !== 'string' || user === '') {
+      fail('user', `expected a non-empty string, got ${describeValue(user)}`)
+    }
+    out.users.push(user)
+  }
+  if (out.tags.length + out.patterns.length + out.users.length === 0) {
+    fail('target', 'nothing to invalidate: give at least one of tags, pattern or user')
+  }
+  return out
+}
+
+/** The implicit tag carried by every per-user entry of `user`. */
+export function userTag(user: string): string {
+  return `#user:${user}`
+}

@@ -1,0 +1,243 @@
+import { CachetConfigError, describeValue } from '../errors'
+import { parseDuration, parseSize } from '../options/units'
+import { type CompiledPath, compilePath } from './path-pattern'
+import { compileTemplate, type TagTemplate } from './template'
+import type { CacheRule, CompiledKeySpec, CompiledRule, InvalidationSpec } from './types'
+
+/** Rule-level defaults; the engine options may override them. */
+export interface RuleDefaults {
+  ttl?: number | string
+  statuses?: readonly number[]
+  maxBodySize?: number | string
+}
+
+export const DEFAULT_MAX_BODY_SIZE = 1024 * 1024
+const CACHE_METHODS = ['GET', 'HEAD']
+const WRITE_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE']
+const KNOWN_METHODS = new Set([...CACHE_METHODS, ...WRITE_METHODS, 'OPTIONS'])
+const CACHE_OPTIONS = new Set([
+  'name',
+  'path',
+  'methods',
+  'ttl',
+  'statuses',
+  'maxBodySize',
+  'key',
+  'perUser',
+  'tags',
+  'allowCredentials',
+])
+const WRITE_OPTIONS = new Set(['name', 'path', 'methods', 'invalidates'])
+const TAG_MAX_LENGTH = 256
+
+/** Throws the one error shape: which rule, which option, what was expected, what was given. */
+class RuleContext {
+  constructor(
+    readonly index: number,
+    readonly label: string,
+  ) {}
+
+  fail(option: string, problem: string): never {
+    throw new CachetConfigError(
+      'CACHET_INVALID_RULE',
+      `rules[${this.index}] (${this.label}): option "${option}": ${problem}`,
+    )
+  }
+
+  check<T>(option: string, parsed: T | string): T {
+    if (typeof parsed === 'string') this.fail(option, parsed)
+    return parsed as T
+  }
+}
+
+function stringList(ctx: RuleContext, option: string, value: unknown): string[] {
+  if (!Array.isArray(value))
+    ctx.fail(option, `expected an array of strings, got ${describeValue(value)}`)
+  for (const v of value) {
+    if (typeof v !== 'string' || v.length === 0) {
+      ctx.fail(option, `expected non-empty strings, got ${describeValue(v)}`)
+    }
+  }
+  return value as string[]
+}
+
+function compileMethods(ctx: RuleContext, rule: CacheRule, caching: boolean): Set<string> {
+  if (rule.methods === undefined) return new Set(caching ? CACHE_METHODS : WRITE_METHODS)
+  const methods = stringList(ctx, 'methods', rule.methods).map((m) => m.toUpperCase())
+  if (methods.length === 0) ctx.fail('methods', 'expected at least one method, got an empty array')
+  for (const m of methods) {
+    if (!KNOWN_METHODS.has(m)) ctx.fail('methods', `unknown method ${describeValue(m)}`)
+    if (caching && !CACHE_METHODS.includes(m)) {
+      ctx.fail('methods', `a cache rule (one with a ttl) caches only GET and HEAD, got ${m}`)
+    }
+    if (!caching && CACHE_METHODS.includes(m)) {
+      ctx.fail('methods', `a write rule invalidates after unsafe methods only, got ${m}`)
+    }
+  }
+  return new Set(methods)
+}
+
+function compileStatuses(ctx: RuleContext, value: unknown): Set<number> {
+  if (!Array.isArray(value) || value.length === 0) {
+    ctx.fail('statuses', `expected a non-empty array of status codes, got ${describeValue(value)}`)
+  }
+  for (const s of value) {
+    if (!Number.isInteger(s) || s < 200 || s > 499 || s === 206 || s === 304) {
+      ctx.fail(
+        'statuses',
+        `expected status codes from 200 to 499 (5xx, 206 and 304 are never stored), got ${describeValue(s)}`,
+      )
+    }
+  }
+  return new Set(value as number[])
+}
+
+function compileKey(ctx: RuleContext, value: unknown): CompiledKeySpec {
+  if (value === undefined) return { query: 'all', headers: [] }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    ctx.fail('key', `expected an object { query?, headers? }, got ${describeValue(value)}`)
+  }
+  const { query = 'all', headers = [], ...rest } = value as Record<string, unknown>
+  const unknown = Object.keys(rest)[0]
+  if (unknown !== undefined)
+    ctx.fail(`key.${unknown}`, 'unknown option (expected query or headers)')
+  let q: CompiledKeySpec['query']
+  if (query === 'all' || query === 'none') q = query
+  else if (Array.isArray(query)) q = [...new Set(stringList(ctx, 'key.query', query))].sort()
+  else
+    ctx.fail(
+      'key.query',
+      `expected 'all', 'none' or an array of names, got ${describeValue(query)}`,
+    )
+  const h = [...new Set(stringList(ctx, 'key.headers', headers).map((n) => n.toLowerCase()))].sort()
+  return { query: q, headers: h }
+}
+
+function compileTags(
+  ctx: RuleContext,
+  option: string,
+  value: unknown,
+  path: CompiledPath,
+  user: boolean,
+): TagTemplate[] {
+  return stringList(ctx, option, value).map((source) => {
+    if (source.startsWith('#'))
+      ctx.fail(option, `tags starting with "#" are reserved, got "${source}"`)
+    if (source.length > TAG_MAX_LENGTH)
+      ctx.fail(option, `a tag is at most ${TAG_MAX_LENGTH} characters`)
+    return ctx.check(option, compileTemplate(source, { params: path.params, user }))
+  })
+}
+
+function compileInvalidates(ctx: RuleContext, value: unknown, path: CompiledPath) {
+  const spec: InvalidationSpec = Array.isArray(value)
+    ? { tags: value }
+    : (value as InvalidationSpec)
+  if (typeof spec !== 'object' || spec === null) {
+    ctx.fail(
+      'invalidates',
+      `expected tag templates or { tags?, patterns?, user? }, got ${describeValue(value)}`,
+    )
+  }
+  const { tags = [], patterns = [], user = false, ...rest } = spec
+  const unknown = Object.keys(rest)[0]
+  if (unknown !== undefined) {
+    ctx.fail(`invalidates.${unknown}`, 'unknown option (expected tags, patterns or user)')
+  }
+  if (typeof user !== 'boolean')
+    ctx.fail('invalidates.user', `expected a boolean, got ${describeValue(user)}`)
+  const compiled = {
+    // The writer's own user id is known to a write rule through `identify`.
+    tags: compileTags(ctx, 'invalidates.tags', tags, path, true),
+    patterns: stringList(ctx, 'invalidates.patterns', patterns).map((p) => {
+      checkPattern(ctx, 'invalidates.patterns', p)
+      return p
+    }),
+    user,
+  }
+  if (compiled.tags.length + compiled.patterns.length === 0 && !user) {
+    ctx.fail('invalidates', 'expected at least one tag, pattern or user: true')
+  }
+  return compiled
+}
+
+function checkPattern(ctx: RuleContext, option: string, pattern: string): CompiledPath {
+  if (!pattern.startsWith('/'))
+    ctx.fail(option, `expected a path starting with "/", got "${pattern}"`)
+  try {
+    return compilePath(pattern)
+  } catch (err) {
+    return ctx.fail(option, `invalid path pattern "${pattern}": ${(err as Error).message}`)
+  }
+}
+
+function checkBoolean(ctx: RuleContext, option: string, value: unknown): boolean {
+  if (value === undefined) return false
+  if (typeof value !== 'boolean')
+    ctx.fail(option, `expected true or false, got ${describeValue(value)}`)
+  return value
+}
+
+/** Validates and compiles one rule; throws a `CachetConfigError` naming the rule and option. */
+export function compileRule(input: unknown, index: number, defaults: RuleDefaults): CompiledRule {
+  const pathLabel = (input as CacheRule | null)?.path
+  const ctx = new RuleContext(index, typeof pathLabel === 'string' ? pathLabel : 'no path')
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    ctx.fail('rule', `expected a rule object, got ${describeValue(input)}`)
+  }
+  const rule = input as CacheRule
+  if (typeof rule.path !== 'string')
+    ctx.fail('path', `expected a string, got ${describeValue(rule.path)}`)
+  const caching = rule.invalidates === undefined
+  if (caching && rule.ttl === undefined && defaults.ttl === undefined) {
+    ctx.fail('ttl', 'a rule needs a ttl (to cache) or invalidates (to invalidate after writes)')
+  }
+  if (!caching && rule.ttl !== undefined) {
+    ctx.fail(
+      'invalidates',
+      'a rule either caches (ttl) or invalidates after writes; split it into two rules',
+    )
+  }
+  const allowed = caching ? CACHE_OPTIONS : WRITE_OPTIONS
+  for (const option of Object.keys(rule)) {
+    if (!allowed.has(option)) {
+      const known = CACHE_OPTIONS.has(option) || WRITE_OPTIONS.has(option)
+      ctx.fail(
+        option,
+        known ? `not an option of a ${caching ? 'cache' : 'write'} rule` : 'unknown option',
+      )
+    }
+  }
+  const path = checkPattern(ctx, 'path', rule.path)
+  const methods = compileMethods(ctx, rule, caching)
+  const name = rule.name ?? `${[...methods].join(',')} ${rule.path}`
+  if (typeof name !== 'string' || name.length === 0 || name.length > 128) {
+    ctx.fail('name', `expected a string of 1 to 128 characters, got ${describeValue(name)}`)
+  }
+  const base = { index, name, path: rule.path, methods, match: path.match }
+  if (!caching) {
+    return {
+      ...base,
+      kind: 'invalidate',
+      invalidates: compileInvalidates(ctx, rule.invalidates, path),
+    }
+  }
+  const perUser = checkBoolean(ctx, 'perUser', rule.perUser)
+  const ttlMs = ctx.check('ttl', parseDuration(rule.ttl ?? defaults.ttl))
+  if (ttlMs <= 0) ctx.fail('ttl', `expected more than 0 seconds, got ${describeValue(rule.ttl)}`)
+  return {
+    ...base,
+    kind: 'cache',
+    ttlMs,
+    statuses: compileStatuses(ctx, rule.statuses ?? defaults.statuses ?? [200]),
+    maxBodySize: ctx.check(
+      'maxBodySize',
+      parseSize(rule.maxBodySize ?? defaults.maxBodySize ?? DEFAULT_MAX_BODY_SIZE),
+    ),
+    key: compileKey(ctx, rule.key),
+    perUser,
+    allowCredentials: checkBoolean(ctx, 'allowCredentials', rule.allowCredentials),
+    tags: compileTags(ctx, 'tags', rule.tags ?? [], path, perUser),
+    routeTag: `#route:${name}`,
+  }
+}

@@ -1,0 +1,95 @@
+import type { TagTemplate } from './template'
+
+/** What a rule's key is made of, beside the method class and the path. */
+export interface RuleKeyOptions {
+  /**
+   * Query parameters in the key: `'all'` (the default; order-insensitive),
+   * `'none'`, or a list of names (every other parameter is ignored).
+   */
+  query?: 'all' | 'none' | readonly string[]
+  /** Request headers in the key, by name (case-insensitive). Default: none. */
+  headers?: readonly string[]
+}
+
+/** What a successful (2xx) write invalidates before its response is sent. */
+export interface InvalidationSpec {
+  /** Tag templates, e.g. `'product:{params.id}'`. */
+  tags?: readonly string[]
+  /** Path patterns, e.g. `'/products/*'`. */
+  patterns?: readonly string[]
+  /** Invalidate every per-user entry of the user making the write. */
+  user?: boolean
+}
+
+/**
+ * One cache rule as the user writes it. A rule either caches (it has a `ttl`)
+ * or invalidates after writes (it has `invalidates`).
+ */
+export interface CacheRule {
+  /** Name used in metrics, logs and keys. Default: `"<METHODS> <path>"`. */
+  name?: string
+  /** A path-to-regexp pattern (Express syntax): `/products/:id`, `/files/*path`, `/a{/:b}`. */
+  path: string
+  /** Default `['GET', 'HEAD']` for cache rules, `['POST', 'PUT', 'PATCH', 'DELETE']` for write rules. */
+  methods?: readonly string[]
+  /** Freshness lifetime: seconds, or a duration string (`'60s'`, `'5m'`). */
+  ttl?: number | string
+  /** Statuses that may be stored. Default `[200]`. 5xx, 206 and 304 are never stored. */
+  statuses?: readonly number[]
+  /** Largest body stored, in bytes or as `'1MiB'`. Default 1 MiB; larger bodies pass through. */
+  maxBodySize?: number | string
+  key?: RuleKeyOptions
+  /** Each user gets their own entries; the user comes from the adapter's `identify`. */
+  perUser?: boolean
+  /** Tag templates over `{params.x}`, `{query.x}` and `{user}` (per-user rules). */
+  tags?: readonly string[]
+  /**
+   * Relaxation: serve and store requests that carry `Authorization` or `Cookie`
+   * from the shared cache. Only for routes whose response never depends on who asks.
+   */
+  allowCredentials?: boolean
+  /** Write rule: what a 2xx answer invalidates. A plain array is a list of tag templates. */
+  invalidates?: readonly string[] | InvalidationSpec
+}
+
+export interface CompiledKeySpec {
+  query: 'all' | 'none' | readonly string[]
+  headers: readonly string[]
+}
+
+interface CompiledRuleBase {
+  readonly index: number
+  readonly name: string
+  readonly path: string
+  readonly methods: ReadonlySet<string>
+  readonly match: (path: string) => Record<string, string> | undefined
+}
+
+export interface CompiledCacheRule extends CompiledRuleBase {
+  readonly kind: 'cache'
+  readonly ttlMs: number
+  readonly statuses: ReadonlySet<number>
+  readonly maxBodySize: number
+  readonly key: CompiledKeySpec
+  readonly perUser: boolean
+  readonly allowCredentials: boolean
+  readonly tags: readonly TagTemplate[]
+  /** Implicit tag carried by every entry of this rule (pattern invalidation). */
+  readonly routeTag: string
+}
+
+export interface CompiledWriteRule extends CompiledRuleBase {
+  readonly kind: 'invalidate'
+  readonly invalidates: {
+    readonly tags: readonly TagTemplate[]
+    readonly patterns: readonly string[]
+    readonly user: boolean
+  }
+}
+
+export type CompiledRule = CompiledCacheRule | CompiledWriteRule
+
+export interface RuleMatch<R extends CompiledRule = CompiledRule> {
+  readonly rule: R
+  readonly params: Record<string, string>
+}

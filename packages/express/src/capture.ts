@@ -1,0 +1,107 @@
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import { type Fill, fillOutcome, strongEtag } from '@cachet/core'
+
+type Chunk = string | Buffer | Uint8Array
+
+function toBuffer(chunk: Chunk, encoding?: BufferEncoding): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk
+  if (typeof chunk === 'string') return Buffer.from(chunk, encoding)
+  return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+}
+
+/** Splits the optional `(encoding, callback)` tail of `write` / `end`. */
+function encodingOf(arg: unknown): BufferEncoding | undefined {
+  return typeof arg === 'string' ? (arg as BufferEncoding) : undefined
+}
+
+/**
+ * `writeHead(status, [reason], [headers])` may carry headers that never pass
+ * through `setHeader`; move them there so the decision sees the final set.
+ */
+function absorbHeaders(res: ServerResponse, headers: unknown): void {
+  if (Array.isArray(headers)) {
+    const grouped: Record<string, string[]> = {}
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      const name = String(headers[i]).toLowerCase()
+      if (grouped[name] === undefined) grouped[name] = []
+      grouped[name].push(String(headers[i + 1]))
+    }
+    for (const name in grouped) {
+      const values = grouped[name] as string[]
+      res.setHeader(name, values.length === 1 ? (values[0] as string) : values)
+    }
+  } else if (headers !== null && typeof headers === 'object') {
+    for (const [name, value] of Object.entries(headers as OutgoingHttpHeaders)) {
+      if (value !== undefined) res.setHeader(name, value)
+    }
+  }
+}
+
+/**
+ * Captures a miss's response as it goes to the client, the way
+ * expressjs/compression wraps a response: `writeHead`, `write` and `end` are
+ * wrapped; the decision is taken once the status and headers are final; body
+ * chunks are copied into the fill until its size cap, and the write's return
+ * value (backpressure) is the original one. A single-chunk response gets a
+ * strong ETag before its headers go out, as the stored entry will have.
+ */
+export function captureResponse(res: ServerResponse, fill: Fill): void {
+  const writeHead = res.writeHead as (...args: unknown[]) => ServerResponse
+  const write = res.write
+  const end = res.end
+  let decided = false
+  let ended = false
+
+  const decide = () => {
+    if (decided) return
+    decided = true
+    const [outcome, status] = fillOutcome(fill.onHeaders(res.statusCode, res.getHeaders()))
+    res.setHeader('x-cache', outcome)
+    res.setHeader('cache-status', status)
+  }
+
+  res.writeHead = function cachetWriteHead(
+    this: ServerResponse,
+    statusCode: number,
+    ...rest: unknown[]
+  ) {
+    this.statusCode = statusCode
+    const reason = typeof rest[0] === 'string' ? rest[0] : undefined
+    absorbHeaders(this, typeof rest[0] === 'string' ? rest[1] : rest[0])
+    decide()
+    return reason === undefined
+      ? writeHead.call(this, this.statusCode)
+      : writeHead.call(this, this.statusCode, reason)
+  } as ServerResponse['writeHead']
+
+  res.write = function cachetWrite(this: ServerResponse, chunk: Chunk, ...rest: unknown[]) {
+    if (!this.headersSent) decide()
+    if (fill.capturing && chunk != null) fill.onChunk(toBuffer(chunk, encodingOf(rest[0])))
+    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest)
+  } as ServerResponse['write']
+
+  res.end = function cachetEnd(this: ServerResponse, ...args: unknown[]) {
+    if (ended) return (end as (...a: unknown[]) => ServerResponse).apply(this, args)
+    ended = true
+    const chunk = typeof args[0] === 'function' ? undefined : (args[0] as Chunk | undefined | null)
+    const body = chunk == null ? undefined : toBuffer(chunk, encodingOf(args[1]))
+    if (!this.headersSent && !decided) {
+      // The whole body is known before the headers go: the stored entry's
+      // validator can be sent on this miss already.
+      if (body !== undefined && this.statusCode === 200 && this.getHeader('etag') === undefined) {
+        this.setHeader('etag', strongEtag(body))
+      }
+      if (body !== undefined && this.getHeader('content-length') === undefined) {
+        this.setHeader('content-length', body.length)
+      }
+      decide()
+    }
+    if (fill.capturing && body !== undefined) fill.onChunk(body)
+    fill.onEnd()
+    return (end as (...a: unknown[]) => ServerResponse).apply(this, args)
+  } as ServerResponse['end']
+
+  res.once('close', () => {
+    if (!ended) fill.onAbort()
+  })
+}

@@ -1,0 +1,65 @@
+import type { ServerResponse } from 'node:http'
+import { WRITE_INVALIDATION_FAILED } from '@cachet/core'
+
+type Method = (...args: unknown[]) => unknown
+
+/**
+ * Holds a write's response until its invalidation is done, so that a client
+ * who sees the 2xx and reads again never gets the old version. The first of
+ * `writeHead` / `write` / `end` decides: a non-2xx passes straight through; a
+ * 2xx starts `invalidate()` and queues the calls, replayed in order once it
+ * resolves. If it rejects, the held response is replaced by a 503: the write
+ * happened, but the cache could not make the old version unreachable, and the
+ * client must not be told all is well.
+ */
+export function holdUntilInvalidated(res: ServerResponse, invalidate: () => Promise<void>): void {
+  const original = { writeHead: res.writeHead, write: res.write, end: res.end } as Record<
+    string,
+    Method
+  >
+  let state: 'idle' | 'holding' | 'released' = 'idle'
+  const queue: Array<[string, unknown[]]> = []
+
+  const release = () => {
+    state = 'released'
+    for (const [name, args] of queue) (original[name] as Method).apply(res, args)
+    queue.length = 0
+  }
+
+  const fail = (err: unknown) => {
+    state = 'released'
+    queue.length = 0
+    res.emit('cachet:invalidation-error', err)
+    if (res.headersSent) {
+      res.destroy(err instanceof Error ? err : new Error(String(err)))
+      return
+    }
+    for (const name of res.getHeaderNames()) res.removeHeader(name)
+    res.statusCode = WRITE_INVALIDATION_FAILED.status
+    res.setHeader('content-type', 'application/json; charset=utf-8')
+    res.setHeader('cache-control', 'no-store')
+    res.end(WRITE_INVALIDATION_FAILED.body)
+  }
+
+  const gate = (name: string) =>
+    function cachetHold(this: ServerResponse, ...args: unknown[]) {
+      // Once released, the wrappers stay in place (middleware mounted after
+      // this one may have wrapped them in turn) and pass straight through.
+      if (state === 'released') return (original[name] as Method).apply(res, args)
+      if (state === 'idle') {
+        const status = name === 'writeHead' ? Number(args[0]) : res.statusCode
+        if (status < 200 || status > 299) {
+          state = 'released'
+          return (original[name] as Method).apply(res, args)
+        }
+        state = 'holding'
+        invalidate().then(release, fail)
+      }
+      queue.push([name, args])
+      return name === 'write' ? true : res
+    }
+
+  res.writeHead = gate('writeHead') as ServerResponse['writeHead']
+  res.write = gate('write') as ServerResponse['write']
+  res.end = gate('end') as ServerResponse['end']
+}

@@ -1,0 +1,164 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import {
+  bypassOutcome,
+  CacheEngine,
+  type CacheOptions,
+  type CacheRule,
+  CachetConfigError,
+  type CompiledCacheRule,
+  type CompiledWriteRule,
+  type Exchange,
+  type InvalidationTarget,
+  type Lookup,
+  type RuleMatch,
+  replay,
+  ruleNeedsUser,
+  splitUrl,
+} from '@cachet/core'
+import { captureResponse } from './capture'
+import { holdUntilInvalidated } from './hold'
+
+type Next = (err?: unknown) => void
+
+/** The verified user of a request, for per-user rules; `undefined` when anonymous. */
+export type Identify = (req: IncomingMessage) => string | undefined
+
+export interface ExpressCacheOptions extends CacheOptions {
+  /**
+   * Returns the app's verified user id. Default: `req.user` when it is a
+   * string, or `req.user.id`. Never derive it from a raw header.
+   */
+  identify?: Identify
+}
+
+/** What a request handler can reach as `req.cache`. */
+export interface RequestCache {
+  invalidate(target: InvalidationTarget): Promise<void>
+}
+
+export interface ExpressCacheMiddleware {
+  (req: IncomingMessage, res: ServerResponse, next: Next): void
+  readonly engine: CacheEngine
+  invalidate(target: InvalidationTarget): Promise<void>
+  close(): Promise<void>
+}
+
+declare module 'node:http' {
+  interface IncomingMessage {
+    /** Set by cachet on requests a rule matches. */
+    cache?: RequestCache
+  }
+}
+
+export function defaultIdentify(req: IncomingMessage): string | undefined {
+  const user = (req as { user?: unknown }).user
+  if (typeof user === 'string') return user
+  if (user !== null && typeof user === 'object') {
+    const id = (user as { id?: unknown }).id
+    if (typeof id === 'string' || typeof id === 'number') return String(id)
+  }
+  return undefined
+}
+
+function splitOptions(input: readonly CacheRule[] | ExpressCacheOptions): [CacheOptions, Identify] {
+  if (Array.isArray(input)) return [{ rules: input }, defaultIdentify]
+  const { identify = defaultIdentify, ...options } = input as ExpressCacheOptions
+  if (typeof identify !== 'function') {
+    throw new CachetConfigError(
+      'CACHET_INVALID_OPTION',
+      'option "identify": expected a function (req) => user id',
+    )
+  }
+  return [options, identify]
+}
+
+/**
+ * `app.use(cacheMiddleware(rules))`: answers hits without running the route,
+ * records misses as they stream to the client, and holds a write's 2xx until
+ * the write rule's invalidation is done. Requests no rule matches cost a
+ * URL split and a map lookup.
+ */
+export function cacheMiddleware(
+  input: readonly CacheRule[] | ExpressCacheOptions,
+): ExpressCacheMiddleware {
+  const [options, identify] = splitOptions(input)
+  const engine = new CacheEngine(options)
+  const requestCache: RequestCache = { invalidate: (target) => engine.invalidate(target) }
+
+  const respond = (
+    lookup: Lookup,
+    m: RuleMatch<CompiledCacheRule>,
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: Next,
+  ) => {
+    if (lookup.type === 'hit') {
+      const r = replay(
+        lookup.entry,
+        Date.now(),
+        req.headers['if-none-match'] as string | undefined,
+        req.method === 'HEAD',
+      )
+      res.writeHead(r.status, r.headers)
+      res.end(r.body)
+      return
+    }
+    if (lookup.type === 'bypass') {
+      const [outcome, status] = bypassOutcome(lookup.reason)
+      res.setHeader('x-cache', outcome)
+      res.setHeader('cache-status', status)
+      next()
+      return
+    }
+    captureResponse(res, lookup.fill)
+    // Conditional headers would let the route answer 304, leaving nothing to
+    // store; the cache answers them itself from the stored entry.
+    delete req.headers['if-none-match']
+    delete req.headers['if-modified-since']
+    // A HEAD miss fills the GET entry (Node sends no body for HEAD anyway).
+    if (req.method === 'HEAD' && m.rule.methods.has('GET')) req.method = 'GET'
+    next()
+  }
+
+  const middleware = function cachetMiddleware(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: Next,
+  ): void {
+    const method = req.method ?? 'GET'
+    const { path, rawQuery } = splitUrl(
+      (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/',
+    )
+    const m = engine.match(method, path)
+    if (m === undefined) {
+      next()
+      return
+    }
+    req.cache = requestCache
+    const ex: Exchange = {
+      method,
+      path,
+      rawQuery,
+      headers: req.headers,
+      user: ruleNeedsUser(m.rule) ? identify(req) : undefined,
+    }
+    if (m.rule.kind === 'invalidate') {
+      const write = m as RuleMatch<CompiledWriteRule>
+      holdUntilInvalidated(res, () => engine.invalidateAfterWrite(write, ex))
+      next()
+      return
+    }
+    const cacheMatch = m as RuleMatch<CompiledCacheRule>
+    const lookup = engine.lookup(cacheMatch, ex)
+    if (lookup instanceof Promise) {
+      lookup.then((l) => respond(l, cacheMatch, req, res, next), next)
+    } else {
+      respond(lookup, cacheMatch, req, res, next)
+    }
+  } as ExpressCacheMiddleware
+
+  Object.defineProperty(middleware, 'engine', { value: engine })
+  middleware.invalidate = (target) => engine.invalidate(target)
+  middleware.close = () => engine.close()
+  return middleware
+}

@@ -1,0 +1,159 @@
+import {
+  bypassOutcome,
+  CacheEngine,
+  type CacheOptions,
+  type CacheRule,
+  CachetConfigError,
+  type CompiledCacheRule,
+  type CompiledWriteRule,
+  type Exchange,
+  type InvalidationTarget,
+  type RuleMatch,
+  replay,
+  ruleNeedsUser,
+  splitUrl,
+  WRITE_INVALIDATION_FAILED,
+} from '@cachet/core'
+import type { Context, Middleware, Next } from 'koa'
+import { captureBody } from './capture'
+
+/** The verified user of a request, for per-user rules; `undefined` when anonymous. */
+export type Identify = (ctx: Context) => string | undefined
+
+export interface KoaCacheOptions extends CacheOptions {
+  /**
+   * Returns the app's verified user id. Default: `ctx.state.user` when it is a
+   * string, or `ctx.state.user.id`. Never derive it from a raw header.
+   */
+  identify?: Identify
+}
+
+/** What a request handler can reach as `ctx.cache`. */
+export interface RequestCache {
+  invalidate(target: InvalidationTarget): Promise<void>
+}
+
+export interface KoaCacheMiddleware extends Middleware {
+  readonly engine: CacheEngine
+  invalidate(target: InvalidationTarget): Promise<void>
+  close(): Promise<void>
+}
+
+declare module 'koa' {
+  interface ExtendableContext {
+    /** Set by cachet on requests a rule matches. */
+    cache?: RequestCache
+  }
+}
+
+export function defaultIdentify(ctx: Context): string | undefined {
+  const user: unknown = ctx.state?.user
+  if (typeof user === 'string') return user
+  if (user !== null && typeof user === 'object') {
+    const id = (user as { id?: unknown }).id
+    if (typeof id === 'string' || typeof id === 'number') return String(id)
+  }
+  return undefined
+}
+
+function splitOptions(input: readonly CacheRule[] | KoaCacheOptions): [CacheOptions, Identify] {
+  if (Array.isArray(input)) return [{ rules: input }, defaultIdentify]
+  const { identify = defaultIdentify, ...options } = input as KoaCacheOptions
+  if (typeof identify !== 'function') {
+    throw new CachetConfigError(
+      'CACHET_INVALID_OPTION',
+      'option "identify": expected a function (ctx) => user id',
+    )
+  }
+  return [options, identify]
+}
+
+/** Sets a hit's status, headers and body; Koa's respond() writes them (no body for HEAD). */
+function writeHit(ctx: Context, r: ReturnType<typeof replay>): void {
+  const headers: Record<string, string | string[]> = {}
+  for (let i = 0; i < r.headers.length; i += 2) {
+    const name = r.headers[i] as string
+    const value = r.headers[i + 1] as string
+    const prev = headers[name]
+    headers[name] =
+      prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value]
+  }
+  ctx.set(headers)
+  ctx.body = r.body ?? null
+  ctx.status = r.status
+}
+
+/**
+ * `app.use(cacheMiddleware(rules))` for Koa: answers hits without running
+ * downstream middleware, records misses from `ctx.body`, and runs a write
+ * rule's invalidation before a 2xx write is answered.
+ */
+export function cacheMiddleware(input: readonly CacheRule[] | KoaCacheOptions): KoaCacheMiddleware {
+  const [options, identify] = splitOptions(input)
+  const engine = new CacheEngine(options)
+  const requestCache: RequestCache = { invalidate: (target) => engine.invalidate(target) }
+
+  const middleware = async function cachetMiddleware(ctx: Context, next: Next): Promise<void> {
+    const { path, rawQuery } = splitUrl(ctx.originalUrl)
+    const m = engine.match(ctx.method, path)
+    if (m === undefined) return next()
+    ctx.cache = requestCache
+    const ex: Exchange = {
+      method: ctx.method,
+      path,
+      rawQuery,
+      headers: ctx.headers,
+      user: ruleNeedsUser(m.rule) ? identify(ctx) : undefined,
+    }
+    if (m.rule.kind === 'invalidate') {
+      await next()
+      if (ctx.status < 200 || ctx.status > 299) return
+      try {
+        await engine.invalidateAfterWrite(m as RuleMatch<CompiledWriteRule>, ex)
+      } catch (err) {
+        ctx.app.emit('cachet:invalidation-error', err, ctx)
+        ctx.set('cache-control', 'no-store')
+        ctx.type = 'json'
+        ctx.body = WRITE_INVALIDATION_FAILED.body
+        ctx.status = WRITE_INVALIDATION_FAILED.status
+      }
+      return
+    }
+    const cacheMatch = m as RuleMatch<CompiledCacheRule>
+    const found = engine.lookup(cacheMatch, ex)
+    const lookup = found instanceof Promise ? await found : found
+    if (lookup.type === 'hit') {
+      // Koa strips the body of a HEAD response itself.
+      return writeHit(
+        ctx,
+        replay(lookup.entry, Date.now(), ctx.get('if-none-match') || undefined, false),
+      )
+    }
+    if (lookup.type === 'bypass') {
+      const [outcome, status] = bypassOutcome(lookup.reason)
+      ctx.set('x-cache', outcome)
+      ctx.set('cache-status', status)
+      return next()
+    }
+    // The cache answers conditional requests itself from the stored entry.
+    delete ctx.headers['if-none-match']
+    delete ctx.headers['if-modified-since']
+    const head = ctx.method === 'HEAD'
+    // A HEAD miss fills the GET entry; Koa sends no body for HEAD.
+    if (head && cacheMatch.rule.methods.has('GET')) ctx.method = 'GET'
+    try {
+      await next()
+    } catch (err) {
+      lookup.fill.onAbort()
+      throw err
+    } finally {
+      if (head) ctx.method = 'HEAD'
+    }
+    await captureBody(ctx, lookup.fill, head)
+  } as KoaCacheMiddleware
+
+  Object.defineProperty(middleware, 'engine', { value: engine })
+  middleware.invalidate = (target) => engine.invalidate(target)
+  middleware.close = () => engine.close()
+  return middleware
+}
