@@ -1,3 +1,4 @@
+export { splitAdapterOptions, userIdOf } from './engine/adapter-support'
 export type { Lookup } from './engine/engine'
 export { CacheEngine } from './engine/engine'
 export type { Exchange } from './engine/exchange'

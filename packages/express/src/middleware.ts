@@ -4,7 +4,6 @@ import {
   CacheEngine,
   type CacheOptions,
   type CacheRule,
-  CachetConfigError,
   type CompiledCacheRule,
   type CompiledWriteRule,
   type Exchange,
@@ -13,7 +12,9 @@ import {
   type RuleMatch,
   replay,
   ruleNeedsUser,
+  splitAdapterOptions,
   splitUrl,
+  userIdOf,
 } from '@cachet/core'
 import { captureResponse } from './capture'
 import { holdUntilInvalidated } from './hold'
@@ -45,31 +46,13 @@ export interface ExpressCacheMiddleware {
 
 declare module 'node:http' {
   interface IncomingMessage {
-    /** Set by cachet on requests a rule matches. */
+    /** Set by cachet on every request that passes its middleware. */
     cache?: RequestCache
   }
 }
 
 export function defaultIdentify(req: IncomingMessage): string | undefined {
-  const user = (req as { user?: unknown }).user
-  if (typeof user === 'string') return user
-  if (user !== null && typeof user === 'object') {
-    const id = (user as { id?: unknown }).id
-    if (typeof id === 'string' || typeof id === 'number') return String(id)
-  }
-  return undefined
-}
-
-function splitOptions(input: readonly CacheRule[] | ExpressCacheOptions): [CacheOptions, Identify] {
-  if (Array.isArray(input)) return [{ rules: input }, defaultIdentify]
-  const { identify = defaultIdentify, ...options } = input as ExpressCacheOptions
-  if (typeof identify !== 'function') {
-    throw new CachetConfigError(
-      'CACHET_INVALID_OPTION',
-      'option "identify": expected a function (req) => user id',
-    )
-  }
-  return [options, identify]
+  return userIdOf((req as { user?: unknown }).user)
 }
 
 /**
@@ -81,7 +64,7 @@ function splitOptions(input: readonly CacheRule[] | ExpressCacheOptions): [Cache
 export function cacheMiddleware(
   input: readonly CacheRule[] | ExpressCacheOptions,
 ): ExpressCacheMiddleware {
-  const [options, identify] = splitOptions(input)
+  const [options, identify] = splitAdapterOptions(input, defaultIdentify)
   const engine = new CacheEngine(options)
   const requestCache: RequestCache = { invalidate: (target) => engine.invalidate(target) }
 
@@ -125,6 +108,7 @@ export function cacheMiddleware(
     res: ServerResponse,
     next: Next,
   ): void {
+    req.cache = requestCache
     const method = req.method ?? 'GET'
     const { path, rawQuery } = splitUrl(
       (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/',
@@ -134,7 +118,6 @@ export function cacheMiddleware(
       next()
       return
     }
-    req.cache = requestCache
     const ex: Exchange = {
       method,
       path,

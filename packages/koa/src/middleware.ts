@@ -3,7 +3,6 @@ import {
   CacheEngine,
   type CacheOptions,
   type CacheRule,
-  CachetConfigError,
   type CompiledCacheRule,
   type CompiledWriteRule,
   type Exchange,
@@ -11,7 +10,9 @@ import {
   type RuleMatch,
   replay,
   ruleNeedsUser,
+  splitAdapterOptions,
   splitUrl,
+  userIdOf,
   WRITE_INVALIDATION_FAILED,
 } from '@cachet/core'
 import type { Context, Middleware, Next } from 'koa'
@@ -41,31 +42,13 @@ export interface KoaCacheMiddleware extends Middleware {
 
 declare module 'koa' {
   interface ExtendableContext {
-    /** Set by cachet on requests a rule matches. */
+    /** Set by cachet on every request that passes its middleware. */
     cache?: RequestCache
   }
 }
 
 export function defaultIdentify(ctx: Context): string | undefined {
-  const user: unknown = ctx.state?.user
-  if (typeof user === 'string') return user
-  if (user !== null && typeof user === 'object') {
-    const id = (user as { id?: unknown }).id
-    if (typeof id === 'string' || typeof id === 'number') return String(id)
-  }
-  return undefined
-}
-
-function splitOptions(input: readonly CacheRule[] | KoaCacheOptions): [CacheOptions, Identify] {
-  if (Array.isArray(input)) return [{ rules: input }, defaultIdentify]
-  const { identify = defaultIdentify, ...options } = input as KoaCacheOptions
-  if (typeof identify !== 'function') {
-    throw new CachetConfigError(
-      'CACHET_INVALID_OPTION',
-      'option "identify": expected a function (ctx) => user id',
-    )
-  }
-  return [options, identify]
+  return userIdOf(ctx.state?.user)
 }
 
 /** Sets a hit's status, headers and body; Koa's respond() writes them (no body for HEAD). */
@@ -89,15 +72,15 @@ function writeHit(ctx: Context, r: ReturnType<typeof replay>): void {
  * rule's invalidation before a 2xx write is answered.
  */
 export function cacheMiddleware(input: readonly CacheRule[] | KoaCacheOptions): KoaCacheMiddleware {
-  const [options, identify] = splitOptions(input)
+  const [options, identify] = splitAdapterOptions(input, defaultIdentify)
   const engine = new CacheEngine(options)
   const requestCache: RequestCache = { invalidate: (target) => engine.invalidate(target) }
 
   const middleware = async function cachetMiddleware(ctx: Context, next: Next): Promise<void> {
+    ctx.cache = requestCache
     const { path, rawQuery } = splitUrl(ctx.originalUrl)
     const m = engine.match(ctx.method, path)
     if (m === undefined) return next()
-    ctx.cache = requestCache
     const ex: Exchange = {
       method: ctx.method,
       path,

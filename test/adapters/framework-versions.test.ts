@@ -1,0 +1,177 @@
+import http, { type RequestListener } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
+import type { CacheRule } from '@cachet/core'
+import { cacheMiddleware as expressCache } from '@cachet/express'
+import { cacheMiddleware as koaCache } from '@cachet/koa'
+import request from 'supertest'
+
+// The adapters support Express 4 and 5 and Koa 2 and 3. The shops run on the
+// current majors; this suite runs one small app on every major, each counting
+// its origin calls, so that a difference between majors shows up here.
+const express5 = require('express') as typeof import('express')
+const express4 = require('express4') as typeof import('express')
+const koa3 = require('koa') as typeof import('koa')
+const koa2 = require('koa2') as typeof import('koa')
+
+const rules: CacheRule[] = [
+  { path: '/items/:id', ttl: 60, tags: ['item:{params.id}'] },
+  { path: '/items/:id', methods: ['PUT'], invalidates: ['item:{params.id}'] },
+  { path: '/chunks/:n', ttl: 60 },
+  { path: '/cookie', ttl: 60 },
+]
+
+interface TestApp {
+  listener: RequestListener
+  calls: Record<string, number>
+}
+
+const count = (calls: Record<string, number>, route: string) => {
+  calls[route] = (calls[route] ?? 0) + 1
+}
+
+function chunk(i: number): string {
+  return `${String(i).padStart(6, '0')}${'x'.repeat(1018)}`
+}
+
+function expressApp(express: typeof import('express')): TestApp {
+  const calls: Record<string, number> = {}
+  const app = express()
+  app.use(expressCache(rules))
+  app.get('/items/:id', (req, res) => {
+    count(calls, 'item')
+    res.json({ id: req.params.id, n: calls.item })
+  })
+  app.put('/items/:id', (_req, res) => {
+    count(calls, 'put')
+    res.json({ ok: true })
+  })
+  app.post('/purge/:id', async (req, res) => {
+    await req.cache?.invalidate({ tags: [`item:${req.params.id}`] })
+    res.sendStatus(204)
+  })
+  app.get('/chunks/:n', async (req, res) => {
+    count(calls, 'chunks')
+    res.type('text/plain')
+    for (let i = 0; i < Number(req.params.n); i++) {
+      if (!res.write(chunk(i))) await new Promise((r) => res.once('drain', r))
+    }
+    res.end()
+  })
+  app.get('/cookie', (_req, res) => {
+    count(calls, 'cookie')
+    res.cookie('sid', 'abc').json({ ok: true })
+  })
+  return { listener: app as unknown as RequestListener, calls }
+}
+
+function koaApp(Koa: typeof import('koa')): TestApp {
+  const calls: Record<string, number> = {}
+  const app = new Koa()
+  app.use(koaCache(rules))
+  app.use(async (ctx) => {
+    const [, section, id] = ctx.path.split('/')
+    if (section === 'items' && ctx.method === 'PUT') {
+      count(calls, 'put')
+      ctx.body = { ok: true }
+    } else if (section === 'items') {
+      count(calls, 'item')
+      ctx.body = { id, n: calls.item }
+    } else if (section === 'purge' && ctx.method === 'POST') {
+      await ctx.cache?.invalidate({ tags: [`item:${id}`] })
+      ctx.status = 204
+    } else if (section === 'chunks') {
+      count(calls, 'chunks')
+      ctx.type = 'text/plain'
+      const n = Number(id)
+      ctx.body = Readable.from(
+        (function* () {
+          for (let i = 0; i < n; i++) yield chunk(i)
+        })(),
+      )
+    } else if (section === 'cookie') {
+      count(calls, 'cookie')
+      ctx.cookies.set('sid', 'abc')
+      ctx.body = { ok: true }
+    }
+  })
+  return { listener: app.callback(), calls }
+}
+
+const frameworks: Array<[string, () => TestApp]> = [
+  ['express 5', () => expressApp(express5)],
+  ['express 4', () => expressApp(express4)],
+  ['koa 3', () => koaApp(koa3)],
+  ['koa 2', () => koaApp(koa2)],
+]
+
+describe.each(frameworks)('%s', (_name, build) => {
+  let server: http.Server
+  let url: string
+  let app: TestApp
+
+  beforeEach(async () => {
+    app = build()
+    server = http.createServer(app.listener)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  })
+
+  afterEach(async () => {
+    await new Promise((resolve) => server.close(resolve))
+  })
+
+  test('JSON: MISS, then HIT without running the route', async () => {
+    const first = await request(url).get('/items/1')
+    const second = await request(url).get('/items/1')
+    expect([first.status, first.headers['x-cache']]).toEqual([200, 'MISS'])
+    expect([second.status, second.headers['x-cache']]).toEqual([200, 'HIT'])
+    expect(second.body).toEqual({ id: '1', n: 1 })
+    expect(second.headers['content-type']).toBe(first.headers['content-type'])
+    expect(second.headers.etag).toBeDefined()
+    expect(app.calls.item).toBe(1)
+  })
+
+  test('a streamed body is captured byte for byte', async () => {
+    const expected = Array.from({ length: 40 }, (_, i) => chunk(i)).join('')
+    const first = await request(url).get('/chunks/40')
+    const second = await request(url).get('/chunks/40')
+    expect(first.text).toBe(expected)
+    expect(second.text).toBe(expected)
+    expect(second.headers['x-cache']).toBe('HIT')
+    expect(app.calls.chunks).toBe(1)
+  })
+
+  test('a 2xx write invalidates before it is answered', async () => {
+    await request(url).get('/items/2')
+    await request(url).put('/items/2').send({})
+    const after = await request(url).get('/items/2')
+    expect(after.headers['x-cache']).toBe('MISS')
+    expect(after.body.n).toBe(2)
+    expect(app.calls).toEqual({ item: 2, put: 1 })
+  })
+
+  test('invalidation from inside a request (req.cache / ctx.cache)', async () => {
+    await request(url).get('/items/3')
+    expect((await request(url).post('/purge/3')).status).toBe(204)
+    expect((await request(url).get('/items/3')).headers['x-cache']).toBe('MISS')
+    expect(app.calls.item).toBe(2)
+  })
+
+  test('Set-Cookie responses are never stored', async () => {
+    const first = await request(url).get('/cookie')
+    const second = await request(url).get('/cookie')
+    expect(first.headers['set-cookie']).toBeDefined()
+    expect([first.headers['x-cache'], second.headers['x-cache']]).toEqual(['BYPASS', 'BYPASS'])
+    expect(app.calls.cookie).toBe(2)
+  })
+
+  test('HEAD: a cold HEAD fills the GET entry', async () => {
+    const head = await request(url).head('/items/4')
+    const get = await request(url).get('/items/4')
+    expect([head.status, head.headers['x-cache']]).toEqual([200, 'MISS'])
+    expect(get.headers['x-cache']).toBe('HIT')
+    expect(head.headers['content-length']).toBe(get.headers['content-length'])
+    expect(app.calls.item).toBe(1)
+  })
+})
