@@ -91,7 +91,9 @@ export function captureResponse(res: ServerResponse, fill: Fill): void {
       if (body !== undefined && this.statusCode === 200 && this.getHeader('etag') === undefined) {
         this.setHeader('etag', strongEtag(body))
       }
-      if (body !== undefined && this.getHeader('content-length') === undefined) {
+      // RFC 9110 §8.6: no Content-Length on 1xx and 204 responses.
+      const bodiless = this.statusCode < 200 || this.statusCode === 204 || this.statusCode === 304
+      if (body !== undefined && !bodiless && this.getHeader('content-length') === undefined) {
         this.setHeader('content-length', body.length)
       }
       decide()

@@ -28,7 +28,8 @@ function headerValue(value: string | string[] | undefined): string {
 /** The query component: all parameters sorted by name (stable), or the listed ones. */
 export function queryComponent(spec: CompiledCacheRule['key']['query'], rawQuery: string): string {
   if (spec === 'none') return '!'
-  if (rawQuery === '') return '#0'
+  // No query at all: every listed name is an empty list (the hit path skips parsing).
+  if (rawQuery === '') return spec === 'all' ? '#0' : `#${spec.length}${'#0'.repeat(spec.length)}`
   const params = new URLSearchParams(rawQuery)
   if (spec === 'all') {
     const pairs = [...params]

@@ -1,0 +1,82 @@
+// The shop's environment, with the defaults of CONTRACT.md ("Starting an app").
+// Read once, validated eagerly: a typo in PORT must stop the process at start-up,
+// not surface later as a server bound to some other port.
+
+export interface ShopConfig {
+  port: number
+  host: string
+  redisUrl?: string
+  adminToken?: string
+  originDelayMs: number
+  // Whether ORIGIN_DELAY_MS was given: `/slow/:id` waits 50 ms unless it was.
+  originDelaySet: boolean
+  l1MaxBytes: number
+}
+
+export type ShopEnv = Record<string, string | undefined>
+
+export const DEFAULT_PORT = 3000
+export const DEFAULT_HOST = '127.0.0.1'
+export const DEFAULT_L1_MAX_BYTES = 64 * 1024 * 1024
+export const DEFAULT_SLOW_DELAY_MS = 50
+
+const MAX_PORT = 65535
+
+export function readConfig(env: ShopEnv = process.env): ShopConfig {
+  const delay = optional(env, 'ORIGIN_DELAY_MS')
+  const config: ShopConfig = {
+    port: integer(env, 'PORT', DEFAULT_PORT, 0, MAX_PORT),
+    host: optional(env, 'HOST') ?? DEFAULT_HOST,
+    originDelayMs: integer(env, 'ORIGIN_DELAY_MS', 0, 0, Number.MAX_SAFE_INTEGER),
+    originDelaySet: delay !== undefined,
+    l1MaxBytes: integer(
+      env,
+      'CACHE_L1_MAX_BYTES',
+      DEFAULT_L1_MAX_BYTES,
+      1,
+      Number.MAX_SAFE_INTEGER,
+    ),
+  }
+  const redisUrl = optional(env, 'REDIS_URL')
+  if (redisUrl !== undefined) config.redisUrl = redisUrl
+  const adminToken = optional(env, 'CACHE_ADMIN_TOKEN')
+  if (adminToken !== undefined) config.adminToken = adminToken
+  return config
+}
+
+// What `createShop(partial)` runs with: the contract defaults (never the process
+// environment, so tests are not steered by the shell), overridden by `partial`.
+// Passing `originDelayMs` counts as setting ORIGIN_DELAY_MS.
+export function resolveConfig(partial: Partial<ShopConfig> = {}): ShopConfig {
+  const config: ShopConfig = { ...readConfig({}) }
+  for (const [name, value] of Object.entries(partial)) {
+    if (value !== undefined) Object.assign(config, { [name]: value })
+  }
+  if (partial.originDelaySet === undefined) {
+    config.originDelaySet = partial.originDelayMs !== undefined
+  }
+  return config
+}
+
+// How long `/slow/:id` waits before answering (CONTRACT.md, route table).
+export function slowDelayMs(config: ShopConfig): number {
+  return config.originDelaySet ? config.originDelayMs : DEFAULT_SLOW_DELAY_MS
+}
+
+// An empty variable counts as unset, as `PORT= npm start` usually means "default".
+function optional(env: ShopEnv, name: string): string | undefined {
+  const value = env[name]
+  return value === undefined || value.trim() === '' ? undefined : value.trim()
+}
+
+function integer(env: ShopEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = optional(env, name)
+  if (raw === undefined) return fallback
+  const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new Error(
+      `expected ${name} to be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`,
+    )
+  }
+  return value
+}
