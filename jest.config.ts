@@ -13,6 +13,9 @@ const config: Config = {
     '^@cachet/shop-common$': '<rootDir>/examples/shop-common/src/index.ts',
     '^@cachet/(express|koa)-shop$': '<rootDir>/examples/$1-shop/src/app.ts',
   },
+  // One throwaway redis-server for the run, on a free loopback port, stopped by pid.
+  globalSetup: '<rootDir>/test/support/redis/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/redis/global-teardown.ts',
   testTimeout: 30_000,
 }
 

@@ -1,0 +1,400 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import net, { type AddressInfo } from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { ping, redisCommand } from './resp'
+
+// Throwaway redis-server processes for tests: a free loopback port, a temp dir,
+// no persistence, stopped by pid (SIGTERM, then SIGKILL). Never by name or port.
+
+export interface RedisProcess {
+  readonly port: number
+  /** `redis://127.0.0.1:PORT` */
+  readonly url: string
+  /** The current server's pid; changes on restart(). */
+  readonly pid: number
+  /** The server's own temp dir (`--dir`, log file, pid file); removed by stop(). */
+  readonly dir: string
+  /** SIGTERM by pid, SIGKILL after a grace period; resolves once the process is reaped. */
+  stop(): Promise<void>
+  /** SHUTDOWN NOSAVE, then a new server on the same port (all data is lost). */
+  restart(): Promise<void>
+  /** SIGSTOP: the port still accepts connections but nothing answers. */
+  pause(): void
+  /** SIGCONT */
+  resume(): void
+}
+
+export interface StartRedisOptions {
+  /** A fixed port; by default a free one is picked (and re-picked if someone takes it first). */
+  port?: number
+  /** Extra redis-server arguments, e.g. `['--maxmemory', '10mb']`. */
+  args?: string[]
+}
+
+/** Environment variable naming the dir under which servers of one Jest run live (see global-setup). */
+export const RUN_DIR_ENV = 'CACHET_TEST_REDIS_RUN_DIR'
+
+const INSTALL_HINT = 'redis-server not found: install it with "sudo apt-get install redis-server"'
+const STOP_GRACE_MS = 2000
+const READY_TIMEOUT_MS = 10_000
+const PID_FILE = 'redis.pid'
+const LOG_FILE = 'redis.log'
+
+let cachedBinary: string | undefined
+
+/** An error that prints as its message alone (Jest shows a failed globalSetup's stack). */
+export function oneLineError(message: string): Error {
+  const error = new Error(message)
+  error.stack = message
+  return error
+}
+
+// ---------------------------------------------------------------------------
+// Finding and installing the binary
+
+function which(name: string): string | undefined {
+  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)
+  for (const dir of [...dirs, '/usr/local/bin', '/usr/bin', '/usr/sbin', '/bin', '/sbin']) {
+    const file = path.join(dir, name)
+    try {
+      fs.accessSync(file, fs.constants.X_OK)
+      if (fs.statSync(file).isFile()) return file
+    } catch {}
+  }
+  return undefined
+}
+
+function oneLine(text: string): string {
+  const lines = text.trim().split('\n').filter(Boolean)
+  return (lines[lines.length - 1] ?? '').trim()
+}
+
+function runApt(args: string[]): void {
+  const result = spawnSync('apt-get', ['-o', 'DPkg::Lock::Timeout=120', ...args], {
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 10 * 60_000,
+    maxBuffer: 64 * 1024 * 1024,
+  })
+  if (result.status !== 0) {
+    const why = result.error?.message ?? oneLine(result.stderr || result.stdout || '')
+    throw oneLineError(
+      `redis-server install failed: "apt-get ${args.join(' ')}" exited ${result.status ?? result.signal}: ${why}`,
+    )
+  }
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number.parseInt(fs.readFileSync(file, 'utf8'), 10)
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** True when `pid` is alive and (where /proc exists) is a redis-server. */
+function isRedisPid(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('redis-server')
+  } catch {
+    return false // cannot verify: never kill what we cannot identify
+  }
+}
+
+/**
+ * Installs the Debian package as root. Service start-up is blocked with a temporary
+ * policy-rc.d (unless one exists already); if a system service came up anyway, it
+ * is stopped by its pid file's pid and disabled where systemd runs.
+ */
+function installWithApt(): void {
+  if (process.getuid?.() !== 0 || !which('apt-get')) throw oneLineError(INSTALL_HINT)
+  process.stderr.write('cachet tests: redis-server is missing; installing it with apt-get\n')
+  const policy = '/usr/sbin/policy-rc.d'
+  const servicePidFile = '/run/redis/redis-server.pid'
+  const servicePidBefore = readPid(servicePidFile)
+  let ownPolicy = false
+  if (!fs.existsSync(policy)) {
+    fs.writeFileSync(policy, '#!/bin/sh\n# written by cachet tests during apt-get\nexit 101\n', {
+      mode: 0o755,
+    })
+    ownPolicy = true
+  }
+  try {
+    runApt(['update'])
+    runApt(['install', '-y', 'redis-server'])
+  } finally {
+    if (ownPolicy) fs.rmSync(policy, { force: true })
+  }
+  if (fs.existsSync('/run/systemd/system')) {
+    spawnSync('systemctl', ['disable', '--now', 'redis-server.service'], { stdio: 'ignore' })
+  }
+  const servicePid = readPid(servicePidFile)
+  if (servicePid && servicePid !== servicePidBefore && isRedisPid(servicePid)) {
+    process.kill(servicePid, 'SIGTERM')
+  }
+}
+
+/** The redis-server binary; installs the Debian package when missing and root, else throws one line. */
+export function ensureRedisInstalled(): string {
+  if (cachedBinary) return cachedBinary
+  let bin = which('redis-server')
+  if (!bin) {
+    installWithApt()
+    bin = which('redis-server')
+  }
+  if (!bin) throw oneLineError(INSTALL_HINT)
+  cachedBinary = bin
+  return bin
+}
+
+/** `redis-server --version`, e.g. `7.0.15`. */
+export function redisVersion(bin = ensureRedisInstalled()): string {
+  const out = spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout ?? ''
+  return /v=(\S+)/.exec(out)?.[1] ?? out.trim()
+}
+
+// ---------------------------------------------------------------------------
+// Ports and processes
+
+/** A port that was free on 127.0.0.1 a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+interface Running {
+  child: ChildProcess
+  pid: number
+  exited: boolean
+  whenExited: Promise<void>
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+function launch(bin: string, port: number, dir: string, extra: string[]): Running {
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--protected-mode',
+    'yes',
+    '--dir',
+    dir,
+    '--logfile',
+    path.join(dir, LOG_FILE),
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'no',
+    '--enable-debug-command',
+    'local',
+    ...extra,
+  ]
+  const child = spawn(bin, args, { stdio: 'ignore' })
+  child.on('error', () => {}) // a failed spawn leaves pid undefined, handled below
+  if (child.pid === undefined) throw new Error(`could not spawn ${bin}`)
+  const running: Running = { child, pid: child.pid, exited: false, whenExited: Promise.resolve() }
+  running.whenExited = new Promise((resolve) => {
+    child.once('exit', () => {
+      running.exited = true
+      resolve()
+    })
+  })
+  fs.writeFileSync(path.join(dir, PID_FILE), `${child.pid}\n`)
+  return running
+}
+
+/** SIGTERM (plus SIGCONT, in case it is paused), SIGKILL after the grace period; resolves once reaped. */
+async function terminate(running: Running, graceMs = STOP_GRACE_MS): Promise<void> {
+  if (running.exited) return
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      if (!running.exited) process.kill(running.pid, sig)
+    } catch {}
+  }
+  signal('SIGTERM')
+  signal('SIGCONT')
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(true), graceMs)
+  })
+  const late = await Promise.race([running.whenExited.then(() => false), timedOut])
+  clearTimeout(timer)
+  if (late) {
+    signal('SIGKILL')
+    await running.whenExited
+  }
+}
+
+/** What the server logged since byte `from`, without the `pid:role date level` prefixes. */
+function logSince(dir: string, from: number): string {
+  try {
+    const text = fs.readFileSync(path.join(dir, LOG_FILE)).subarray(from).toString('utf8')
+    return text.replace(/^\d+:[A-Z] .*? [.*#-] /gm, '')
+  } catch {
+    return ''
+  }
+}
+
+function logSize(dir: string): number {
+  try {
+    return fs.statSync(path.join(dir, LOG_FILE)).size
+  } catch {
+    return 0
+  }
+}
+
+/** The last two log lines, on one line. */
+function lastLines(text: string): string {
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+  return lines.slice(-2).join(' | ') || 'no log'
+}
+
+class PortBusy extends Error {}
+
+/** Spawns and waits until this very process (checked by INFO's process_id) answers PING. */
+async function launchReady(bin: string, port: number, dir: string, extra: string[]) {
+  const logFrom = logSize(dir)
+  const running = launch(bin, port, dir, extra)
+  const deadline = Date.now() + READY_TIMEOUT_MS
+  while (Date.now() < deadline) {
+    if (running.exited) {
+      const log = logSince(dir, logFrom)
+      if (/address already in use/i.test(log)) throw new PortBusy(lastLines(log))
+      throw new Error(`redis-server exited during start-up on port ${port}: ${lastLines(log)}`)
+    }
+    if (await ping(port, 250)) {
+      const info = await redisCommand(port, ['INFO', 'server']).catch(() => '')
+      const pid = Number(/process_id:(\d+)/.exec(String(info))?.[1])
+      if (pid === running.pid && !running.exited) return running
+      await terminate(running)
+      throw new PortBusy(`port ${port} is answered by another redis (pid ${pid})`)
+    }
+    await sleep(10)
+  }
+  await terminate(running)
+  throw new Error(`redis-server did not answer PING on port ${port} within ${READY_TIMEOUT_MS} ms`)
+}
+
+function makeDir(): string {
+  const root = process.env[RUN_DIR_ENV]
+  if (root) {
+    fs.mkdirSync(root, { recursive: true })
+    return fs.mkdtempSync(path.join(root, 'redis-'))
+  }
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'cachet-redis-'))
+}
+
+/** Starts a throwaway redis-server and resolves once it answers PING. */
+export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisProcess> {
+  const bin = ensureRedisInstalled()
+  const extra = opts.args ?? []
+  const dir = makeDir()
+  let port = opts.port ?? (await freePort())
+  let running: Running | undefined
+  try {
+    for (let attempt = 1; !running; attempt++) {
+      try {
+        running = await launchReady(bin, port, dir, extra)
+      } catch (err) {
+        if (!(err instanceof PortBusy) || attempt >= 5) throw err
+        if (opts.port === undefined) port = await freePort()
+        else await sleep(100 * attempt)
+      }
+    }
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true })
+    throw err
+  }
+
+  let current: Running = running
+  let stopping: Promise<void> | undefined
+  const fixedPort = port
+
+  const restart = async (): Promise<void> => {
+    if (stopping) throw new Error('restart() after stop()')
+    const old = current
+    try {
+      process.kill(old.pid, 'SIGCONT')
+    } catch {}
+    await redisCommand(fixedPort, ['SHUTDOWN', 'NOSAVE'], { timeoutMs: 1000 }).catch(() => {})
+    await terminate(old) // normally already exiting: waits for the reap, else signals
+    const deadline = Date.now() + 3000 // a listener leaves no TIME_WAIT, but be robust
+    for (;;) {
+      try {
+        current = await launchReady(bin, fixedPort, dir, extra)
+        return
+      } catch (err) {
+        if (!(err instanceof PortBusy) || Date.now() > deadline) throw err
+        await sleep(50)
+      }
+    }
+  }
+
+  return {
+    port: fixedPort,
+    url: `redis://127.0.0.1:${fixedPort}`,
+    get pid() {
+      return current.pid
+    },
+    dir,
+    stop() {
+      stopping ??= terminate(current).then(() => fs.rmSync(dir, { recursive: true, force: true }))
+      return stopping
+    },
+    restart,
+    pause() {
+      process.kill(current.pid, 'SIGSTOP')
+    },
+    resume() {
+      process.kill(current.pid, 'SIGCONT')
+    },
+  }
+}
+
+/**
+ * Synchronously SIGKILLs every server still running under `runDir` (found by the
+ * pid files that startRedis writes, each checked to be a live redis-server) and
+ * removes the dir. For exit hooks and teardown: catches servers that a test file
+ * or a killed Jest worker left behind. Returns the pids it killed.
+ */
+export function sweepRedisServers(runDir: string): number[] {
+  const killed: number[] = []
+  let entries: string[] = []
+  try {
+    entries = fs.readdirSync(runDir)
+  } catch {}
+  for (const entry of entries) {
+    const pid = readPid(path.join(runDir, entry, PID_FILE))
+    if (pid && isRedisPid(pid)) {
+      try {
+        process.kill(pid, 'SIGKILL')
+        killed.push(pid)
+      } catch {}
+    }
+  }
+  fs.rmSync(runDir, { recursive: true, force: true })
+  return killed
+}
