@@ -9,7 +9,7 @@ const config: Config = {
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   moduleNameMapper: {
     '^@cachet/(core|express|koa)$': '<rootDir>/packages/$1/src/index.ts',
-    '^@cachet/core/(.+)$': '<rootDir>/packages/core/src/entry/$1.ts',
+    '^@cachet/core/(.+)$': '<rootDir>/packages/core/src/$1/index.ts',
     '^@cachet/shop-common$': '<rootDir>/examples/shop-common/src/index.ts',
     '^@cachet/(express|koa)-shop$': '<rootDir>/examples/$1-shop/src/app.ts',
   },

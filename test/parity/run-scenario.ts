@@ -5,6 +5,7 @@ import {
   type OriginCalls,
   type Reply,
   type RunningShop,
+  type ShopConfig,
   sha256,
   startShop,
 } from '../support/shops'
@@ -22,8 +23,12 @@ import type {
  * Runs one scenario against a fresh shop behind a real loopback server, so that
  * cache contents and origin counters start at zero, and closes it afterwards.
  */
-export async function runScenario(createShop: CreateShop, scenario: Scenario): Promise<void> {
-  const running = await startShop(createShop, scenario.config)
+export async function runScenario(
+  createShop: CreateShop,
+  scenario: Scenario,
+  store: Partial<ShopConfig> = {},
+): Promise<void> {
+  const running = await startShop(createShop, { ...scenario.config, ...store })
   try {
     const labels = new Map<string, Reply>()
     for (const [i, step] of scenario.steps.entries()) {

@@ -78,11 +78,15 @@ export interface InvalidateRejectsStep {
 
 export type Step = RequestStep | ConcurrentStep | InvalidateStep | InvalidateRejectsStep
 
+export type StoreName = 'memory' | 'redis'
+
 export interface Scenario {
   name: string
   /** The CONTRACT.md row the scenario exercises. */
   row: string
   config?: Partial<ShopConfig>
+  /** The stores the scenario runs on; default both. */
+  stores?: readonly StoreName[]
   steps: readonly Step[]
   /** `byRoute` is exact: a route not listed must not have run at all. */
   originCalls: { total?: number; byRoute?: Record<string, number> }
@@ -941,6 +945,7 @@ export const scenarios: readonly Scenario[] = [
     name: 'an entry larger than the memory budget is never served from it',
     row: 'CACHE_L1_MAX_BYTES (l1MaxBytes)',
     config: { l1MaxBytes: 64 * 1024 },
+    stores: ['memory'],
     steps: [
       ...times(2, {
         path: '/assets/blob-100000.bin',
@@ -955,5 +960,23 @@ export const scenarios: readonly Scenario[] = [
       { path: '/products/1', expect: { status: 200, xCache: 'HIT' } },
     ],
     originCalls: { total: 3, byRoute: { [ASSET]: 2, [PRODUCT]: 1 } },
+  },
+  {
+    name: 'an entry larger than the memory budget is served from Redis',
+    row: 'CACHE_L1_MAX_BYTES (l1MaxBytes)',
+    config: { l1MaxBytes: 64 * 1024 },
+    stores: ['redis'],
+    steps: [
+      {
+        path: '/assets/blob-100000.bin',
+        label: 'miss',
+        expect: { status: 200, xCache: 'MISS', sha256: blobSha256(100_000) },
+      },
+      {
+        path: '/assets/blob-100000.bin',
+        expect: { status: 200, xCache: 'HIT', sameAs: 'miss', sha256: blobSha256(100_000) },
+      },
+    ],
+    originCalls: { total: 1, byRoute: { [ASSET]: 1 } },
   },
 ]

@@ -11,6 +11,10 @@ import request from 'supertest'
 export interface ShopConfig {
   originDelayMs: number
   l1MaxBytes: number
+  /** Memory L1 + Redis L2 + the Redis bus; unset: memory only. */
+  redisUrl: string
+  /** Prefix of the shop's Redis keys: one per test keeps tests apart on one Redis. */
+  redisPrefix: string
 }
 
 export interface InvalidateTarget {
@@ -22,6 +26,7 @@ export interface InvalidateTarget {
 export interface ShopLike {
   handler: (req: IncomingMessage, res: ServerResponse) => void
   cache: {
+    readonly ready: Promise<void>
     invalidate(target: InvalidateTarget): Promise<unknown>
     close(): Promise<void>
   }
@@ -79,6 +84,7 @@ export async function startShop(
   config?: Partial<ShopConfig>,
 ): Promise<RunningShop> {
   const shop = create(config)
+  await shop.cache.ready
   const server = http.createServer(shop.handler)
   try {
     await new Promise<void>((resolve, reject) => {

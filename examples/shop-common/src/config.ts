@@ -6,6 +6,9 @@ export interface ShopConfig {
   port: number
   host: string
   redisUrl?: string
+  // Prefix of cachet's Redis keys (CACHE_REDIS_PREFIX, default "cachet"): shops
+  // with the same prefix on one Redis form one cache.
+  redisPrefix?: string
   adminToken?: string
   originDelayMs: number
   // Whether ORIGIN_DELAY_MS was given: `/slow/:id` waits 50 ms unless it was.
@@ -39,6 +42,8 @@ export function readConfig(env: ShopEnv = process.env): ShopConfig {
   }
   const redisUrl = optional(env, 'REDIS_URL')
   if (redisUrl !== undefined) config.redisUrl = redisUrl
+  const redisPrefix = optional(env, 'CACHE_REDIS_PREFIX')
+  if (redisPrefix !== undefined) config.redisPrefix = redisPrefix
   const adminToken = optional(env, 'CACHE_ADMIN_TOKEN')
   if (adminToken !== undefined) config.adminToken = adminToken
   return config

@@ -6,7 +6,7 @@ import type { Shop } from './shop'
 // The process side of both apps' `main.ts`: read the environment, listen, print
 // the one line that start-up scripts wait for, and shut down cleanly on SIGTERM.
 
-type Servable = Pick<Shop<unknown>, 'handler' | 'close'>
+type Servable = Pick<Shop<unknown>, 'handler' | 'close' | 'cache'>
 
 // How long open requests (a long `/stream/:chunks`, say) may run after SIGTERM
 // before their connections are cut; well under the usual 10 s kill timeout.
@@ -25,7 +25,10 @@ export function runShop(
     console.error((err as Error).message)
     process.exit(1)
   }
-  serveShop(create(config), config)
+  const shop = create(config)
+  // Listen once the cache has joined its Redis bus, so that "listening" means
+  // this process takes part in the cluster's invalidations.
+  void shop.cache.ready.then(() => serveShop(shop, config))
 }
 
 export function serveShop(shop: Servable, config: Pick<ShopConfig, 'host' | 'port'>): Server {

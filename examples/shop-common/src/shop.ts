@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { type RedisTier, redisTier } from '@cachet/core/redis'
 import type { ShopConfig } from './config'
 import type { OriginState } from './origin-state'
 
@@ -12,6 +13,8 @@ export interface ShopInvalidationTarget {
 
 // The part of the cache middleware that tests and `main.ts` use.
 export interface ShopCache {
+  // Resolves once the cache has joined its Redis bus (at once without Redis).
+  readonly ready: Promise<void>
   invalidate(target: ShopInvalidationTarget): Promise<unknown>
   close(): Promise<void>
 }
@@ -26,19 +29,17 @@ export interface Shop<App> {
   close(): Promise<void>
 }
 
-// The cache's store options for `config`. This build has the memory tier only;
-// a REDIS_URL is reported once and otherwise ignored, so a start-up script made
-// for the Redis build still runs (each process then caches on its own).
-export function cacheStoreOptions(
-  config: ShopConfig,
-  warn: (line: string) => void = (line) => console.error(line),
-): { l1: { maxBytes: number } } {
-  if (config.redisUrl !== undefined) {
-    warn(
-      'warning: REDIS_URL is set, but this build serves from the memory tier only; Redis is ignored',
-    )
-  }
-  return { l1: { maxBytes: config.l1MaxBytes } }
+// The cache's store options for `config`: the memory tier alone, or with
+// REDIS_URL the memory tier in front of Redis, with Redis's invalidation bus
+// (two shops on one Redis form one cache).
+export function cacheStoreOptions(config: ShopConfig): {
+  l1: { maxBytes: number }
+  l2?: RedisTier
+} {
+  const l1 = { maxBytes: config.l1MaxBytes }
+  if (config.redisUrl === undefined) return { l1 }
+  const l2 = redisTier({ client: config.redisUrl, prefix: config.redisPrefix ?? 'cachet' })
+  return { l1, l2 }
 }
 
 // `close()` for a shop: closes the cache once, and hands later callers the same

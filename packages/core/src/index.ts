@@ -28,6 +28,7 @@ export type { CacheControl } from './http/cache-control'
 export { parseCacheControl } from './http/cache-control'
 export { ifNoneMatchMatches, strongEtag } from './http/conditional'
 export type { ResponseBypassReason } from './http/storable'
+export type { InvalidationPlan } from './invalidation/local-state'
 export type { InvalidationTarget } from './invalidation/target'
 export { parseDuration, parseSize } from './options/units'
 export type { RuleDefaults } from './rules/compile-rule'
@@ -45,3 +46,10 @@ export type {
 } from './rules/types'
 export type { MemoryTierOptions } from './tiers/memory-tier'
 export { MemoryTier } from './tiers/memory-tier'
+export type {
+  CoherenceHooks,
+  RemoteFence,
+  RemoteRead,
+  RemoteTier,
+  StoredResponse,
+} from './tiers/remote-tier'

@@ -40,6 +40,8 @@ export interface RequestCache {
 export interface ExpressCacheMiddleware {
   (req: IncomingMessage, res: ServerResponse, next: Next): void
   readonly engine: CacheEngine
+  /** Resolves once the shared tier's bus is connected (immediately without one). Never rejects. */
+  readonly ready: Promise<void>
   invalidate(target: InvalidationTarget): Promise<void>
   close(): Promise<void>
 }
@@ -141,6 +143,9 @@ export function cacheMiddleware(
   } as ExpressCacheMiddleware
 
   Object.defineProperty(middleware, 'engine', { value: engine })
+  // A shared tier that is down at start-up must not stop the app: requests
+  // are answered (from the origin) while the bus keeps trying.
+  Object.defineProperty(middleware, 'ready', { value: engine.start().catch(() => {}) })
   middleware.invalidate = (target) => engine.invalidate(target)
   middleware.close = () => engine.close()
   return middleware

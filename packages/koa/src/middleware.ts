@@ -36,6 +36,8 @@ export interface RequestCache {
 
 export interface KoaCacheMiddleware extends Middleware {
   readonly engine: CacheEngine
+  /** Resolves once the shared tier's bus is connected (immediately without one). Never rejects. */
+  readonly ready: Promise<void>
   invalidate(target: InvalidationTarget): Promise<void>
   close(): Promise<void>
 }
@@ -136,6 +138,9 @@ export function cacheMiddleware(input: readonly CacheRule[] | KoaCacheOptions): 
   } as KoaCacheMiddleware
 
   Object.defineProperty(middleware, 'engine', { value: engine })
+  // A shared tier that is down at start-up must not stop the app: requests
+  // are answered (from the origin) while the bus keeps trying.
+  Object.defineProperty(middleware, 'ready', { value: engine.start().catch(() => {}) })
   middleware.invalidate = (target) => engine.invalidate(target)
   middleware.close = () => engine.close()
   return middleware

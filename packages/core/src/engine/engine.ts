@@ -1,5 +1,5 @@
 import { debuglog } from 'node:util'
-import type { CacheEntry } from '../entry/entry'
+import { type CacheEntry, entrySize } from '../entry/entry'
 import type { ResponseBypassReason } from '../http/storable'
 import { LocalInvalidationState } from '../invalidation/local-state'
 import {
@@ -14,17 +14,19 @@ import { RuleSet } from '../rules/rule-set'
 import type { TemplateVars } from '../rules/template'
 import type { CompiledCacheRule, CompiledWriteRule, RuleMatch } from '../rules/types'
 import { MemoryTier } from '../tiers/memory-tier'
+import type { StoredResponse } from '../tiers/remote-tier'
 import type { Exchange } from './exchange'
 import { Fill, type FillSink } from './fill'
 import { Flight } from './flight'
 import { resolveOptions } from './options'
 import { PassMarkers } from './pass-markers'
+import { RemotePath } from './remote-path'
 import type { BypassReason } from './status-headers'
 
 const debug = debuglog('cachet')
 
 /** Longest time a "don't wait, don't capture" marker lasts after an unstorable response. */
-const MARKER_MAX_MS = 120_000
+export const MARKER_MAX_MS = 120_000
 
 export type Lookup =
   | { readonly type: 'hit'; readonly entry: CacheEntry }
@@ -32,24 +34,34 @@ export type Lookup =
   | { readonly type: 'miss'; readonly fill: Fill }
 
 /**
- * The orchestrator: it matches a request to a rule, looks it up, coalesces
- * concurrent misses, stores what a fill captured when its fence still holds,
- * and applies invalidations. Framework-free; the adapters translate.
+ * The orchestrator: it matches a request to a rule, looks it up in the memory
+ * tier and then the shared tier, coalesces concurrent misses, stores what a
+ * fill captured when its fence still holds, and applies invalidations.
+ * Framework-free; the adapters translate.
  */
 export class CacheEngine implements FillSink {
   readonly rules: RuleSet
-  readonly l1: MemoryTier
+  /** The memory tier; `undefined` when turned off (`store.l1: false`). */
+  readonly l1: MemoryTier | undefined
   readonly #state: LocalInvalidationState
+  readonly #remote: RemotePath | undefined
   readonly #flights = new Map<string, Flight>()
   readonly #markers = new PassMarkers()
   readonly #namespace: string
   readonly #maxWaiters: number
   readonly #maxWaitMs: number
+  /** Cap on a memory entry's lifetime (set when the shared tier has no bus). */
+  readonly #l1MaxTtlMs: number
 
   constructor(options: unknown) {
     const resolved = resolveOptions(options)
     this.rules = new RuleSet(resolved.rules, resolved.defaults)
-    this.l1 = new MemoryTier(resolved.l1)
+    const l2 = resolved.l2
+    // With a shared tier that has no bus, memory entries are kept only for an
+    // explicit `store.l1.maxTtl`: nothing else would bound their staleness.
+    const l1Off =
+      resolved.l1 === false || (l2 !== undefined && !l2.coherent && resolved.l1MaxTtlMs === 0)
+    this.l1 = l1Off || resolved.l1 === false ? undefined : new MemoryTier(resolved.l1)
     this.#namespace = resolved.namespace
     this.#maxWaiters = resolved.maxWaiters
     this.#maxWaitMs = resolved.maxWaitMs
@@ -57,13 +69,36 @@ export class CacheEngine implements FillSink {
     for (const r of this.rules.rules)
       if (r.kind === 'cache') maxLifetime = Math.max(maxLifetime, r.ttlMs)
     this.#state = new LocalInvalidationState(this.rules, maxLifetime)
+    this.#l1MaxTtlMs =
+      l2 === undefined || l2.coherent ? Number.POSITIVE_INFINITY : resolved.l1MaxTtlMs
+    this.#remote =
+      l2 === undefined
+        ? undefined
+        : new RemotePath(l2, this.#maxWaitMs, {
+            onInvalidate: (plan) => this.#state.apply(plan, Date.now()),
+            onResync: () => {
+              this.#state.resync()
+              this.l1?.clear()
+              debug('resync: the memory tier was dropped')
+            },
+          })
+  }
+
+  /** Connects the shared tier's bus; resolves once this process takes part in invalidations. */
+  async start(): Promise<void> {
+    await this.#remote?.start()
   }
 
   match(method: string, path: string): RuleMatch | undefined {
     return this.rules.match(method, path)
   }
 
-  /** Hit, bypass or miss; synchronous unless the request waits for another one's fill. */
+  /** Whether the memory tier may serve and store now (the bus is healthy, or there is no shared tier). */
+  #l1Usable(): boolean {
+    return this.l1 !== undefined && (this.#remote === undefined || this.#remote.tier.trusted())
+  }
+
+  /** Hit, bypass or miss; synchronous on a memory hit and when there is no shared tier. */
   lookup(m: RuleMatch<CompiledCacheRule>, ex: Exchange): Lookup | Promise<Lookup> {
     const rule = m.rule
     const reason = requestBypassReason(rule, ex.headers, ex.user)
@@ -73,19 +108,59 @@ export class CacheEngine implements FillSink {
     }
     const key = buildKey(this.#namespace, rule, ex)
     const now = Date.now()
-    const entry = this.l1.get(key, now)
-    if (entry !== undefined) {
-      if (now < entry.staleAt && this.#state.isValid(entry)) return { type: 'hit', entry }
-      this.l1.delete(key)
+    if (this.l1 !== undefined) {
+      const entry = this.l1.get(key, now)
+      if (entry !== undefined) {
+        if (now < entry.staleAt && this.#state.isValid(entry) && this.#l1Usable()) {
+          return { type: 'hit', entry }
+        }
+        this.l1.delete(key)
+      }
     }
     const marker = this.#markers.get(key, now)
     if (marker?.pass) return { type: 'bypass', reason: marker.reason }
     const flight = marker === undefined ? this.#flights.get(key) : undefined
     if (flight !== undefined && flight.waiters < this.#maxWaiters)
       return this.#wait(flight, m, ex, key)
+    const leader = flight === undefined && marker === undefined
+    if (leader) this.#flights.set(key, new Flight())
+    const tags = this.#tagsFor(m, ex)
+    if (this.#remote !== undefined) return this.#lookupRemote(m, ex, key, tags, leader)
+    return { type: 'miss', fill: this.#fill(m, ex, key, tags, leader) }
+  }
+
+  async #lookupRemote(
+    m: RuleMatch<CompiledCacheRule>,
+    ex: Exchange,
+    key: string,
+    tags: string[],
+    leader: boolean,
+  ): Promise<Lookup> {
+    const remote = this.#remote as RemotePath
+    // Captured before the remote read: a bus message that arrives meanwhile
+    // makes the promoted copy fail this fence.
+    const fence = this.#state.fence(tags)
+    const found = await remote.lookup(key, tags, ex.path, leader)
+    if (found.kind === 'hit') {
+      const entry = this.#toEntry(key, found.response, fence)
+      this.#storeLocal(entry, fence)
+      if (leader) this.#settle(key, entry)
+      return { type: 'hit', entry }
+    }
+    if (found.kind === 'bypass') {
+      if (leader) this.#settle(key, undefined)
+      return { type: 'bypass', reason: found.reason }
+    }
     return {
       type: 'miss',
-      fill: this.#startFill(m, ex, key, flight === undefined && marker === undefined),
+      fill: new Fill(this, {
+        rule: m.rule,
+        key,
+        path: ex.path,
+        fence,
+        leader,
+        remote: found.fence,
+      }),
     }
   }
 
@@ -101,25 +176,76 @@ export class CacheEngine implements FillSink {
     }
     // Nothing storable came (or the wait ran out): this request goes to the
     // origin itself, without leading a flight of its own.
-    return { type: 'miss', fill: this.#startFill(m, ex, key, false) }
+    const tags = this.#tagsFor(m, ex)
+    if (this.#remote !== undefined) return this.#lookupRemote(m, ex, key, tags, false)
+    return { type: 'miss', fill: this.#fill(m, ex, key, tags, false) }
   }
 
-  #startFill(m: RuleMatch<CompiledCacheRule>, ex: Exchange, key: string, leader: boolean): Fill {
+  #tagsFor(m: RuleMatch<CompiledCacheRule>, ex: Exchange): string[] {
     const rule = m.rule
     const vars: TemplateVars = { params: m.params, user: ex.user }
     if (ex.rawQuery !== '') vars.query = new URLSearchParams(ex.rawQuery)
     const tags = rule.tags.map((t) => t.render(vars))
     tags.push(rule.routeTag)
     if (rule.perUser && ex.user !== undefined) tags.push(userTag(ex.user))
-    const fill = new Fill(this, {
-      rule,
+    return tags
+  }
+
+  #fill(
+    m: RuleMatch<CompiledCacheRule>,
+    ex: Exchange,
+    key: string,
+    tags: string[],
+    leader: boolean,
+  ): Fill {
+    return new Fill(this, {
+      rule: m.rule,
       key,
       path: ex.path,
       fence: this.#state.fence(tags),
       leader,
     })
-    if (leader) this.#flights.set(key, new Flight())
-    return fill
+  }
+
+  #toEntry(key: string, r: StoredResponse, fence: Fill['fence']): CacheEntry {
+    return {
+      key,
+      status: r.status,
+      headers: r.headers,
+      body: r.body,
+      etag: r.etag,
+      cachedAt: r.cachedAt,
+      staleAt: r.staleAt,
+      deleteAt: Math.min(r.deleteAt, r.cachedAt + this.#l1MaxTtlMs),
+      tags: fence.tags,
+      tagVersions: fence.versions,
+      path: r.path,
+      patternSeq: fence.patternSeq,
+      validatedEpoch: 0,
+      size: entrySize(key, r.headers, r.body, fence.tags),
+    }
+  }
+
+  /** Stores in the memory tier when it is usable and nothing was invalidated since `fence`. */
+  #storeLocal(entry: CacheEntry, fence: Fill['fence']): boolean {
+    if (!this.#l1Usable()) return false
+    const checkedUpTo = this.#state.fenceHolds(fence, entry.path)
+    if (checkedUpTo === false) return false
+    entry.patternSeq = checkedUpTo
+    entry.validatedEpoch = this.#state.epoch
+    if (this.#l1MaxTtlMs !== Number.POSITIVE_INFINITY) {
+      const cap = entry.cachedAt + this.#l1MaxTtlMs
+      if (entry.deleteAt > cap) (entry as { deleteAt: number }).deleteAt = cap
+    }
+    return (this.l1 as MemoryTier).set(entry)
+  }
+
+  #settle(key: string, entry: CacheEntry | undefined): void {
+    const flight = this.#flights.get(key)
+    if (flight !== undefined) {
+      this.#flights.delete(key)
+      flight.settle(entry)
+    }
   }
 
   /** Called by a fill exactly once: store the entry if its fence holds, then release waiters. */
@@ -128,28 +254,30 @@ export class CacheEngine implements FillSink {
     entry: CacheEntry | undefined,
     reason: ResponseBypassReason | undefined,
   ): void {
-    let stored: CacheEntry | undefined
-    if (entry !== undefined) {
-      const checkedUpTo = this.#state.fenceHolds(fill.fence, fill.path)
-      if (checkedUpTo === false) {
+    if (entry === undefined) {
+      if (reason !== undefined) {
+        debug('not stored %s %s: %s', fill.rule.name, fill.path, reason)
+        this.#markers.set(fill.key, reason, Date.now() + Math.min(fill.rule.ttlMs, MARKER_MAX_MS))
+      }
+      if (fill.remote !== undefined) this.#remote?.abandon(fill, reason)
+      if (fill.leader) this.#settle(fill.key, undefined)
+      return
+    }
+    this.#markers.delete(fill.key)
+    if (fill.remote === undefined) {
+      const stored = this.#storeLocal(entry, fill.fence)
+      if (!stored)
         debug('not stored %s %s: invalidated while the origin ran', fill.rule.name, fill.path)
-      } else {
-        entry.patternSeq = checkedUpTo
-        entry.validatedEpoch = this.#state.epoch
-        if (this.l1.set(entry)) stored = entry
-        this.#markers.delete(fill.key)
-      }
-    } else if (reason !== undefined) {
-      debug('not stored %s %s: %s', fill.rule.name, fill.path, reason)
-      this.#markers.set(fill.key, reason, Date.now() + Math.min(fill.rule.ttlMs, MARKER_MAX_MS))
+      if (fill.leader) this.#settle(fill.key, stored ? entry : undefined)
+      return
     }
-    if (fill.leader) {
-      const flight = this.#flights.get(fill.key)
-      if (flight !== undefined) {
-        this.#flights.delete(fill.key)
-        flight.settle(stored)
-      }
-    }
+    // Waiters are released once the shared tier has accepted (or refused) the
+    // entry, so that no process serves what a fence there turned down.
+    void (this.#remote as RemotePath).write(fill, entry).then((storedRemotely) => {
+      const stored = storedRemotely && this.#storeLocal(entry, fill.fence)
+      if (fill.leader) this.#settle(fill.key, storedRemotely ? entry : undefined)
+      if (!stored && !storedRemotely) debug('not stored %s %s: fenced', fill.rule.name, fill.path)
+    })
   }
 
   /** What a successful write matched by `m` invalidates. */
@@ -166,7 +294,8 @@ export class CacheEngine implements FillSink {
 
   /**
    * Invalidates by tags, path pattern or user. Resolves once the invalidation
-   * is in effect: no response stored before the call is served afterwards.
+   * is in effect everywhere: no response stored before the call is served
+   * afterwards by any process. Rejects when that cannot be promised.
    */
   async invalidate(target: InvalidationTarget): Promise<void> {
     await this.#apply(normalizeTarget(target))
@@ -178,17 +307,22 @@ export class CacheEngine implements FillSink {
   }
 
   async #apply(target: NormalizedTarget): Promise<void> {
-    this.#state.apply(target, Date.now())
-    debug('invalidated %o', target)
+    const plan = this.#state.plan(target)
+    // Locally first: it can only cause misses, and this process is covered
+    // even before the bus brings the message back.
+    this.#state.apply(plan, Date.now())
+    if (this.#remote !== undefined) await this.#remote.tier.invalidate(plan)
+    debug('invalidated %o', plan)
   }
 
   /** Drops every entry of the memory tier. */
   clear(): void {
-    this.l1.clear()
+    this.l1?.clear()
   }
 
   async close(): Promise<void> {
     for (const flight of this.#flights.values()) flight.settle(undefined)
     this.#flights.clear()
+    await this.#remote?.tier.close()
   }
 }

@@ -5,6 +5,7 @@ import { headerString, storableHeaders } from '../http/headers'
 import { type ResponseBypassReason, responseBypassReason } from '../http/storable'
 import type { FillFence } from '../invalidation/local-state'
 import type { CompiledCacheRule } from '../rules/types'
+import type { RemoteFence } from '../tiers/remote-tier'
 
 /** What the engine does with a finished fill. */
 export interface FillSink {
@@ -29,6 +30,8 @@ export class Fill {
   readonly fence: FillFence
   /** Whether this fill leads a flight that other requests wait on. */
   readonly leader: boolean
+  /** The shared tier's fence, when the fill may be stored there. */
+  readonly remote: RemoteFence | undefined
   #sink: FillSink
   #chunks: Buffer[] = []
   #bytes = 0
@@ -41,7 +44,14 @@ export class Fill {
 
   constructor(
     sink: FillSink,
-    init: { rule: CompiledCacheRule; key: string; path: string; fence: FillFence; leader: boolean },
+    init: {
+      rule: CompiledCacheRule
+      key: string
+      path: string
+      fence: FillFence
+      leader: boolean
+      remote?: RemoteFence
+    },
   ) {
     this.#sink = sink
     this.rule = init.rule
@@ -49,6 +59,7 @@ export class Fill {
     this.path = init.path
     this.fence = init.fence
     this.leader = init.leader
+    this.remote = init.remote
   }
 
   /** Decides storability from the final status and headers; returns the veto, if any. */

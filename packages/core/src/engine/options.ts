@@ -3,13 +3,21 @@ import { parseDuration } from '../options/units'
 import type { RuleDefaults } from '../rules/compile-rule'
 import type { CacheRule } from '../rules/types'
 import type { MemoryTierOptions } from '../tiers/memory-tier'
+import type { RemoteTier } from '../tiers/remote-tier'
 
 /** Everything the engine takes; `cacheMiddleware(rules)` is short for `{ rules }`. */
 export interface CacheOptions {
   rules: readonly CacheRule[]
   store?: {
-    /** The memory tier (always on; it is bounded by `maxBytes`). */
-    l1?: MemoryTierOptions
+    /**
+     * The memory tier, bounded by `maxBytes`; `false` turns it off (every hit
+     * then comes from `l2`). `maxTtl` caps how long a memory entry lives when
+     * `l2` has no invalidation bus (a Keyv store): across processes, that is
+     * the longest an invalidated response can still be served.
+     */
+    l1?: (MemoryTierOptions & { maxTtl?: number | string }) | false
+    /** A shared tier: `redisTier(...)` from `@cachet/core/redis`, `keyvTier(...)` from `@cachet/core/keyv`. */
+    l2?: RemoteTier
   }
   /** Defaults for every cache rule: `ttl`, `statuses`, `maxBodySize`. */
   defaults?: RuleDefaults
@@ -26,7 +34,9 @@ export interface CacheOptions {
 
 export interface ResolvedOptions {
   rules: unknown
-  l1: MemoryTierOptions
+  l1: MemoryTierOptions | false
+  l1MaxTtlMs: number
+  l2: RemoteTier | undefined
   defaults: RuleDefaults
   namespace: string
   maxWaiters: number
@@ -57,9 +67,22 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const options = Array.isArray(input) ? { rules: input } : plainObject('options', input)
   checkKeys('', options, ['rules', 'store', 'defaults', 'namespace', 'coalesce'])
   const store = plainObject('store', options.store)
-  checkKeys('store.', store, ['l1'])
-  const l1 = plainObject('store.l1', store.l1)
-  checkKeys('store.l1.', l1, ['maxBytes'])
+  checkKeys('store.', store, ['l1', 'l2'])
+  const l1 = store.l1 === false ? false : plainObject('store.l1', store.l1)
+  if (l1 !== false) checkKeys('store.l1.', l1, ['maxBytes', 'maxTtl'])
+  const l2 = store.l2 as RemoteTier | undefined
+  if (
+    l2 !== undefined &&
+    (typeof l2 !== 'object' || l2 === null || typeof l2.read !== 'function')
+  ) {
+    fail('store.l2', `expected a shared tier such as redisTier(...), got ${describeValue(l2)}`)
+  }
+  let l1MaxTtlMs = 0
+  if (l1 !== false && l1.maxTtl !== undefined) {
+    const parsed = parseDuration(l1.maxTtl)
+    if (typeof parsed === 'string') fail('store.l1.maxTtl', parsed)
+    l1MaxTtlMs = parsed
+  }
   const defaults = plainObject('defaults', options.defaults)
   checkKeys('defaults.', defaults, ['ttl', 'statuses', 'maxBodySize'])
   const namespace = options.namespace ?? 'cachet'
@@ -82,7 +105,9 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (typeof maxWaitMs === 'string') fail('coalesce.maxWait', maxWaitMs)
   return {
     rules: options.rules,
-    l1: l1 as MemoryTierOptions,
+    l1: l1 === false ? false : { maxBytes: l1.maxBytes as MemoryTierOptions['maxBytes'] },
+    l1MaxTtlMs,
+    l2,
     defaults: defaults as RuleDefaults,
     namespace,
     maxWaiters: maxWaiters as number,

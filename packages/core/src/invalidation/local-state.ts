@@ -4,11 +4,18 @@ import { PatternLog } from './pattern-log'
 import { TagVersions } from './tag-versions'
 import { type NormalizedTarget, userTag } from './target'
 
+/** What an invalidation bumps (tags, including implicit ones) and logs (patterns). */
+export interface InvalidationPlan {
+  readonly tags: readonly string[]
+  readonly patterns: readonly string[]
+}
+
 /** What a fill records when it starts, to be checked when it ends. */
 export interface FillFence {
   readonly tags: readonly string[]
   readonly versions: readonly number[]
   readonly patternSeq: number
+  readonly generation: number
 }
 
 /**
@@ -22,6 +29,8 @@ export class LocalInvalidationState {
   readonly #rules: RuleSet
   readonly #maxLifetimeMs: number
   #epoch = 1
+  /** Moves when this process may have missed invalidations: every open fence fails. */
+  #generation = 1
 
   constructor(rules: RuleSet, maxLifetimeMs: number) {
     this.#rules = rules
@@ -33,7 +42,12 @@ export class LocalInvalidationState {
   }
 
   fence(tags: readonly string[]): FillFence {
-    return { tags, versions: this.#tags.capture(tags), patternSeq: this.#patterns.latestSeq }
+    return {
+      tags,
+      versions: this.#tags.capture(tags),
+      patternSeq: this.#patterns.latestSeq,
+      generation: this.#generation,
+    }
   }
 
   /**
@@ -42,6 +56,7 @@ export class LocalInvalidationState {
    * it). On true, returns the pattern sequence the entry is checked up to.
    */
   fenceHolds(fence: FillFence, path: string): number | false {
+    if (fence.generation !== this.#generation) return false
     if (!this.#tags.allCurrent(fence.tags, fence.versions)) return false
     if (this.#patterns.invalidatedSince(fence.patternSeq, path) !== false) return false
     return this.#patterns.latestSeq
@@ -56,16 +71,31 @@ export class LocalInvalidationState {
     return true
   }
 
-  apply(target: NormalizedTarget, now: number): void {
+  /**
+   * Turns a target into what is bumped and logged: users become their
+   * implicit tags, and a rule's own pattern (when no earlier rule can hold
+   * entries of the same paths) becomes that rule's implicit tag.
+   */
+  plan(target: NormalizedTarget): InvalidationPlan {
     const tags = [...target.tags, ...target.users.map(userTag)]
+    const patterns: string[] = []
     for (const pattern of target.patterns) {
-      // A rule's own pattern, when no earlier rule can hold entries of the
-      // same paths, is a bump of that rule's implicit tag.
       const exclusive = this.#rules.exclusiveRulesFor(pattern)
       if (exclusive.length > 0) tags.push(...exclusive.map((r) => r.routeTag))
-      else this.#patterns.append(pattern, now)
+      else patterns.push(pattern)
     }
-    this.#tags.bump(tags)
+    return { tags, patterns }
+  }
+
+  /** After missed invalidations: fills that started before now may not be stored locally. */
+  resync(): void {
+    this.#generation++
+    this.#epoch++
+  }
+
+  apply(plan: InvalidationPlan, now: number): void {
+    for (const pattern of plan.patterns) this.#patterns.append(pattern, now)
+    this.#tags.bump(plan.tags)
     this.#patterns.prune(now, this.#maxLifetimeMs)
     this.#epoch++
   }

@@ -1,0 +1,298 @@
+import { performance } from 'node:perf_hooks'
+import { debuglog } from 'node:util'
+import type { Redis } from 'ioredis'
+import { CachetInvalidationError } from '../errors'
+import type { InvalidationPlan } from '../invalidation/local-state'
+import type { CoherenceHooks } from '../tiers/remote-tier'
+import type { Scripts } from './commands'
+import { withDeadline } from './deadline'
+import type { Keyspace } from './keyspace'
+
+const debug = debuglog('cachet')
+
+export interface BusOptions {
+  id: string
+  leaseMs: number
+  commandMs: number
+  newEpoch: () => string
+}
+
+interface Message {
+  epoch: string
+  seq: number
+  payload: string
+}
+
+/**
+ * The invalidation bus of one process, and its lease.
+ *
+ * Every invalidation is published with the keyspace epoch and a sequence
+ * number from INCR, in one script with the version bumps. A process applies
+ * messages in sequence; a gap, another epoch or a lost subscription means it
+ * may have missed one, so it drops its memory tier and starts over from the
+ * current sequence (resync). It acknowledges by recording the last sequence
+ * it applied, and holds a lease in Redis that it renews only while its
+ * subscription is healthy. It trusts its memory tier only while its lease is
+ * current by its own clock (with a margin) and no resync is under way.
+ *
+ * `invalidate()` waits until every process with a live lease has applied the
+ * message, or its lease has run out: either way, nobody can still serve what
+ * was invalidated.
+ */
+export class RedisBus {
+  readonly #cmd: Redis & Scripts
+  readonly #sub: Redis
+  readonly #keys: Keyspace
+  readonly #opts: BusOptions
+  readonly #ackChannel: string
+  #hooks: CoherenceHooks | undefined
+  #subscribed = false
+  #resyncing: Promise<void> | undefined
+  #buffer: Message[] = []
+  #epoch: string | undefined
+  #lastSeq = 0
+  #leaseUntil = 0
+  #renewTimer: NodeJS.Timeout | undefined
+  #ackScheduled = false
+  #ackWaiters = new Set<() => void>()
+  #closed = false
+  #synced: () => void = () => {}
+  readonly #firstSync = new Promise<void>((resolve) => {
+    this.#synced = resolve
+  })
+
+  constructor(cmd: Redis & Scripts, sub: Redis, keys: Keyspace, opts: BusOptions) {
+    this.#cmd = cmd
+    this.#sub = sub
+    this.#keys = keys
+    this.#opts = opts
+    this.#ackChannel = `${keys.channel}:acks`
+  }
+
+  trusted(): boolean {
+    return this.#subscribed && this.#resyncing === undefined && performance.now() < this.#leaseUntil
+  }
+
+  /** Subscribes and takes part; resolves after the first resync, or after 2 s of trying. */
+  async start(hooks: CoherenceHooks): Promise<void> {
+    this.#hooks = hooks
+    this.#sub.on('message', (channel: string, text: string) => this.#onMessage(channel, text))
+    this.#sub.on('close', () => this.#lost('subscription closed'))
+    this.#sub.on('ready', () => void this.#subscribe())
+    this.#renewTimer = setInterval(
+      () => void this.#renew(),
+      Math.max(10, Math.floor(this.#opts.leaseMs / 3)),
+    )
+    this.#renewTimer.unref()
+    if (this.#sub.status === 'ready') void this.#subscribe()
+    const giveUp = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref())
+    await Promise.race([this.#firstSync, giveUp])
+  }
+
+  #lost(why: string): void {
+    if (this.#subscribed) debug('bus: %s; the memory tier is not trusted until resync', why)
+    this.#subscribed = false
+    this.#leaseUntil = 0
+  }
+
+  async #subscribe(): Promise<void> {
+    if (this.#closed) return
+    try {
+      await this.#sub.subscribe(this.#keys.channel, this.#ackChannel)
+      this.#subscribed = true
+      await this.#resync('subscribed')
+    } catch (err) {
+      debug('bus: subscribe failed: %s', (err as Error).message)
+    }
+  }
+
+  #onMessage(channel: string, text: string): void {
+    if (channel === this.#ackChannel) {
+      for (const wake of this.#ackWaiters) wake()
+      return
+    }
+    if (channel !== this.#keys.channel) return
+    const a = text.indexOf('|')
+    const b = text.indexOf('|', a + 1)
+    const message = {
+      epoch: text.slice(0, a),
+      seq: Number(text.slice(a + 1, b)),
+      payload: text.slice(b + 1),
+    }
+    if (this.#resyncing !== undefined) this.#buffer.push(message)
+    else this.#handle(message)
+  }
+
+  #handle(m: Message): void {
+    if (m.epoch === this.#epoch && m.seq <= this.#lastSeq) return
+    if (m.epoch !== this.#epoch || m.seq !== this.#lastSeq + 1) {
+      void this.#resync(`missed invalidations (got ${m.seq}, expected ${this.#lastSeq + 1})`)
+      return
+    }
+    let plan: InvalidationPlan
+    try {
+      plan = JSON.parse(m.payload) as InvalidationPlan
+    } catch {
+      void this.#resync('unreadable message')
+      return
+    }
+    this.#hooks?.onInvalidate(plan)
+    this.#lastSeq = m.seq
+    this.#scheduleAck()
+  }
+
+  /** Acknowledges the last applied sequence, once per tick however many messages came. */
+  #scheduleAck(): void {
+    if (this.#ackScheduled) return
+    this.#ackScheduled = true
+    setImmediate(() => {
+      this.#ackScheduled = false
+      const seq = this.#lastSeq
+      const ack = this.#cmd
+        .multi()
+        .hset(this.#keys.applied, this.#opts.id, seq)
+        .publish(this.#ackChannel, String(seq))
+      withDeadline('ack', this.#opts.commandMs, ack.exec()).catch((err: Error) => {
+        debug('bus: ack failed: %s', err.message)
+      })
+    })
+  }
+
+  /** Drops the memory tier, then starts over from the current sequence. */
+  #resync(why: string): Promise<void> {
+    if (this.#resyncing !== undefined) return this.#resyncing
+    debug('bus: resync (%s)', why)
+    this.#leaseUntil = 0
+    this.#hooks?.onResync()
+    this.#resyncing = (async () => {
+      const started = performance.now()
+      try {
+        const keys = this.#keys
+        const [epoch, seq] = await withDeadline(
+          'resync',
+          this.#opts.commandMs,
+          this.#cmd.cachetResync(
+            4,
+            keys.epoch,
+            keys.busSeq,
+            keys.leases,
+            keys.applied,
+            this.#opts.newEpoch(),
+            this.#opts.id,
+            this.#opts.leaseMs,
+          ),
+        )
+        this.#epoch = String(epoch)
+        this.#lastSeq = Number(seq)
+        if (this.#subscribed) this.#leaseUntil = this.#leaseEnd(started)
+        this.#synced()
+      } catch (err) {
+        debug('bus: resync failed: %s', (err as Error).message)
+        const retry = setTimeout(() => void this.#resync('retry'), 200)
+        retry.unref()
+      } finally {
+        this.#resyncing = undefined
+        const buffered = this.#buffer
+        this.#buffer = []
+        if (this.#epoch !== undefined) for (const m of buffered) this.#handle(m)
+      }
+    })()
+    return this.#resyncing
+  }
+
+  /** The local time up to which the lease renewed at `started` may be trusted. */
+  #leaseEnd(started: number): number {
+    // Redis counts the lease from when it ran the script, after `started`;
+    // 10% (and 50 ms) of margin covers the two clocks drifting apart.
+    return started + this.#opts.leaseMs * 0.9 - 50
+  }
+
+  async #renew(): Promise<void> {
+    if (
+      !this.#subscribed ||
+      this.#resyncing !== undefined ||
+      this.#epoch === undefined ||
+      this.#closed
+    )
+      return
+    const started = performance.now()
+    const keys = this.#keys
+    try {
+      const [status] = await withDeadline(
+        'renew',
+        Math.max(10, Math.floor(this.#opts.leaseMs / 3)),
+        this.#cmd.cachetRenew(
+          3,
+          keys.leases,
+          keys.applied,
+          keys.epoch,
+          this.#opts.id,
+          this.#opts.leaseMs,
+          this.#lastSeq,
+          this.#epoch,
+        ),
+      )
+      if (String(status) === 'ok') {
+        if (this.#subscribed && this.#resyncing === undefined)
+          this.#leaseUntil = this.#leaseEnd(started)
+      } else {
+        await this.#resync('the keyspace was reborn (Redis restarted or flushed)')
+      }
+    } catch (err) {
+      debug('bus: lease renewal failed: %s', (err as Error).message)
+    }
+  }
+
+  /**
+   * Waits until every process in `live` has applied `seq` or lost its lease.
+   * After a reborn keyspace the set of processes is unknown: wait out a lease.
+   */
+  async waitApplied(seq: number, live: string[], freshEpoch: boolean): Promise<void> {
+    if (freshEpoch) await sleep(this.#opts.leaseMs)
+    const giveUp = performance.now() + this.#opts.leaseMs + 2000
+    let pending = live
+    while (pending.length > 0) {
+      const keys = this.#keys
+      const wake = new Promise<void>((resolve) => {
+        const done = () => {
+          this.#ackWaiters.delete(done)
+          resolve()
+        }
+        this.#ackWaiters.add(done)
+        setTimeout(done, 25).unref()
+      })
+      pending = (
+        await withDeadline(
+          'acknowledgements',
+          this.#opts.commandMs,
+          this.#cmd.cachetPending(2, keys.leases, keys.applied, seq, ...pending),
+        )
+      ).map(String)
+      if (pending.length === 0) break
+      if (performance.now() > giveUp) {
+        throw new CachetInvalidationError(
+          'CACHET_INVALIDATION_FAILED',
+          `invalidate(): ${pending.length} process(es) neither acknowledged nor lost their lease: ${pending.join(', ')}`,
+        )
+      }
+      await wake
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    clearInterval(this.#renewTimer)
+    this.#subscribed = false
+    this.#leaseUntil = 0
+    const keys = this.#keys
+    await withDeadline(
+      'leave',
+      this.#opts.commandMs,
+      this.#cmd.cachetLeave(2, keys.leases, keys.applied, this.#opts.id),
+    ).catch(() => {})
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

@@ -1,0 +1,37 @@
+import type { Redis } from 'ioredis'
+import { ABANDON, INVALIDATE, LEAVE, PENDING, READ, RENEW, RESYNC, WRITE } from './scripts'
+
+type Arg = string | number | Buffer
+type Call<R> = (numKeys: number, ...args: Arg[]) => Promise<R>
+
+/** The scripts, as ioredis custom commands (EVALSHA, with EVAL after a NOSCRIPT). */
+export interface Scripts {
+  cachetReadBuffer: Call<Buffer[]>
+  cachetWrite: Call<number>
+  cachetAbandon: Call<number>
+  cachetInvalidate: Call<Array<number | string>>
+  cachetPending: Call<string[]>
+  cachetRenew: Call<string[]>
+  cachetResync: Call<[string, number]>
+  cachetLeave: Call<number>
+}
+
+/** Adds the scripts to a connection (idempotent). */
+export function withScripts(client: Redis): Redis & Scripts {
+  const scripts: Record<string, string> = {
+    cachetRead: READ,
+    cachetWrite: WRITE,
+    cachetAbandon: ABANDON,
+    cachetInvalidate: INVALIDATE,
+    cachetPending: PENDING,
+    cachetRenew: RENEW,
+    cachetResync: RESYNC,
+    cachetLeave: LEAVE,
+  }
+  for (const [name, lua] of Object.entries(scripts)) {
+    if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {
+      client.defineCommand(name, { lua })
+    }
+  }
+  return client as Redis & Scripts
+}

@@ -1,0 +1,21 @@
+/** Raised when a Redis operation did not answer within its deadline. */
+export class DeadlineError extends Error {
+  constructor(operation: string, ms: number) {
+    super(`${operation} took longer than ${ms} ms`)
+    this.name = 'DeadlineError'
+  }
+}
+
+/**
+ * Races `promise` against a timer: a slow or hung Redis becomes an error
+ * within `ms`, and a late reply is ignored (its rejection too).
+ */
+export function withDeadline<T>(operation: string, ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError(operation, ms)), ms)
+    timer.unref()
+  })
+  promise.catch(() => {})
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}

@@ -1,0 +1,98 @@
+import type { StoredResponse } from '../tiers/remote-tier'
+
+/**
+ * The Redis value of an entry: a versioned binary envelope.
+ *
+ *   bytes 0-3   "CCH" + format version (1)
+ *   bytes 4-7   length of the metadata, big-endian
+ *   metadata    JSON: status, headers, validator, times, tags, the tag
+ *               versions read when the fill started, the pattern sequence
+ *   body        the response bytes, raw (never base64 or JSON-escaped)
+ *
+ * The Lua scripts read the metadata (with Redis's `struct` and `cjson`) to
+ * check the versions atomically with the read. Anything else is corrupt: a
+ * miss, and deleted.
+ */
+export const ENVELOPE_MAGIC = Buffer.from([0x43, 0x43, 0x48, 0x01])
+const HEADER_BYTES = 8
+
+export interface EnvelopeMeta {
+  /** status */
+  s: number
+  /** flat headers */
+  h: string[]
+  /** etag */
+  e: string | null
+  /** cachedAt, staleAt, deleteAt */
+  c: number
+  st: number
+  d: number
+  /** tags and the versions they had when the fill started */
+  t: string[]
+  v: string[]
+  /** pattern sequence when the fill started */
+  p: number
+  /** request path */
+  u: string
+}
+
+export function encodeEnvelope(
+  r: StoredResponse,
+  versions: readonly string[],
+  patternSeq: number,
+): Buffer {
+  const meta: EnvelopeMeta = {
+    s: r.status,
+    h: [...r.headers],
+    e: r.etag ?? null,
+    c: r.cachedAt,
+    st: r.staleAt,
+    d: r.deleteAt,
+    t: [...r.tags],
+    v: [...versions],
+    p: patternSeq,
+    u: r.path,
+  }
+  const json = Buffer.from(JSON.stringify(meta))
+  const header = Buffer.allocUnsafe(HEADER_BYTES)
+  ENVELOPE_MAGIC.copy(header, 0)
+  header.writeUInt32BE(json.length, 4)
+  return Buffer.concat([header, json, r.body])
+}
+
+/** Decodes an envelope; `undefined` when it is not one this version wrote. */
+export function decodeEnvelope(buf: Buffer): StoredResponse | undefined {
+  if (buf.length < HEADER_BYTES || !buf.subarray(0, 4).equals(ENVELOPE_MAGIC)) return undefined
+  const length = buf.readUInt32BE(4)
+  if (HEADER_BYTES + length > buf.length) return undefined
+  let meta: EnvelopeMeta
+  try {
+    meta = JSON.parse(
+      buf.subarray(HEADER_BYTES, HEADER_BYTES + length).toString('utf8'),
+    ) as EnvelopeMeta
+  } catch {
+    return undefined
+  }
+  if (
+    typeof meta.s !== 'number' ||
+    !Array.isArray(meta.h) ||
+    !Array.isArray(meta.t) ||
+    typeof meta.c !== 'number' ||
+    typeof meta.st !== 'number' ||
+    typeof meta.d !== 'number' ||
+    typeof meta.u !== 'string'
+  ) {
+    return undefined
+  }
+  return {
+    status: meta.s,
+    headers: meta.h,
+    body: buf.subarray(HEADER_BYTES + length),
+    etag: meta.e ?? undefined,
+    cachedAt: meta.c,
+    staleAt: meta.st,
+    deleteAt: meta.d,
+    tags: meta.t,
+    path: meta.u,
+  }
+}

@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto'
+
+/**
+ * Every Redis key cachet uses, under one prefix. Entry, lock and marker keys
+ * use a hash of the engine's key (which can be long and holds user ids); tag
+ * records use the tag itself.
+ */
+export class Keyspace {
+  readonly epoch: string
+  readonly versionSeq: string
+  readonly patternSeq: string
+  readonly patternLog: string
+  readonly busSeq: string
+  readonly leases: string
+  readonly applied: string
+  readonly channel: string
+  readonly #prefix: string
+
+  constructor(prefix: string) {
+    this.#prefix = prefix
+    this.epoch = `${prefix}:epoch`
+    this.versionSeq = `${prefix}:vseq`
+    this.patternSeq = `${prefix}:pseq`
+    this.patternLog = `${prefix}:plog`
+    this.busSeq = `${prefix}:bseq`
+    this.leases = `${prefix}:leases`
+    this.applied = `${prefix}:applied`
+    this.channel = `${prefix}:bus`
+  }
+
+  hash(key: string): string {
+    return createHash('sha256').update(key).digest('base64url')
+  }
+
+  entry(hash: string): string {
+    return `${this.#prefix}:e:${hash}`
+  }
+
+  lock(hash: string): string {
+    return `${this.#prefix}:l:${hash}`
+  }
+
+  marker(hash: string): string {
+    return `${this.#prefix}:m:${hash}`
+  }
+
+  tag(tag: string): string {
+    return `${this.#prefix}:t:${tag}`
+  }
+}

@@ -1,0 +1,308 @@
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import { Redis, type RedisOptions } from 'ioredis'
+import { CachetConfigError, CachetInvalidationError, describeValue } from '../errors'
+import type { ResponseBypassReason } from '../http/storable'
+import type { InvalidationPlan } from '../invalidation/local-state'
+import { parseDuration } from '../options/units'
+import type {
+  CoherenceHooks,
+  RemoteFence,
+  RemoteRead,
+  RemoteTier,
+  StoredResponse,
+} from '../tiers/remote-tier'
+import { RedisBus } from './bus'
+import { type Scripts, withScripts } from './commands'
+import { withDeadline } from './deadline'
+import { decodeEnvelope, encodeEnvelope } from './envelope'
+import { Keyspace } from './keyspace'
+
+export interface RedisTierOptions {
+  /** A `redis://` URL, or an ioredis client (cachet duplicates it for its subscription). */
+  client: string | Redis
+  /** Prefix of every key and channel. Default `'cachet'`. */
+  prefix?: string
+  /** How long a process's lease lasts; renewed every third of it. Default `'3s'`. */
+  lease?: number | string
+  /** Lifetime of the cross-process fill lock. Default `'5s'`. */
+  lockTtl?: number | string
+  /** Lifetime of a tag's version record (extended to outlive every entry carrying it). Default `'1d'`. */
+  tagTtl?: number | string
+  /** Deadlines: `read` (a lookup, default 100 ms), `write` (default 1 s), `invalidate` (default 2 s). */
+  timeouts?: { read?: number | string; write?: number | string; invalidate?: number | string }
+  /** Pattern invalidations kept in Redis; entries older than the oldest are misses. Default 10000. */
+  patternLogSize?: number
+}
+
+interface RedisFence extends RemoteFence {
+  readonly token: string
+  readonly tags: readonly string[]
+  readonly versions: readonly string[]
+  readonly patternSeq: string
+}
+
+function fail(option: string, problem: string): never {
+  throw new CachetConfigError(
+    'CACHET_INVALID_OPTION',
+    `redisTier(): option "${option}": ${problem}`,
+  )
+}
+
+function duration(option: string, value: unknown, fallback: number | string): number {
+  const ms = parseDuration(value ?? fallback)
+  if (typeof ms === 'string') fail(option, ms)
+  if (ms <= 0) fail(option, `expected more than 0, got ${describeValue(value)}`)
+  return ms
+}
+
+/** Connection settings for the connections cachet opens itself: fail fast, never queue behind a dead Redis. */
+const COMMAND_CONNECTION: RedisOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  connectTimeout: 2000,
+  retryStrategy: (times) => Math.min(50 * times, 1000),
+}
+const SUBSCRIBER_CONNECTION: RedisOptions = {
+  autoResubscribe: false,
+  connectTimeout: 2000,
+  retryStrategy: (times) => Math.min(50 * times, 1000),
+}
+
+/**
+ * The Redis shared tier: entries in a binary envelope with their physical
+ * TTL (`PX`), tag versions in Redis, fenced writes and cross-process fill
+ * locks in Lua, and the invalidation bus with leases and acknowledgements
+ * (see `RedisBus`).
+ */
+export class RedisTier implements RemoteTier {
+  readonly name = 'redis'
+  readonly coherent = true
+  readonly #cmd: Redis & Scripts
+  readonly #sub: Redis
+  readonly #ownsClient: boolean
+  readonly #keys: Keyspace
+  readonly #bus: RedisBus
+  readonly #id = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
+  readonly #lockMs: number
+  readonly #tagTtlMs: number
+  readonly #readMs: number
+  readonly #writeMs: number
+  readonly #invalidateMs: number
+  readonly #patternLogSize: number
+  #tokens = 0
+
+  constructor(options: RedisTierOptions | string | Redis) {
+    const opts: RedisTierOptions =
+      typeof options === 'string' || options instanceof Redis ? { client: options } : options
+    if (typeof opts !== 'object' || opts === null)
+      fail('options', `expected an object, got ${describeValue(opts)}`)
+    const known = ['client', 'prefix', 'lease', 'lockTtl', 'tagTtl', 'timeouts', 'patternLogSize']
+    for (const k of Object.keys(opts))
+      if (!known.includes(k)) fail(k, `unknown option (expected one of ${known.join(', ')})`)
+    const prefix = opts.prefix ?? 'cachet'
+    if (typeof prefix !== 'string' || !/^[\w.:-]{1,64}$/.test(prefix)) {
+      fail(
+        'prefix',
+        `expected 1 to 64 letters, digits, "_", "-", ".", ":", got ${describeValue(prefix)}`,
+      )
+    }
+    const leaseMs = duration('lease', opts.lease, '3s')
+    this.#lockMs = duration('lockTtl', opts.lockTtl, '5s')
+    this.#tagTtlMs = duration('tagTtl', opts.tagTtl, '1d')
+    this.#readMs = duration('timeouts.read', opts.timeouts?.read, '100ms')
+    this.#writeMs = duration('timeouts.write', opts.timeouts?.write, '1s')
+    this.#invalidateMs = duration('timeouts.invalidate', opts.timeouts?.invalidate, '2s')
+    this.#patternLogSize = opts.patternLogSize ?? 10_000
+    if (!Number.isSafeInteger(this.#patternLogSize) || this.#patternLogSize < 1) {
+      fail(
+        'patternLogSize',
+        `expected a whole number of 1 or more, got ${describeValue(opts.patternLogSize)}`,
+      )
+    }
+    if (typeof opts.client === 'string') {
+      if (!/^rediss?:\/\//.test(opts.client))
+        fail(
+          'client',
+          `expected a redis:// URL or an ioredis client, got ${describeValue(opts.client)}`,
+        )
+      this.#cmd = withScripts(new Redis(opts.client, COMMAND_CONNECTION))
+      this.#ownsClient = true
+    } else if (opts.client instanceof Redis) {
+      this.#cmd = withScripts(opts.client)
+      this.#ownsClient = false
+    } else {
+      fail(
+        'client',
+        `expected a redis:// URL or an ioredis Redis client, got ${describeValue(opts.client)}`,
+      )
+    }
+    this.#cmd.on('error', () => {})
+    this.#sub = this.#cmd.duplicate(SUBSCRIBER_CONNECTION)
+    this.#sub.on('error', () => {})
+    this.#keys = new Keyspace(prefix)
+    this.#bus = new RedisBus(this.#cmd, this.#sub, this.#keys, {
+      id: this.#id,
+      leaseMs,
+      commandMs: this.#writeMs,
+      newEpoch: () => randomBytes(8).toString('hex'),
+    })
+  }
+
+  trusted(): boolean {
+    return this.#bus.trusted()
+  }
+
+  start(hooks: CoherenceHooks): Promise<void> {
+    return this.#bus.start(hooks)
+  }
+
+  async read(
+    key: string,
+    tags: readonly string[],
+    options: { lock: boolean; skipEntry?: boolean },
+  ): Promise<RemoteRead> {
+    const k = this.#keys
+    const h = k.hash(key)
+    const token = options.lock ? `${this.#id}:${++this.#tokens}` : ''
+    const reply = await withDeadline(
+      'read',
+      this.#readMs,
+      this.#cmd.cachetReadBuffer(
+        7 + tags.length,
+        k.entry(h),
+        k.lock(h),
+        k.marker(h),
+        k.epoch,
+        k.versionSeq,
+        k.patternSeq,
+        k.patternLog,
+        ...tags.map((t) => k.tag(t)),
+        options.skipEntry ? '1' : '0',
+        token,
+        this.#lockMs,
+        this.#tagTtlMs,
+        randomBytes(8).toString('hex'),
+        ...tags,
+      ),
+    )
+    if (String(reply[0]) === 'hit') {
+      const response = decodeEnvelope(reply[1] as Buffer)
+      if (response !== undefined) {
+        return { kind: 'hit', response, patternsSince: reply.slice(2).map(String) }
+      }
+      // Readable to Lua but not to this version: corrupt. Delete, then miss.
+      await withDeadline('delete', this.#writeMs, this.#cmd.del(k.entry(h))).catch(() => {})
+      return this.read(key, tags, { ...options, skipEntry: true })
+    }
+    const lock = String(reply[1]) as 'acquired' | 'busy' | 'none'
+    const marker = String(reply[2])
+    const fence: RedisFence = {
+      lock: lock === 'acquired',
+      token: lock === 'acquired' ? token : '',
+      tags,
+      versions: reply.slice(5).map(String),
+      patternSeq: String(reply[3]),
+    }
+    return marker === ''
+      ? { kind: 'miss', fence, lock }
+      : { kind: 'miss', fence, lock, marker: marker as ResponseBypassReason }
+  }
+
+  async write(key: string, response: StoredResponse, remote: RemoteFence): Promise<boolean> {
+    const fence = remote as RedisFence
+    const px = response.deleteAt - Date.now()
+    if (px <= 0) return false
+    const k = this.#keys
+    const h = k.hash(key)
+    const envelope = encodeEnvelope(response, fence.versions, Number(fence.patternSeq))
+    const stored = await withDeadline(
+      'write',
+      this.#writeMs,
+      this.#cmd.cachetWrite(
+        4 + fence.tags.length,
+        k.entry(h),
+        k.lock(h),
+        k.patternSeq,
+        k.marker(h),
+        ...fence.tags.map((t) => k.tag(t)),
+        envelope,
+        px,
+        fence.token,
+        fence.patternSeq,
+        this.#tagTtlMs,
+        ...fence.versions,
+      ),
+    )
+    return stored === 1
+  }
+
+  async abandon(
+    key: string,
+    remote: RemoteFence,
+    marker?: { reason: ResponseBypassReason; ms: number },
+  ): Promise<void> {
+    const fence = remote as RedisFence
+    if (fence.token === '' && marker === undefined) return
+    const k = this.#keys
+    const h = k.hash(key)
+    await withDeadline(
+      'abandon',
+      this.#writeMs,
+      this.#cmd.cachetAbandon(
+        2,
+        k.lock(h),
+        k.marker(h),
+        fence.token,
+        marker?.reason ?? '',
+        marker?.ms ?? 0,
+      ),
+    )
+  }
+
+  async invalidate(plan: InvalidationPlan): Promise<void> {
+    const k = this.#keys
+    let reply: Array<number | string>
+    try {
+      reply = await withDeadline(
+        'invalidate',
+        this.#invalidateMs,
+        this.#cmd.cachetInvalidate(
+          6 + plan.tags.length,
+          k.epoch,
+          k.versionSeq,
+          k.patternSeq,
+          k.patternLog,
+          k.busSeq,
+          k.leases,
+          ...plan.tags.map((t) => k.tag(t)),
+          k.channel,
+          randomBytes(8).toString('hex'),
+          this.#tagTtlMs,
+          this.#patternLogSize,
+          JSON.stringify({ tags: plan.tags, patterns: plan.patterns }),
+          ...plan.patterns,
+        ),
+      )
+    } catch (err) {
+      throw new CachetInvalidationError(
+        'CACHET_INVALIDATION_FAILED',
+        `invalidate(): could not record the invalidation in Redis: ${(err as Error).message}`,
+        { cause: err },
+      )
+    }
+    const [seq, fresh, ...live] = reply
+    await this.#bus.waitApplied(Number(seq), live.map(String), Number(fresh) === 1)
+  }
+
+  async close(): Promise<void> {
+    await this.#bus.close()
+    this.#sub.disconnect()
+    if (this.#ownsClient) this.#cmd.disconnect()
+  }
+}
+
+/** The Redis shared tier: `store: { l2: redisTier('redis://127.0.0.1:6379') }`. */
+export function redisTier(options: RedisTierOptions | string | Redis): RedisTier {
+  return new RedisTier(options)
+}
