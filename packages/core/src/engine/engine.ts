@@ -8,7 +8,7 @@ import {
   normalizeTarget,
   userTag,
 } from '../invalidation/target'
-import { buildKey } from '../rules/key'
+import { buildKey, parseQuery } from '../rules/key'
 import { requestBypassReason } from '../rules/request-filter'
 import { RuleSet } from '../rules/rule-set'
 import type { TemplateVars } from '../rules/template'
@@ -184,7 +184,7 @@ export class CacheEngine implements FillSink {
   #tagsFor(m: RuleMatch<CompiledCacheRule>, ex: Exchange): string[] {
     const rule = m.rule
     const vars: TemplateVars = { params: m.params, user: ex.user }
-    if (ex.rawQuery !== '') vars.query = new URLSearchParams(ex.rawQuery)
+    if (ex.rawQuery !== '') vars.query = parseQuery(ex.rawQuery)
     const tags = rule.tags.map((t) => t.render(vars))
     tags.push(rule.routeTag)
     if (rule.perUser && ex.user !== undefined) tags.push(userTag(ex.user))
@@ -284,7 +284,7 @@ export class CacheEngine implements FillSink {
   writeTarget(m: RuleMatch<CompiledWriteRule>, ex: Exchange): NormalizedTarget {
     const spec = m.rule.invalidates
     const vars: TemplateVars = { params: m.params, user: ex.user }
-    if (ex.rawQuery !== '') vars.query = new URLSearchParams(ex.rawQuery)
+    if (ex.rawQuery !== '') vars.query = parseQuery(ex.rawQuery)
     return {
       tags: spec.tags.map((t) => t.render(vars)).filter((t) => t !== ''),
       patterns: spec.patterns,

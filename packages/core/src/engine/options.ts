@@ -1,6 +1,6 @@
 import { CachetConfigError, describeValue } from '../errors'
-import { parseDuration } from '../options/units'
-import type { RuleDefaults } from '../rules/compile-rule'
+import { parseDuration, parseSize } from '../options/units'
+import { type RuleDefaults, statusesProblem } from '../rules/compile-rule'
 import type { CacheRule } from '../rules/types'
 import type { MemoryTierOptions } from '../tiers/memory-tier'
 import type { RemoteTier } from '../tiers/remote-tier'
@@ -42,6 +42,9 @@ export interface ResolvedOptions {
   maxWaiters: number
   maxWaitMs: number
 }
+
+/** Node's timers fire at once beyond this (TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 function fail(option: string, problem: string): never {
   throw new CachetConfigError('CACHET_INVALID_OPTION', `option "${option}": ${problem}`)
@@ -85,6 +88,20 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   }
   const defaults = plainObject('defaults', options.defaults)
   checkKeys('defaults.', defaults, ['ttl', 'statuses', 'maxBodySize'])
+  if (defaults.ttl !== undefined) {
+    const ttl = parseDuration(defaults.ttl)
+    if (typeof ttl === 'string') fail('defaults.ttl', ttl)
+    if (ttl <= 0)
+      fail('defaults.ttl', `expected more than 0 seconds, got ${describeValue(defaults.ttl)}`)
+  }
+  if (defaults.statuses !== undefined) {
+    const problem = statusesProblem(defaults.statuses)
+    if (problem !== undefined) fail('defaults.statuses', problem)
+  }
+  if (defaults.maxBodySize !== undefined) {
+    const size = parseSize(defaults.maxBodySize)
+    if (typeof size === 'string') fail('defaults.maxBodySize', size)
+  }
   const namespace = options.namespace ?? 'cachet'
   if (typeof namespace !== 'string' || !/^[\w.-]{1,64}$/.test(namespace)) {
     fail(
@@ -103,6 +120,12 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   }
   const maxWaitMs = parseDuration(coalesce.maxWait ?? 10)
   if (typeof maxWaitMs === 'string') fail('coalesce.maxWait', maxWaitMs)
+  if (maxWaitMs > MAX_TIMER_MS) {
+    fail(
+      'coalesce.maxWait',
+      `expected at most ${MAX_TIMER_MS} ms (a Node timer's limit), got ${maxWaitMs} ms`,
+    )
+  }
   return {
     rules: options.rules,
     l1: l1 === false ? false : { maxBytes: l1.maxBytes as MemoryTierOptions['maxBytes'] },

@@ -22,7 +22,8 @@ export function parseCacheControl(
     let inQuotes = false
     // A comma inside a quoted value (`no-cache="a, b"`) does not end the directive.
     while (end < text.length && (inQuotes || text[end] !== ',')) {
-      if (text[end] === '"' && text[end - 1] !== '\\') inQuotes = !inQuotes
+      if (inQuotes && text[end] === '\\') end++
+      else if (text[end] === '"') inQuotes = !inQuotes
       end++
     }
     const part = text.slice(i, end).trim()

@@ -10,6 +10,8 @@ export function strongEtag(body: Buffer): string {
   return `"${body.length.toString(16)}-${hash}"`
 }
 
+const ENTITY_TAG = /(?:W\/)?"[^"]*"/g
+
 function opaque(tag: string): string {
   return tag.startsWith('W/') ? tag.slice(2) : tag
 }
@@ -24,8 +26,9 @@ export function ifNoneMatchMatches(header: string | undefined, etag: string | un
   const trimmed = header.trim()
   if (trimmed === '*') return true
   const mine = opaque(etag)
-  for (const candidate of trimmed.split(',')) {
-    if (opaque(candidate.trim()) === mine) return true
+  // Entity tags are quoted and may contain commas (RFC 9110 §8.8.3).
+  for (const candidate of trimmed.match(ENTITY_TAG) ?? []) {
+    if (opaque(candidate) === mine) return true
   }
   return false
 }

@@ -1,4 +1,5 @@
 import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http'
+import { parseCacheControl } from './cache-control'
 
 /**
  * Headers never stored with an entry: hop-by-hop fields (RFC 9110 §7.6.1),
@@ -36,14 +37,35 @@ export function headerString(value: OutgoingHttpHeader | undefined): string | un
 export function storableHeaders(headers: OutgoingHttpHeaders): string[] {
   const connection = headerString(headers.connection)
   const listed = connection ? new Set(connection.toLowerCase().split(/\s*,\s*/)) : undefined
+  const qualified = qualifiedFields(headers['cache-control'])
   const out: string[] = []
   for (const rawName of Object.keys(headers)) {
     const name = rawName.toLowerCase()
-    if (NOT_STORED.has(name) || listed?.has(name)) continue
+    if (NOT_STORED.has(name) || listed?.has(name) || qualified?.has(name)) continue
     const value = headers[rawName]
     if (value === undefined) continue
     if (Array.isArray(value)) for (const v of value) out.push(name, String(v))
     else out.push(name, String(value))
+  }
+  return out
+}
+
+/**
+ * Fields named by `no-cache="…"` (RFC 9111 §5.2.2.4: not to be sent on a reuse
+ * without revalidation) and `private="…"` (§5.2.2.7: not to be stored by a
+ * shared cache): the rest of the response may be stored, these fields not.
+ */
+function qualifiedFields(header: OutgoingHttpHeader | undefined): Set<string> | undefined {
+  if (header === undefined) return undefined
+  const cc = parseCacheControl(Array.isArray(header) ? header : String(header))
+  let out: Set<string> | undefined
+  for (const directive of ['no-cache', 'private']) {
+    const value = cc.get(directive)
+    if (typeof value !== 'string') continue
+    for (const name of value.split(',')) {
+      const field = name.trim().toLowerCase()
+      if (field !== '') (out ??= new Set()).add(field)
+    }
   }
   return out
 }

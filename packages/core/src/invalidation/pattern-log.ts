@@ -63,6 +63,10 @@ export class PatternLog {
     while (drop < this.#items.length && (this.#items[drop] as LoggedPattern).at < now - maxAgeMs) {
       drop++
     }
-    if (drop > 0) this.#items.splice(0, drop)
+    if (drop > 0) {
+      // A fill still open since before these patterns cannot be checked against them.
+      this.#floor = (this.#items[drop - 1] as LoggedPattern).seq
+      this.#items.splice(0, drop)
+    }
   }
 }

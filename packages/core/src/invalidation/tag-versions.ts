@@ -4,31 +4,43 @@
  * it carries still has the version read when its fill started. Invalidation
  * is O(tags), never O(entries).
  *
- * A tag never invalidated has version 0. The map is bounded: the tags
- * invalidated longest ago are forgotten first, which turns their version back
- * to 0. Entries filled after that invalidation captured a non-zero version, so
- * forgetting fails closed (a spurious miss), never open.
+ * A tag with no record is captured as `-counter` ("never invalidated, as of
+ * this point"). The map is bounded: the tags invalidated longest ago are
+ * forgotten first, and `#forgotten` remembers the newest version forgotten.
+ * A capture `-c` of a tag without a record still holds only if `c` is at
+ * least that: an entry filled before a forgotten invalidation fails, and so
+ * does one filled after it (it captured a positive version). Forgetting fails
+ * closed (a spurious miss), never open.
  */
 export class TagVersions {
   readonly #versions = new Map<string, number>()
   readonly #maxTags: number
   #counter = 0
+  #forgotten = 0
 
   constructor(maxTags = 100_000) {
     this.#maxTags = maxTags
   }
 
+  /** The tag's version; 0 when it has no record. */
   current(tag: string): number {
     return this.#versions.get(tag) ?? 0
   }
 
   capture(tags: readonly string[]): number[] {
-    return tags.map((t) => this.current(t))
+    const never = this.#counter === 0 ? 0 : -this.#counter
+    return tags.map((t) => this.#versions.get(t) ?? never)
   }
 
   allCurrent(tags: readonly string[], versions: readonly number[]): boolean {
     for (let i = 0; i < tags.length; i++) {
-      if ((this.#versions.get(tags[i] as string) ?? 0) !== versions[i]) return false
+      const captured = versions[i] as number
+      const current = this.#versions.get(tags[i] as string)
+      if (
+        current === undefined ? captured > 0 || -captured < this.#forgotten : current !== captured
+      ) {
+        return false
+      }
     }
     return true
   }
@@ -39,9 +51,10 @@ export class TagVersions {
       this.#versions.delete(tag)
       this.#versions.set(tag, ++this.#counter)
     }
-    for (const [tag] of this.#versions) {
+    for (const [tag, version] of this.#versions) {
       if (this.#versions.size <= this.#maxTags) break
       this.#versions.delete(tag)
+      if (version > this.#forgotten) this.#forgotten = version
     }
   }
 

@@ -70,25 +70,29 @@ function compileMethods(ctx: RuleContext, rule: CacheRule, caching: boolean): Se
     if (caching && !CACHE_METHODS.includes(m)) {
       ctx.fail('methods', `a cache rule (one with a ttl) caches only GET and HEAD, got ${m}`)
     }
-    if (!caching && CACHE_METHODS.includes(m)) {
+    if (!caching && !WRITE_METHODS.includes(m)) {
       ctx.fail('methods', `a write rule invalidates after unsafe methods only, got ${m}`)
     }
   }
   return new Set(methods)
 }
 
-function compileStatuses(ctx: RuleContext, value: unknown): Set<number> {
+/** What is wrong with a `statuses` value, if anything (shared with `defaults.statuses`). */
+export function statusesProblem(value: unknown): string | undefined {
   if (!Array.isArray(value) || value.length === 0) {
-    ctx.fail('statuses', `expected a non-empty array of status codes, got ${describeValue(value)}`)
+    return `expected a non-empty array of status codes, got ${describeValue(value)}`
   }
   for (const s of value) {
     if (!Number.isInteger(s) || s < 200 || s > 499 || s === 206 || s === 304) {
-      ctx.fail(
-        'statuses',
-        `expected status codes from 200 to 499 (5xx, 206 and 304 are never stored), got ${describeValue(s)}`,
-      )
+      return `expected status codes from 200 to 499 (5xx, 206 and 304 are never stored), got ${describeValue(s)}`
     }
   }
+  return undefined
+}
+
+function compileStatuses(ctx: RuleContext, value: unknown): Set<number> {
+  const problem = statusesProblem(value)
+  if (problem !== undefined) ctx.fail('statuses', problem)
   return new Set(value as number[])
 }
 
@@ -202,9 +206,12 @@ export function compileRule(input: unknown, index: number, defaults: RuleDefault
   for (const option of Object.keys(rule)) {
     if (!allowed.has(option)) {
       const known = CACHE_OPTIONS.has(option) || WRITE_OPTIONS.has(option)
+      const expected = `expected one of ${[...allowed].join(', ')}`
       ctx.fail(
         option,
-        known ? `not an option of a ${caching ? 'cache' : 'write'} rule` : 'unknown option',
+        known
+          ? `not an option of a ${caching ? 'cache' : 'write'} rule (${expected})`
+          : `unknown option (${expected})`,
       )
     }
   }
@@ -224,7 +231,8 @@ export function compileRule(input: unknown, index: number, defaults: RuleDefault
   }
   const perUser = checkBoolean(ctx, 'perUser', rule.perUser)
   const ttlMs = ctx.check('ttl', parseDuration(rule.ttl ?? defaults.ttl))
-  if (ttlMs <= 0) ctx.fail('ttl', `expected more than 0 seconds, got ${describeValue(rule.ttl)}`)
+  if (ttlMs <= 0)
+    ctx.fail('ttl', `expected more than 0 seconds, got ${describeValue(rule.ttl ?? defaults.ttl)}`)
   return {
     ...base,
     kind: 'cache',

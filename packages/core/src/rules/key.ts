@@ -25,12 +25,21 @@ function headerValue(value: string | string[] | undefined): string {
   return Array.isArray(value) ? list(value) : str(value)
 }
 
+/**
+ * Parses a raw query string as the frameworks do. `URLSearchParams` drops one
+ * leading `?`, which the frameworks keep as part of the first name (`/r??a=1`
+ * has the parameter `?a`), so it is given back.
+ */
+export function parseQuery(rawQuery: string): URLSearchParams {
+  return new URLSearchParams(rawQuery.startsWith('?') ? `?${rawQuery}` : rawQuery)
+}
+
 /** The query component: all parameters sorted by name (stable), or the listed ones. */
 export function queryComponent(spec: CompiledCacheRule['key']['query'], rawQuery: string): string {
   if (spec === 'none') return '!'
   // No query at all: every listed name is an empty list (the hit path skips parsing).
   if (rawQuery === '') return spec === 'all' ? '#0' : `#${spec.length}${'#0'.repeat(spec.length)}`
-  const params = new URLSearchParams(rawQuery)
+  const params = parseQuery(rawQuery)
   if (spec === 'all') {
     const pairs = [...params]
     // Order-insensitive across names; values of one name keep their order,

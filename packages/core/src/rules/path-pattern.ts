@@ -100,6 +100,10 @@ function simpleSegments(tokens: readonly Token[]): Segment[] | null {
     }
   }
   if (current) segments.push(current)
+  // A trailing slash is optional when matching: `/a/` and `/a` are one path.
+  const last = segments[segments.length - 1]
+  if (segments.length > 1 && last !== undefined && 'text' in last && last.text === '')
+    segments.pop()
   return segments
 }
 

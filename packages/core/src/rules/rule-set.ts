@@ -76,20 +76,22 @@ export class RuleSet {
     return undefined
   }
 
-  /** Cache rules whose path is exactly `pattern` and whose entries only that rule can hold. */
+  /** Cache rules whose path is exactly `pattern` and that alone can hold entries for its paths. */
   exclusiveRulesFor(pattern: string): CompiledCacheRule[] {
     const cacheRules = this.rules.filter((r): r is CompiledCacheRule => r.kind === 'cache')
     const out: CompiledCacheRule[] = []
     for (const rule of cacheRules) {
-      if (rule.path !== pattern || !rule.methods.has('GET')) continue
+      if (rule.path !== pattern) continue
       const mine = compilePath(rule.path)
-      const shadowed = cacheRules.some(
-        (earlier) =>
-          earlier.index < rule.index &&
-          [...earlier.methods].some((m) => rule.methods.has(m)) &&
-          mayOverlap(compilePath(earlier.path), mine),
+      // Another rule can hold entries for paths of this pattern when it comes
+      // first for some method, or comes later but takes a method this one lacks.
+      const shared = cacheRules.some(
+        (other) =>
+          other !== rule &&
+          (other.index < rule.index || [...other.methods].some((m) => !rule.methods.has(m))) &&
+          mayOverlap(compilePath(other.path), mine),
       )
-      if (!shadowed) out.push(rule)
+      if (!shared) out.push(rule)
     }
     return out
   }

@@ -71,7 +71,8 @@ export function compileTemplate(source: string, scope: TemplateScope): TagTempla
         else if (p.from === 'query') out += vars.query?.get(p.name) ?? ''
         else out += vars.user ?? ''
       }
-      return out
+      // Request input must not forge a reserved implicit tag (`#user:…`).
+      return out.startsWith('#') ? `%23${out.slice(1)}` : out
     },
   }
 }

@@ -1,0 +1,112 @@
+import type { OutgoingHttpHeaders } from 'node:http'
+import { ifNoneMatchMatches, strongEtag } from '../src/http/conditional'
+import { headerString, storableHeaders } from '../src/http/headers'
+
+const inm: [string, string | undefined, string | undefined, boolean][] = [
+  // name, If-None-Match, stored ETag, matches
+  ['no header', undefined, '"a"', false],
+  ['no etag', '"a"', undefined, false],
+  ['same strong tag', '"a"', '"a"', true],
+  ['different tag', '"b"', '"a"', false],
+  ['weak header, strong etag (weak comparison)', 'W/"a"', '"a"', true],
+  ['strong header, weak etag', '"a"', 'W/"a"', true],
+  ['both weak', 'W/"a"', 'W/"a"', true],
+  ['a list with the tag', '"x", "a"', '"a"', true],
+  ['a list with odd spacing', '"x" ,W/"a" ', '"a"', true],
+  ['a list without the tag', '"x", "y"', '"a"', false],
+  ['star', '*', '"a"', true],
+  ['star with spaces', ' * ', '"a"', true],
+  ['star without a representation', '*', undefined, false],
+  ['unquoted garbage', 'a', '"a"', false],
+  ['a prefix is not a match', '"ab"', '"a"', false],
+  // etagc allows "," (RFC 9110 §8.8.3): a comma inside a quoted tag does not split the list.
+  ['a tag containing a comma', '"a,b"', '"a,b"', true],
+]
+
+describe('ifNoneMatchMatches', () => {
+  test.each(inm)('%s', (_, header, etag, expected) => {
+    expect(ifNoneMatchMatches(header, etag)).toBe(expected)
+  })
+})
+
+describe('strongEtag', () => {
+  test('a quoted strong tag of the length and a hash, stable for the same bytes', () => {
+    const tag = strongEtag(Buffer.from('hello'))
+    expect(tag).toMatch(/^"5-[A-Za-z0-9+/]{27}"$/)
+    expect(strongEtag(Buffer.from('hello'))).toBe(tag)
+    expect(strongEtag(Buffer.from('hellp'))).not.toBe(tag)
+    expect(strongEtag(Buffer.alloc(0))).toMatch(/^"0-/)
+  })
+})
+
+const storable: [string, OutgoingHttpHeaders, string[]][] = [
+  [
+    'end-to-end headers are kept',
+    { 'content-type': 'text/plain', 'cache-control': 'max-age=60' },
+    ['content-type', 'text/plain', 'cache-control', 'max-age=60'],
+  ],
+  [
+    'hop-by-hop headers are dropped',
+    {
+      connection: 'close',
+      'keep-alive': 'timeout=5',
+      'proxy-authenticate': 'Basic',
+      'proxy-authorization': 'x',
+      'proxy-connection': 'keep-alive',
+      te: 'trailers',
+      trailer: 'x-checksum',
+      'transfer-encoding': 'chunked',
+      upgrade: 'h2c',
+      vary: 'accept',
+    },
+    ['vary', 'accept'],
+  ],
+  [
+    'headers named in Connection are dropped',
+    { connection: 'X-Debug, close', 'x-debug': '1', 'x-kept': '2' },
+    ['x-kept', '2'],
+  ],
+  [
+    'Connection as an array',
+    { connection: ['x-a', 'X-B'], 'x-a': '1', 'x-b': '2', 'x-c': '3' },
+    ['x-c', '3'],
+  ],
+  [
+    'recomputed headers and the validator are dropped',
+    {
+      date: 'x',
+      age: '5',
+      'content-length': '10',
+      etag: '"a"',
+      'x-cache': 'MISS',
+      'cache-status': 'c',
+      'last-modified': 'y',
+    },
+    ['last-modified', 'y'],
+  ],
+  [
+    'names are lower-cased',
+    { 'Content-Type': 'text/html', ETag: '"a"' },
+    ['content-type', 'text/html'],
+  ],
+  [
+    'arrays are flattened, one pair per value',
+    { link: ['<a>; rel=preload', '<b>; rel=preload'] },
+    ['link', '<a>; rel=preload', 'link', '<b>; rel=preload'],
+  ],
+  ['numbers become strings', { 'x-count': 5 }, ['x-count', '5']],
+  ['undefined values are skipped', { 'x-none': undefined, 'x-some': 'a' }, ['x-some', 'a']],
+]
+
+describe('storableHeaders', () => {
+  test.each(storable)('%s', (_, headers, expected) => {
+    expect(storableHeaders(headers)).toEqual(expected)
+  })
+
+  test.each<[Parameters<typeof headerString>[0], string | undefined]>([
+    [undefined, undefined],
+    ['a', 'a'],
+    [5, '5'],
+    [['a', 'b'], 'a, b'],
+  ])('headerString(%p) → %p', (value, expected) => expect(headerString(value)).toBe(expected))
+})

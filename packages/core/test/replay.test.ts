@@ -1,0 +1,228 @@
+import { CacheEngine } from '../src/engine/engine'
+import { replay } from '../src/engine/replay'
+import {
+  bypassOutcome,
+  CACHE_STATUS_MISS,
+  cacheStatusBypass,
+  fillOutcome,
+} from '../src/engine/status-headers'
+import type { CacheEntry } from '../src/entry/entry'
+import { strongEtag } from '../src/http/conditional'
+import { FakeOrigin, lookup, makeEntry, request } from './support'
+
+// biome-ignore format: one header (name, value) per line
+const STORED = [
+  'content-type', 'text/plain',
+  'cache-control', 'max-age=60',
+  'content-location', '/doc.txt',
+  'expires', 'Thu, 01 Jan 2099 00:00:00 GMT',
+  'vary', 'accept-language',
+  'last-modified', 'Mon, 01 Jan 2024 00:00:00 GMT',
+  'x-custom', '1',
+]
+
+const ok = makeEntry({
+  status: 200,
+  headers: STORED,
+  body: Buffer.from('hello'),
+  etag: '"e1"',
+  cachedAt: 1000,
+  staleAt: 61_000,
+  deleteAt: 61_000,
+})
+
+/** `[name, value, ...]` as `{ name: value }` (the tests use no repeated names). */
+const asObject = (list: readonly string[]) => {
+  const out: Record<string, string> = {}
+  for (let i = 0; i < list.length; i += 2) out[list[i] as string] = list[i + 1] as string
+  return out
+}
+
+interface ReplayCase {
+  name: string
+  entry: CacheEntry
+  now: number
+  ifNoneMatch?: string
+  head?: boolean
+  status: number
+  headers: Record<string, string>
+  body: string | undefined
+}
+
+const full = (over: Record<string, string>) => ({ ...asObject(STORED), ...over })
+const notModified = (over: Record<string, string>) => ({
+  'cache-control': 'max-age=60',
+  'content-location': '/doc.txt',
+  expires: 'Thu, 01 Jan 2099 00:00:00 GMT',
+  vary: 'accept-language',
+  'last-modified': 'Mon, 01 Jan 2024 00:00:00 GMT',
+  ...over,
+})
+const hit = (age: string, ttl: number) => ({
+  age,
+  'x-cache': 'HIT',
+  'cache-status': `cachet; hit; ttl=${ttl}`,
+})
+
+const cases: ReplayCase[] = [
+  {
+    name: 'a GET hit: stored headers, Content-Length, ETag, Age, X-Cache, Cache-Status',
+    entry: ok,
+    now: 3500,
+    status: 200,
+    headers: full({ 'content-length': '5', etag: '"e1"', ...hit('2', 58) }),
+    body: 'hello',
+  },
+  {
+    name: 'HEAD: the same headers, no body',
+    entry: ok,
+    now: 3500,
+    head: true,
+    status: 200,
+    headers: full({ 'content-length': '5', etag: '"e1"', ...hit('2', 58) }),
+    body: undefined,
+  },
+  {
+    name: 'If-None-Match matching: 304 with only the RFC 9110 §15.4.5 fields',
+    entry: ok,
+    now: 1000,
+    ifNoneMatch: '"e1"',
+    status: 304,
+    headers: notModified({ etag: '"e1"', ...hit('0', 60) }),
+    body: undefined,
+  },
+  {
+    name: 'If-None-Match weak and in a list: 304',
+    entry: ok,
+    now: 1000,
+    ifNoneMatch: '"zz", W/"e1"',
+    status: 304,
+    headers: notModified({ etag: '"e1"', ...hit('0', 60) }),
+    body: undefined,
+  },
+  {
+    name: 'If-None-Match: * → 304',
+    entry: ok,
+    now: 1000,
+    ifNoneMatch: '*',
+    status: 304,
+    headers: notModified({ etag: '"e1"', ...hit('0', 60) }),
+    body: undefined,
+  },
+  {
+    name: 'HEAD with a matching If-None-Match → 304',
+    entry: ok,
+    now: 1000,
+    ifNoneMatch: '"e1"',
+    head: true,
+    status: 304,
+    headers: notModified({ etag: '"e1"', ...hit('0', 60) }),
+    body: undefined,
+  },
+  {
+    name: 'If-None-Match not matching: the full response',
+    entry: ok,
+    now: 1000,
+    ifNoneMatch: '"other"',
+    status: 200,
+    headers: full({ 'content-length': '5', etag: '"e1"', ...hit('0', 60) }),
+    body: 'hello',
+  },
+  {
+    name: 'a stored 404 with a matching If-None-Match is replayed, not a 304',
+    entry: makeEntry({ status: 404, body: Buffer.from('no'), etag: '"n"', staleAt: 60_000 }),
+    now: 0,
+    ifNoneMatch: '"n"',
+    status: 404,
+    headers: { 'content-length': '2', etag: '"n"', ...hit('0', 60) },
+    body: 'no',
+  },
+  {
+    name: 'an entry without a validator has no ETag',
+    entry: makeEntry({ status: 404, body: Buffer.from('no'), etag: undefined, staleAt: 60_000 }),
+    now: 0,
+    status: 404,
+    headers: { 'content-length': '2', ...hit('0', 60) },
+    body: 'no',
+  },
+  {
+    name: 'Age floors to whole seconds; Cache-Status ttl rounds up',
+    entry: ok,
+    now: 1000 + 59_999,
+    status: 200,
+    headers: full({ 'content-length': '5', etag: '"e1"', ...hit('59', 1) }),
+    body: 'hello',
+  },
+  {
+    name: 'Age and ttl are never negative',
+    entry: ok,
+    now: 62_000,
+    status: 200,
+    headers: full({ 'content-length': '5', etag: '"e1"', ...hit('61', 0) }),
+    body: 'hello',
+  },
+  {
+    name: 'a clock behind cachedAt gives Age 0',
+    entry: ok,
+    now: 0,
+    status: 200,
+    headers: full({ 'content-length': '5', etag: '"e1"', ...hit('0', 61) }),
+    body: 'hello',
+  },
+]
+
+describe('replay', () => {
+  test.each(cases)('$name', ({ entry, now, ifNoneMatch, head, status, headers, body }) => {
+    const r = replay(entry, now, ifNoneMatch, head ?? false)
+    expect(r.status).toBe(status)
+    expect(asObject(r.headers)).toEqual(headers)
+    expect(r.headers.length).toBe(Object.keys(headers).length * 2)
+    expect(r.body?.toString()).toBe(body)
+  })
+
+  test('replay does not modify the stored header list', () => {
+    const before = [...ok.headers]
+    replay(ok, 2000, undefined, false)
+    expect(ok.headers).toEqual(before)
+  })
+})
+
+describe('entries stored by the engine replay correctly', () => {
+  test("a 200 gets a strong ETag from its body; the origin's own ETag is kept", async () => {
+    const engine = new CacheEngine({
+      rules: [
+        { path: '/a', ttl: 60 },
+        { path: '/b', ttl: 60 },
+      ],
+    })
+    const origin = new FakeOrigin()
+    await request(engine, origin, '/a', {
+      respond: {
+        headers: { 'content-type': 'text/plain', 'content-length': '5', date: 'x' },
+        body: 'hello',
+      },
+    })
+    await request(engine, origin, '/b', { respond: { headers: { etag: 'W/"mine"' }, body: 'b' } })
+    const a = await lookup(engine, '/a')
+    const b = await lookup(engine, '/b')
+    if (a.type !== 'hit' || b.type !== 'hit') throw new Error('expected hits')
+    expect(a.entry.etag).toBe(strongEtag(Buffer.from('hello')))
+    expect(a.entry.headers).toEqual(['content-type', 'text/plain'])
+    expect(b.entry.etag).toBe('W/"mine"')
+    const r = replay(a.entry, Date.now(), a.entry.etag, false)
+    expect(r.status).toBe(304)
+    expect(origin.calls).toBe(2)
+  })
+})
+
+describe('status headers', () => {
+  test.each([
+    [fillOutcome(undefined), ['MISS', CACHE_STATUS_MISS]],
+    [fillOutcome('set-cookie'), ['BYPASS', 'cachet; fwd=miss; detail=set-cookie']],
+    [bypassOutcome('credentials'), ['BYPASS', 'cachet; fwd=bypass; detail=credentials']],
+  ])('%j', (actual, expected) => expect(actual).toEqual(expected))
+
+  test('Cache-Status never reveals the key', () => {
+    expect(cacheStatusBypass('too-large', false)).not.toMatch(/key|v1:/)
+  })
+})

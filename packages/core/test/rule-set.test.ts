@@ -1,0 +1,224 @@
+import { compilePath, mayOverlap, requestFirstSegment } from '../src/rules/path-pattern'
+import { RuleSet } from '../src/rules/rule-set'
+import type { CacheRule } from '../src/rules/types'
+
+const shopRules: CacheRule[] = [
+  { name: 'featured', path: '/products/featured', ttl: 60 },
+  { name: 'product', path: '/products/:id', ttl: 60 },
+  { name: 'product-write', path: '/products/:id', invalidates: ['product:{params.id}'] },
+  { name: 'about', path: '/about', ttl: 60 },
+  { name: 'files', path: '/files/*path', ttl: 60 },
+  { name: 'assets', path: '/assets/*', ttl: 60 },
+  { name: 'localized-home', path: '/:lang/home', ttl: 60 },
+  { name: 'docs', path: '/docs{/:page}', ttl: 60 },
+  { name: 'report', path: '/reports/:id', ttl: 60, methods: ['GET'] },
+  { name: 'root', path: '/', ttl: 60 },
+]
+
+interface MatchCase {
+  method: string
+  path: string
+  /** The matched rule's name, or undefined for no match. */
+  rule: string | undefined
+  /** The decoded params; omitted when not worth pinning. */
+  params?: Record<string, string>
+}
+
+const matches: MatchCase[] = [
+  // First match wins
+  { method: 'GET', path: '/products/featured', rule: 'featured', params: {} },
+  { method: 'GET', path: '/products/42', rule: 'product', params: { id: '42' } },
+  // Methods
+  { method: 'HEAD', path: '/products/42', rule: 'product', params: { id: '42' } },
+  { method: 'PUT', path: '/products/42', rule: 'product-write', params: { id: '42' } },
+  { method: 'DELETE', path: '/products/42', rule: 'product-write' },
+  { method: 'PATCH', path: '/products/featured', rule: 'product-write' },
+  { method: 'OPTIONS', path: '/products/42', rule: undefined },
+  { method: 'PROPFIND', path: '/products/42', rule: undefined },
+  { method: 'POST', path: '/nothing', rule: undefined },
+  { method: 'GET', path: '/reports/1', rule: 'report', params: { id: '1' } },
+  { method: 'HEAD', path: '/reports/1', rule: undefined },
+  // Like Express: case-insensitive, optional trailing slash
+  { method: 'GET', path: '/PRODUCTS/42', rule: 'product', params: { id: '42' } },
+  { method: 'GET', path: '/Products/Featured', rule: 'featured' },
+  { method: 'GET', path: '/products/42/', rule: 'product', params: { id: '42' } },
+  { method: 'GET', path: '/about/', rule: 'about' },
+  { method: 'GET', path: '/products/42/reviews', rule: undefined },
+  { method: 'GET', path: '/products', rule: undefined },
+  // Params are decoded; a malformed escape is kept as given
+  { method: 'GET', path: '/products/a%20b', rule: 'product', params: { id: 'a b' } },
+  { method: 'GET', path: '/products/%C3%A9t%C3%A9', rule: 'product', params: { id: 'été' } },
+  { method: 'GET', path: '/products/%E0%A4%A', rule: 'product', params: { id: '%E0%A4%A' } },
+  { method: 'GET', path: '/products/%', rule: 'product', params: { id: '%' } },
+  // Wildcards
+  { method: 'GET', path: '/files/a/b/c.txt', rule: 'files', params: { path: 'a/b/c.txt' } },
+  { method: 'GET', path: '/files/one', rule: 'files', params: { path: 'one' } },
+  { method: 'GET', path: '/files', rule: undefined },
+  { method: 'GET', path: '/assets/css/site.css', rule: 'assets' },
+  { method: 'GET', path: '/assets/x', rule: 'assets' },
+  { method: 'GET', path: '/assets', rule: undefined },
+  // Optional groups
+  { method: 'GET', path: '/docs', rule: 'docs', params: {} },
+  { method: 'GET', path: '/docs/intro', rule: 'docs', params: { page: 'intro' } },
+  // Rules whose first segment is a param (the index's fallback)
+  { method: 'GET', path: '/fr/home', rule: 'localized-home', params: { lang: 'fr' } },
+  // 'about' is indexed; its rule does not match, the param-first rule after it does.
+  { method: 'GET', path: '/about/home', rule: 'localized-home', params: { lang: 'about' } },
+  // 'products' is indexed and an earlier rule matches first.
+  { method: 'GET', path: '/products/home', rule: 'product', params: { id: 'home' } },
+  { method: 'GET', path: '/', rule: 'root' },
+  { method: 'GET', path: '/unknown/path', rule: undefined },
+]
+
+describe('RuleSet.match', () => {
+  const rules = new RuleSet(shopRules)
+
+  test.each(matches)('$method $path → $rule', ({ method, path, rule, params }) => {
+    const m = rules.match(method, path)
+    expect(m?.rule.name).toBe(rule)
+    if (params !== undefined) expect(m?.params).toEqual(params)
+  })
+
+  test('a rule set with only param-first rules finds them', () => {
+    const only = new RuleSet([{ name: 'any', path: '/:a/:b', ttl: 1 }])
+    expect(only.match('GET', '/x/y')?.params).toEqual({ a: 'x', b: 'y' })
+    expect(only.match('GET', '/x')).toBeUndefined()
+  })
+
+  test('first match wins even when a param-first rule comes before an indexed one', () => {
+    const rs = new RuleSet([
+      { name: 'any', path: '/:section/list', ttl: 1 },
+      { name: 'products', path: '/products/list', ttl: 1 },
+    ])
+    expect(rs.match('GET', '/products/list')?.rule.name).toBe('any')
+  })
+})
+
+describe('requestFirstSegment', () => {
+  test.each([
+    ['/products/1', 'products'],
+    ['/Products', 'products'],
+    ['/', ''],
+    ['/a/', 'a'],
+  ])('%s → %s', (path, seg) => expect(requestFirstSegment(path)).toBe(seg))
+})
+
+interface ExclusiveCase {
+  name: string
+  rules: CacheRule[]
+  pattern: string
+  expected: string[]
+}
+
+const exclusive: ExclusiveCase[] = [
+  {
+    name: "a rule's own pattern",
+    rules: [{ name: 'product', path: '/products/:id', ttl: 1 }],
+    pattern: '/products/:id',
+    expected: ['product'],
+  },
+  {
+    name: 'a pattern no rule has',
+    rules: [{ name: 'product', path: '/products/:id', ttl: 1 }],
+    pattern: '/products/*rest',
+    expected: [],
+  },
+  {
+    name: 'the same pattern spelled with another param name',
+    rules: [{ name: 'product', path: '/products/:id', ttl: 1 }],
+    pattern: '/products/:productId',
+    expected: [],
+  },
+  {
+    name: 'an earlier overlapping rule shadows it',
+    rules: [
+      { name: 'featured', path: '/products/featured', ttl: 1 },
+      { name: 'product', path: '/products/:id', ttl: 1 },
+    ],
+    pattern: '/products/:id',
+    expected: [],
+  },
+  {
+    name: 'the earlier rule itself is exclusive',
+    rules: [
+      { name: 'featured', path: '/products/featured', ttl: 1 },
+      { name: 'product', path: '/products/:id', ttl: 1 },
+    ],
+    pattern: '/products/featured',
+    expected: ['featured'],
+  },
+  {
+    name: 'an earlier rule that cannot overlap does not shadow',
+    rules: [
+      { name: 'user', path: '/users/:id', ttl: 1 },
+      { name: 'product', path: '/products/:id', ttl: 1 },
+    ],
+    pattern: '/products/:id',
+    expected: ['product'],
+  },
+  {
+    name: 'a later overlapping rule does not shadow',
+    rules: [
+      { name: 'product', path: '/products/:id', ttl: 1 },
+      { name: 'all', path: '/:section/:id', ttl: 1 },
+    ],
+    pattern: '/products/:id',
+    expected: ['product'],
+  },
+  {
+    name: 'write rules are not cache rules',
+    rules: [
+      { name: 'write', path: '/products/:id', invalidates: ['p'] },
+      { name: 'product', path: '/products/:id', ttl: 1 },
+    ],
+    pattern: '/products/:id',
+    expected: ['product'],
+  },
+  {
+    name: 'an earlier wildcard rule may overlap',
+    rules: [
+      { name: 'everything', path: '/products/*rest', ttl: 1 },
+      { name: 'product', path: '/products/:id', ttl: 1 },
+    ],
+    pattern: '/products/:id',
+    expected: [],
+  },
+]
+
+describe('RuleSet.exclusiveRulesFor', () => {
+  test.each(exclusive)('$name', ({ rules, pattern, expected }) => {
+    const names = new RuleSet(rules).exclusiveRulesFor(pattern).map((r) => r.name)
+    expect(names).toEqual(expected)
+  })
+})
+
+const overlaps: [string, string, boolean][] = [
+  ['/a/:id', '/a/b', true],
+  ['/a/:id', '/b/:id', false],
+  ['/a/b', '/a/c', false],
+  ['/a', '/a/:id', false],
+  ['/A/:id', '/a/x', true],
+  ['/:x/b', '/a/:y', true],
+  ['/:x/b', '/a/c', false],
+  ['/a/*rest', '/b', true], // wildcards: conservative
+  ['/a{/:b}', '/c', true], // groups: conservative
+  ['/a-:id', '/a-b', true], // a param inside a segment: conservative
+  // `/a/` matches both (path-to-regexp allows a trailing slash after `/a`).
+  ['/a', '/a/', true],
+]
+
+describe('mayOverlap', () => {
+  test.each(overlaps)('%s ~ %s → %p', (a, b, expected) => {
+    expect(mayOverlap(compilePath(a), compilePath(b))).toBe(expected)
+    expect(mayOverlap(compilePath(b), compilePath(a))).toBe(expected)
+  })
+
+  // When mayOverlap says false, no path may match both: check the claim on sample paths.
+  const samples = ['/a', '/a/', '/a/b', '/a/b/', '/b', '/a/x', '/a-b', '/c', '/x/b', '/a/c']
+  test.each(overlaps.filter(([, , o]) => !o))('no sample path matches both %s and %s', (a, b) => {
+    const both = samples.filter(
+      (p) => compilePath(a).match(p) !== undefined && compilePath(b).match(p) !== undefined,
+    )
+    expect(both).toEqual([])
+  })
+})
