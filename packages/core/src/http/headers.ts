@@ -58,14 +58,14 @@ export function storableHeaders(headers: OutgoingHttpHeaders): string[] {
 function qualifiedFields(header: OutgoingHttpHeader | undefined): Set<string> | undefined {
   if (header === undefined) return undefined
   const cc = parseCacheControl(Array.isArray(header) ? header : String(header))
-  let out: Set<string> | undefined
+  const out = new Set<string>()
   for (const directive of ['no-cache', 'private']) {
     const value = cc.get(directive)
     if (typeof value !== 'string') continue
     for (const name of value.split(',')) {
       const field = name.trim().toLowerCase()
-      if (field !== '') (out ??= new Set()).add(field)
+      if (field !== '') out.add(field)
     }
   }
-  return out
+  return out.size > 0 ? out : undefined
 }
