@@ -4,6 +4,11 @@ import { createHash } from 'node:crypto'
  * Every Redis key cachet uses, under one prefix. Entry, lock and marker keys
  * use a hash of the engine's key (which can be long and holds user ids); tag
  * records use the tag itself.
+ *
+ * The prefix is a hash tag (`{cachet}:…`): on Redis Cluster every key lives in
+ * one slot, so each script (an entry checked against its tags' versions, a
+ * fenced write) touches a single slot. The price is that one shard holds the
+ * whole cache; a sharded layout is the Cluster issue's subject.
  */
 export class Keyspace {
   readonly epoch: string
@@ -16,7 +21,8 @@ export class Keyspace {
   readonly channel: string
   readonly #prefix: string
 
-  constructor(prefix: string) {
+  constructor(name: string) {
+    const prefix = `{${name}}`
     this.#prefix = prefix
     this.epoch = `${prefix}:epoch`
     this.versionSeq = `${prefix}:vseq`
