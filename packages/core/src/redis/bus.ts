@@ -216,6 +216,12 @@ export class RedisBus {
     )
       return
     const started = performance.now()
+    if (started >= this.#leaseUntil) {
+      // The lease lapsed (a stall, a slow Redis): invalidations may have been
+      // reported done without this process's acknowledgement. Start over.
+      await this.#resync('the lease lapsed')
+      return
+    }
     const keys = this.#keys
     try {
       const [status] = await withDeadline(
