@@ -1,4 +1,5 @@
-export { splitAdapterOptions, userIdOf } from './engine/adapter-support'
+export type { CacheHandle, RequestCache } from './engine/adapter-support'
+export { splitAdapterOptions, userIdOf, withHandle } from './engine/adapter-support'
 export type { Lookup } from './engine/engine'
 export { CacheEngine } from './engine/engine'
 export type { Exchange } from './engine/exchange'

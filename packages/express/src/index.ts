@@ -1,7 +1,3 @@
-export type {
-  ExpressCacheMiddleware,
-  ExpressCacheOptions,
-  Identify,
-  RequestCache,
-} from './middleware'
+export type { CacheHandle, RequestCache } from '@cachet/core'
+export type { ExpressCacheMiddleware, ExpressCacheOptions, Identify } from './middleware'
 export { cacheMiddleware, defaultIdentify } from './middleware'

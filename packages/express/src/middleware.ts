@@ -2,19 +2,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
   bypassOutcome,
   CacheEngine,
+  type CacheHandle,
   type CacheOptions,
   type CacheRule,
   type CompiledCacheRule,
   type CompiledWriteRule,
   type Exchange,
-  type InvalidationTarget,
   type Lookup,
+  type RequestCache,
   type RuleMatch,
   replay,
   ruleNeedsUser,
   splitAdapterOptions,
   splitUrl,
   userIdOf,
+  withHandle,
 } from '@cachet/core'
 import { captureResponse } from './capture'
 import { holdUntilInvalidated } from './hold'
@@ -32,18 +34,8 @@ export interface ExpressCacheOptions extends CacheOptions {
   identify?: Identify
 }
 
-/** What a request handler can reach as `req.cache`. */
-export interface RequestCache {
-  invalidate(target: InvalidationTarget): Promise<void>
-}
-
-export interface ExpressCacheMiddleware {
+export interface ExpressCacheMiddleware extends CacheHandle {
   (req: IncomingMessage, res: ServerResponse, next: Next): void
-  readonly engine: CacheEngine
-  /** Resolves once the shared tier's bus is connected (immediately without one). Never rejects. */
-  readonly ready: Promise<void>
-  invalidate(target: InvalidationTarget): Promise<void>
-  close(): Promise<void>
 }
 
 declare module 'node:http' {
@@ -140,13 +132,7 @@ export function cacheMiddleware(
     } else {
       respond(lookup, cacheMatch, req, res, next)
     }
-  } as ExpressCacheMiddleware
+  }
 
-  Object.defineProperty(middleware, 'engine', { value: engine })
-  // A shared tier that is down at start-up must not stop the app: requests
-  // are answered (from the origin) while the bus keeps trying.
-  Object.defineProperty(middleware, 'ready', { value: engine.start().catch(() => {}) })
-  middleware.invalidate = (target) => engine.invalidate(target)
-  middleware.close = () => engine.close()
-  return middleware
+  return withHandle(middleware, engine)
 }

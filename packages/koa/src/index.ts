@@ -1,2 +1,3 @@
-export type { Identify, KoaCacheMiddleware, KoaCacheOptions, RequestCache } from './middleware'
+export type { CacheHandle, RequestCache } from '@cachet/core'
+export type { Identify, KoaCacheMiddleware, KoaCacheOptions } from './middleware'
 export { cacheMiddleware, defaultIdentify } from './middleware'

@@ -1,12 +1,13 @@
 import {
   bypassOutcome,
   CacheEngine,
+  type CacheHandle,
   type CacheOptions,
   type CacheRule,
   type CompiledCacheRule,
   type CompiledWriteRule,
   type Exchange,
-  type InvalidationTarget,
+  type RequestCache,
   type RuleMatch,
   replay,
   ruleNeedsUser,
@@ -14,6 +15,7 @@ import {
   splitUrl,
   userIdOf,
   WRITE_INVALIDATION_FAILED,
+  withHandle,
 } from '@cachet/core'
 import type { Context, Middleware, Next } from 'koa'
 import { captureBody } from './capture'
@@ -29,18 +31,7 @@ export interface KoaCacheOptions extends CacheOptions {
   identify?: Identify
 }
 
-/** What a request handler can reach as `ctx.cache`. */
-export interface RequestCache {
-  invalidate(target: InvalidationTarget): Promise<void>
-}
-
-export interface KoaCacheMiddleware extends Middleware {
-  readonly engine: CacheEngine
-  /** Resolves once the shared tier's bus is connected (immediately without one). Never rejects. */
-  readonly ready: Promise<void>
-  invalidate(target: InvalidationTarget): Promise<void>
-  close(): Promise<void>
-}
+export type KoaCacheMiddleware = Middleware & CacheHandle
 
 declare module 'koa' {
   interface ExtendableContext {
@@ -135,13 +126,7 @@ export function cacheMiddleware(input: readonly CacheRule[] | KoaCacheOptions): 
       if (head) ctx.method = 'HEAD'
     }
     await captureBody(ctx, lookup.fill, head)
-  } as KoaCacheMiddleware
+  }
 
-  Object.defineProperty(middleware, 'engine', { value: engine })
-  // A shared tier that is down at start-up must not stop the app: requests
-  // are answered (from the origin) while the bus keeps trying.
-  Object.defineProperty(middleware, 'ready', { value: engine.start().catch(() => {}) })
-  middleware.invalidate = (target) => engine.invalidate(target)
-  middleware.close = () => engine.close()
-  return middleware
+  return withHandle(middleware, engine)
 }

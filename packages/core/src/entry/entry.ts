@@ -1,9 +1,5 @@
-/**
- * A stored response. Everything a hit needs is precomputed at store time:
- * the flat header list, the validator, the byte size.
- */
-export interface CacheEntry {
-  readonly key: string
+/** A stored response, as every tier keeps it. */
+export interface StoredResponse {
   readonly status: number
   /** End-to-end headers, flat `[name, value, ...]`, lower-case names, without `Content-Length`. */
   readonly headers: readonly string[]
@@ -14,11 +10,20 @@ export interface CacheEntry {
   /** Fresh until `staleAt`; never served at or after `deleteAt`. */
   readonly staleAt: number
   readonly deleteAt: number
-  /** Explicit and implicit tags, and their versions when the fill started. */
+  /** Explicit and implicit tags. */
   readonly tags: readonly string[]
-  readonly tagVersions: readonly number[]
   /** The request path, for pattern invalidation. */
   readonly path: string
+}
+
+/**
+ * A memory-tier entry: the stored response plus this process's bookkeeping.
+ * Everything a hit needs is precomputed at store time.
+ */
+export interface CacheEntry extends StoredResponse {
+  readonly key: string
+  /** The versions the tags had (in this process) when the fill started. */
+  readonly tagVersions: readonly number[]
   /** Every pattern invalidation up to this sequence number was checked against `path`. */
   patternSeq: number
   /** The invalidation epoch at which the entry was last found valid (skips re-checks). */

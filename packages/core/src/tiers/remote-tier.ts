@@ -1,18 +1,8 @@
+import type { StoredResponse } from '../entry/entry'
 import type { ResponseBypassReason } from '../http/storable'
 import type { InvalidationPlan } from '../invalidation/local-state'
 
-/** A stored response as a remote tier keeps it (the engine's local bookkeeping aside). */
-export interface StoredResponse {
-  readonly status: number
-  readonly headers: readonly string[]
-  readonly body: Buffer
-  readonly etag: string | undefined
-  readonly cachedAt: number
-  readonly staleAt: number
-  readonly deleteAt: number
-  readonly tags: readonly string[]
-  readonly path: string
-}
+export type { StoredResponse }
 
 /**
  * What a remote tier needs, when a fill ends, to store it only if nothing it

@@ -1,0 +1,2 @@
+export type { KeyvTierOptions } from './keyv-tier'
+export { KeyvTier, keyvTier } from './keyv-tier'
