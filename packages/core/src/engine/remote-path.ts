@@ -59,10 +59,12 @@ export class RemotePath {
         return { kind: 'miss', fence: undefined }
       }
       if (read.kind === 'hit') {
-        if (!read.patternsSince.some((p) => this.#matches(p, path))) {
+        const fresh = Date.now() < read.response.staleAt
+        if (fresh && !read.patternsSince.some((p) => this.#matches(p, path))) {
           return { kind: 'hit', response: read.response }
         }
-        // A pattern invalidated since the entry was stored covers this path.
+        // Past its freshness, or a pattern invalidated since it was stored
+        // covers this path: read again for a fill's fence.
         skipEntry = true
         continue
       }

@@ -12,8 +12,10 @@
  *   write checks the fill's tag versions and pattern sequence, then sets the
  *   entry, in separate round trips: an invalidation can land between the two.
  *   The entry then stored carries the versions read when the fill started, so
- *   the next read of it is a miss; but the write reports `true`, and a peer
- *   reading in that window sees an entry that was just invalidated.
+ *   every later read of it is a miss (validity is checked again on read); but
+ *   the write reports `true`, so this process hands that response to the
+ *   requests waiting on the fill and keeps it in its memory tier (for at most
+ *   `store.l1.maxTtl`), although another process invalidated it meanwhile.
  * - **No cross-process bus** (`coherent = false`). Another process's memory
  *   tier never hears of an invalidation made here: its entries are bounded
  *   only by `store.l1.maxTtl`. With `l2: keyvTier(...)` the engine keeps no
@@ -37,6 +39,8 @@
  *   `throwOnErrors: true`: Keyv's `get` answers `undefined` on an error. A
  *   missing record counts as invalidated, so that is a spurious miss, never a
  *   stale hit. An invalidation whose `set` fails (or answers `false`) rejects.
+ *   The pattern records are written without a TTL; a Keyv with a default `ttl`
+ *   lets them expire, which again only costs misses.
  *
  * Body bytes: the envelope is stored as a base64 string. Keyv's default
  * serializer (`@keyv/serialize`) does round-trip a Buffer byte-exact (it
@@ -44,7 +48,7 @@
  * (`JSON.stringify` turns a Buffer into an array of numbers), a store without
  * serialization or a compression adapter may not; a string survives them all.
  */
-import { randomBytes, randomInt } from 'node:crypto'
+import { createHash, randomBytes, randomInt } from 'node:crypto'
 import type { Keyv } from 'keyv'
 import { CachetConfigError, CachetInvalidationError, describeValue } from '../errors'
 import type { ResponseBypassReason } from '../http/storable'
@@ -52,7 +56,6 @@ import type { InvalidationPlan } from '../invalidation/local-state'
 import { parseDuration } from '../options/units'
 import { withDeadline } from '../redis/deadline'
 import { decodeEnvelope, ENVELOPE_MAGIC, encodeEnvelope } from '../redis/envelope'
-import { Keyspace } from '../redis/keyspace'
 import type { RemoteFence, RemoteRead, RemoteTier, StoredResponse } from '../tiers/remote-tier'
 
 export interface KeyvTierOptions {
@@ -81,6 +84,44 @@ interface KeyvFence extends RemoteFence {
 interface PatternLogRecord {
   from: number
   items: Array<[number, string]>
+}
+
+/**
+ * The records under one prefix, as the Redis tier names them but without its
+ * Cluster hash tag: `<prefix>:e:<hash>` (entry), `:l:` (lock), `:m:` (marker),
+ * `<prefix>:t:<tag>`, `<prefix>:pseq`, `<prefix>:plog`. Entry, lock and marker
+ * use a SHA-256 of the engine's key (long, and it can hold user ids).
+ */
+export class KeyvKeyspace {
+  readonly patternSeq: string
+  readonly patternLog: string
+  readonly #prefix: string
+
+  constructor(prefix: string) {
+    this.#prefix = prefix
+    this.patternSeq = `${prefix}:pseq`
+    this.patternLog = `${prefix}:plog`
+  }
+
+  hash(key: string): string {
+    return createHash('sha256').update(key).digest('base64url')
+  }
+
+  entry(hash: string): string {
+    return `${this.#prefix}:e:${hash}`
+  }
+
+  lock(hash: string): string {
+    return `${this.#prefix}:l:${hash}`
+  }
+
+  marker(hash: string): string {
+    return `${this.#prefix}:m:${hash}`
+  }
+
+  tag(tag: string): string {
+    return `${this.#prefix}:t:${tag}`
+  }
 }
 
 function fail(option: string, problem: string): never {
@@ -141,7 +182,7 @@ export class KeyvTier implements RemoteTier {
   readonly name = 'keyv'
   readonly coherent = false
   readonly #store: Keyv
-  readonly #keys: Keyspace
+  readonly #keys: KeyvKeyspace
   readonly #lockMs: number
   readonly #tagTtlMs: number
   readonly #readMs: number
@@ -160,15 +201,19 @@ export class KeyvTier implements RemoteTier {
     const known = ['store', 'prefix', 'lockTtl', 'tagTtl', 'timeouts', 'patternLogSize']
     for (const k of Object.keys(options))
       if (!known.includes(k)) fail(k, `unknown option (expected one of ${known.join(', ')})`)
+    // A Keyv, not a bare store adapter or Map: the tier relies on Keyv's
+    // serialization, TTLs and `get([...keys])`.
     const store = options.store as Partial<Keyv> | undefined
     if (
       typeof store !== 'object' ||
       store === null ||
       typeof store.get !== 'function' ||
       typeof store.set !== 'function' ||
-      typeof store.delete !== 'function'
+      typeof store.delete !== 'function' ||
+      typeof store.hooks !== 'object' ||
+      typeof store.opts !== 'object'
     ) {
-      fail('store', `expected a Keyv instance, got ${describeValue(store)}`)
+      fail('store', `expected a Keyv instance (new Keyv(...)), got ${describeValue(store)}`)
     }
     const prefix = options.prefix ?? 'cachet'
     if (typeof prefix !== 'string' || !/^[\w.:-]{1,64}$/.test(prefix)) {
@@ -190,7 +235,7 @@ export class KeyvTier implements RemoteTier {
       )
     }
     this.#store = options.store
-    this.#keys = new Keyspace(prefix)
+    this.#keys = new KeyvKeyspace(prefix)
   }
 
   trusted(): boolean {
@@ -387,7 +432,10 @@ export class KeyvTier implements RemoteTier {
       const log = parseLog(logRaw) ?? { from: toSeq(pseqRaw) ?? newBase(), items: [] }
       let seq = lastSeq(log)
       const items = [...log.items]
-      for (const p of patterns) items.push([(seq += step()), p])
+      for (const p of patterns) {
+        seq += step()
+        items.push([seq, p])
+      }
       const dropped = items.length - this.#patternLogSize
       const next: PatternLogRecord = {
         from: dropped > 0 ? (items[dropped - 1] as [number, string])[0] : log.from,

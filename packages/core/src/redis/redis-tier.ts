@@ -212,7 +212,11 @@ export class RedisTier implements RemoteTier {
   async write(key: string, response: StoredResponse, remote: RemoteFence): Promise<boolean> {
     const fence = remote as RedisFence
     const px = response.deleteAt - Date.now()
-    if (px <= 0) return false
+    if (px <= 0) {
+      // Already expired: nothing to store, but the fill lock must go.
+      await this.abandon(key, remote)
+      return false
+    }
     const k = this.#keys
     const h = k.hash(key)
     const envelope = encodeEnvelope(response, fence.versions, Number(fence.patternSeq))

@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import Keyv from 'keyv'
+import { sharedRedisUrl } from '../../../test/support/redis/shared'
+import { CachetConfigError } from '../src/errors'
+import { keyvTier } from '../src/keyv'
+import { KeyvKeyspace } from '../src/keyv/keyv-tier'
+import { redisTier } from '../src/redis'
+import { Keyspace } from '../src/redis/keyspace'
+import { engineContract, type TierFixture, tierContract } from '../src/testing'
+import type { RemoteTier } from '../src/tiers/remote-tier'
+
+const unique = (what: string) => `${what}-${randomBytes(6).toString('hex')}`
+
+/** Tiers a fixture opened; closed by its cleanup. */
+function closer(): { track<T extends RemoteTier>(tier: T): T; closeAll(): Promise<void> } {
+  const open: RemoteTier[] = []
+  return {
+    track: (tier) => {
+      open.push(tier)
+      return tier
+    },
+    closeAll: async () => {
+      for (const t of open.splice(0)) await t.close()
+    },
+  }
+}
+
+async function redisFixture(): Promise<TierFixture> {
+  const prefix = unique('contract')
+  const keys = new Keyspace(prefix)
+  const raw = new Redis(sharedRedisUrl(), { lazyConnect: true })
+  const tiers = closer()
+  return {
+    tier: tiers.track(redisTier({ client: sharedRedisUrl(), prefix })),
+    peer: async () => tiers.track(redisTier({ client: sharedRedisUrl(), prefix })),
+    corrupt: async (key, bytes) => {
+      await raw.set(keys.entry(keys.hash(key)), bytes, 'PX', 60_000)
+    },
+    hasEntry: async (key) => (await raw.exists(keys.entry(keys.hash(key)))) === 1,
+    cleanup: async () => {
+      await tiers.closeAll()
+      raw.disconnect()
+    },
+  }
+}
+
+async function keyvFixture(store = new Keyv()): Promise<TierFixture> {
+  const prefix = unique('contract')
+  const keys = new KeyvKeyspace(prefix)
+  const tiers = closer()
+  return {
+    tier: tiers.track(keyvTier({ store, prefix })),
+    peer: async () => tiers.track(keyvTier({ store, prefix })),
+    // The Keyv tier stores the envelope as base64 (see keyv-tier.ts).
+    corrupt: async (key, bytes) => {
+      await store.set(keys.entry(keys.hash(key)), bytes.toString('base64'), 60_000)
+    },
+    hasEntry: async (key) => (await store.get(keys.entry(keys.hash(key)))) !== undefined,
+    cleanup: () => tiers.closeAll(),
+  }
+}
+
+tierContract('redis', redisFixture, { coherent: true })
+tierContract('keyv', () => keyvFixture(), { coherent: false })
+// A store whose serializer would not round-trip a Buffer (JSON.stringify writes
+// an array of numbers): the tier stores strings, so it does not matter.
+tierContract(
+  'keyv (JSON serializer)',
+  () => keyvFixture(new Keyv({ serialize: JSON.stringify, deserialize: JSON.parse })),
+  { coherent: false },
+)
+
+engineContract('memory', async () => ({ options: {} }))
+engineContract('memory + redis', async () => {
+  const prefix = unique('engine')
+  return {
+    options: { store: { l2: redisTier({ client: sharedRedisUrl(), prefix }) } },
+    peer: async () => ({ store: { l2: redisTier({ client: sharedRedisUrl(), prefix }) } }),
+  }
+})
+engineContract('keyv (no memory tier)', async () => {
+  const store = new Keyv()
+  return {
+    options: { store: { l2: keyvTier({ store }) } },
+    peer: async () => ({ store: { l2: keyvTier({ store }) } }),
+  }
+})
+engineContract('memory (maxTtl) + keyv', async () => {
+  const store = new Keyv()
+  return {
+    options: { store: { l1: { maxTtl: '300ms' }, l2: keyvTier({ store }) } },
+    peer: async () => ({ store: { l1: { maxTtl: '300ms' }, l2: keyvTier({ store }) } }),
+  }
+})
+
+describe('keyvTier() options', () => {
+  const store = new Keyv()
+  test.each<[string, unknown, RegExp]>([
+    ['no options', undefined, /option "options": expected an object, got undefined$/],
+    [
+      'no store',
+      {},
+      /option "store": expected a Keyv instance \(new Keyv\(\.\.\.\)\), got undefined$/,
+    ],
+    [
+      'a Map',
+      { store: new Map() },
+      /option "store": expected a Keyv instance \(new Keyv\(\.\.\.\)\), got a Map$/,
+    ],
+    ['an unknown option', { store, ttl: 5 }, /option "ttl": unknown option \(expected one of /],
+    ['a bad prefix', { store, prefix: 'a b' }, /option "prefix": expected 1 to 64 .*got "a b"$/],
+    ['a zero lockTtl', { store, lockTtl: 0 }, /option "lockTtl": expected more than 0, got 0$/],
+    ['a bad tagTtl', { store, tagTtl: 'soon' }, /option "tagTtl": expected seconds .*got "soon"$/],
+    ['a bad timeout', { store, timeouts: { read: -1 } }, /option "timeouts.read": .*got -1$/],
+    ['a bad log size', { store, patternLogSize: 0 }, /option "patternLogSize": .*got 0$/],
+  ])('%s', (_, options, message) => {
+    let error: unknown
+    try {
+      keyvTier(options as Parameters<typeof keyvTier>[0])
+    } catch (err) {
+      error = err
+    }
+    expect(error).toBeInstanceOf(CachetConfigError)
+    expect((error as CachetConfigError).code).toBe('CACHET_INVALID_OPTION')
+    expect((error as Error).message).toMatch(/^keyvTier\(\): /)
+    expect((error as Error).message).toMatch(message)
+  })
+
+  test('valid options', () => {
+    const tier = keyvTier({ store, prefix: 'app:1', lockTtl: '2s', tagTtl: '7d' })
+    expect(tier.name).toBe('keyv')
+    expect(tier.coherent).toBe(false)
+  })
+})
+
+test('keyv: an invalidation the store refuses rejects with CACHET_INVALIDATION_FAILED', async () => {
+  const store = new Keyv()
+  store.set = async () => false
+  const tier = keyvTier({ store })
+  await expect(tier.invalidate({ tags: ['a'], patterns: [] })).rejects.toMatchObject({
+    name: 'CachetInvalidationError',
+    code: 'CACHET_INVALIDATION_FAILED',
+  })
+  store.set = async () => {
+    throw new Error('store down')
+  }
+  await expect(tier.invalidate({ tags: [], patterns: ['/a'] })).rejects.toThrow(/store down/)
+})
