@@ -50,13 +50,13 @@
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto'
 import type { Keyv } from 'keyv'
-import { CachetConfigError, CachetInvalidationError, describeValue } from '../errors'
+import { CachetInvalidationError, describeValue } from '../errors'
 import type { ResponseBypassReason } from '../http/storable'
 import type { InvalidationPlan } from '../invalidation/local-state'
-import { parseDuration } from '../options/units'
-import { withDeadline } from '../redis/deadline'
-import { decodeEnvelope, ENVELOPE_MAGIC, encodeEnvelope } from '../redis/envelope'
+import { withDeadline } from '../tiers/deadline'
+import { decodeEnvelope, decodeEnvelopeFence, encodeEnvelope } from '../tiers/envelope'
 import type { RemoteFence, RemoteRead, RemoteTier, StoredResponse } from '../tiers/remote-tier'
+import { TierOptionChecker } from '../tiers/tier-options'
 
 export interface KeyvTierOptions {
   /** Any Keyv instance; cachet never closes it. */
@@ -124,16 +124,8 @@ export class KeyvKeyspace {
   }
 }
 
-function fail(option: string, problem: string): never {
-  throw new CachetConfigError('CACHET_INVALID_OPTION', `keyvTier(): option "${option}": ${problem}`)
-}
-
-function duration(option: string, value: unknown, fallback: number | string): number {
-  const ms = parseDuration(value ?? fallback)
-  if (typeof ms === 'string') fail(option, ms)
-  if (ms <= 0) fail(option, `expected more than 0, got ${describeValue(value)}`)
-  return ms
-}
+// Annotated so that `check.fail()` narrows like a `never` call.
+const check: TierOptionChecker = new TierOptionChecker('keyvTier')
 
 const newVersion = () => randomBytes(8).toString('hex')
 /** A fresh log starts at a random sequence, so no entry of an older log can match it. */
@@ -164,19 +156,6 @@ function patternsAfter(log: PatternLogRecord, seq: number): string[] | undefined
   return log.items.filter((item) => item[0] > seq).map((item) => item[1])
 }
 
-/** The fence part of an envelope's metadata (tags, their versions, the pattern sequence). */
-function envelopeFence(buf: Buffer): { t: string[]; v: string[]; p: number } | undefined {
-  if (buf.length < 8 || !buf.subarray(0, 4).equals(ENVELOPE_MAGIC)) return undefined
-  try {
-    const meta = JSON.parse(buf.subarray(8, 8 + buf.readUInt32BE(4)).toString('utf8'))
-    if (!Array.isArray(meta?.t) || !Array.isArray(meta.v) || typeof meta.p !== 'number')
-      return undefined
-    return meta
-  } catch {
-    return undefined
-  }
-}
-
 /** The Keyv shared tier: `store: { l1: { maxTtl: '5s' }, l2: keyvTier({ store: keyv }) }`. */
 export class KeyvTier implements RemoteTier {
   readonly name = 'keyv'
@@ -197,10 +176,10 @@ export class KeyvTier implements RemoteTier {
 
   constructor(options: KeyvTierOptions) {
     if (typeof options !== 'object' || options === null)
-      fail('options', `expected an object, got ${describeValue(options)}`)
+      check.fail('options', `expected an object, got ${describeValue(options)}`)
     const known = ['store', 'prefix', 'lockTtl', 'tagTtl', 'timeouts', 'patternLogSize']
     for (const k of Object.keys(options))
-      if (!known.includes(k)) fail(k, `unknown option (expected one of ${known.join(', ')})`)
+      if (!known.includes(k)) check.fail(k, `unknown option (expected one of ${known.join(', ')})`)
     // A Keyv, not a bare store adapter or Map: the tier relies on Keyv's
     // serialization, TTLs and `get([...keys])`.
     const store = options.store as Partial<Keyv> | undefined
@@ -213,23 +192,23 @@ export class KeyvTier implements RemoteTier {
       typeof store.hooks !== 'object' ||
       typeof store.opts !== 'object'
     ) {
-      fail('store', `expected a Keyv instance (new Keyv(...)), got ${describeValue(store)}`)
+      check.fail('store', `expected a Keyv instance (new Keyv(...)), got ${describeValue(store)}`)
     }
     const prefix = options.prefix ?? 'cachet'
     if (typeof prefix !== 'string' || !/^[\w.:-]{1,64}$/.test(prefix)) {
-      fail(
+      check.fail(
         'prefix',
         `expected 1 to 64 letters, digits, "_", "-", ".", ":", got ${describeValue(prefix)}`,
       )
     }
-    this.#lockMs = duration('lockTtl', options.lockTtl, '5s')
-    this.#tagTtlMs = duration('tagTtl', options.tagTtl, '1d')
-    this.#readMs = duration('timeouts.read', options.timeouts?.read, '250ms')
-    this.#writeMs = duration('timeouts.write', options.timeouts?.write, '1s')
-    this.#invalidateMs = duration('timeouts.invalidate', options.timeouts?.invalidate, '2s')
+    this.#lockMs = check.duration('lockTtl', options.lockTtl, '5s')
+    this.#tagTtlMs = check.duration('tagTtl', options.tagTtl, '1d')
+    this.#readMs = check.duration('timeouts.read', options.timeouts?.read, '250ms')
+    this.#writeMs = check.duration('timeouts.write', options.timeouts?.write, '1s')
+    this.#invalidateMs = check.duration('timeouts.invalidate', options.timeouts?.invalidate, '2s')
     this.#patternLogSize = options.patternLogSize ?? 1000
     if (!Number.isSafeInteger(this.#patternLogSize) || this.#patternLogSize < 1) {
-      fail(
+      check.fail(
         'patternLogSize',
         `expected a whole number of 1 or more, got ${describeValue(options.patternLogSize)}`,
       )
@@ -316,7 +295,7 @@ export class KeyvTier implements RemoteTier {
     pseq: number | undefined,
   ): Promise<RemoteRead | 'corrupt' | undefined> {
     const buf = typeof raw === 'string' ? Buffer.from(raw, 'base64') : undefined
-    const meta = buf && envelopeFence(buf)
+    const meta = buf && decodeEnvelopeFence(buf)
     const response = meta && buf && decodeEnvelope(buf)
     if (meta === undefined || response === undefined) return 'corrupt'
     if (meta.t.length !== tags.length) return undefined

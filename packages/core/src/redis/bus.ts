@@ -3,9 +3,9 @@ import { debuglog } from 'node:util'
 import type { Redis } from 'ioredis'
 import { CachetInvalidationError } from '../errors'
 import type { InvalidationPlan } from '../invalidation/local-state'
+import { withDeadline } from '../tiers/deadline'
 import type { CoherenceHooks } from '../tiers/remote-tier'
 import type { Scripts } from './commands'
-import { withDeadline } from './deadline'
 import type { Keyspace } from './keyspace'
 
 const debug = debuglog('cachet')

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { Redis, type RedisOptions } from 'ioredis'
-import { CachetConfigError, CachetInvalidationError, describeValue } from '../errors'
+import { CachetInvalidationError, describeValue } from '../errors'
 import type { ResponseBypassReason } from '../http/storable'
 import type { InvalidationPlan } from '../invalidation/local-state'
-import { parseDuration } from '../options/units'
+import { withDeadline } from '../tiers/deadline'
+import { decodeEnvelope, encodeEnvelope } from '../tiers/envelope'
 import type {
   CoherenceHooks,
   RemoteFence,
@@ -12,10 +13,9 @@ import type {
   RemoteTier,
   StoredResponse,
 } from '../tiers/remote-tier'
+import { TierOptionChecker } from '../tiers/tier-options'
 import { RedisBus } from './bus'
 import { type Scripts, withScripts } from './commands'
-import { withDeadline } from './deadline'
-import { decodeEnvelope, encodeEnvelope } from './envelope'
 import { Keyspace } from './keyspace'
 
 export interface RedisTierOptions {
@@ -42,19 +42,8 @@ interface RedisFence extends RemoteFence {
   readonly patternSeq: string
 }
 
-function fail(option: string, problem: string): never {
-  throw new CachetConfigError(
-    'CACHET_INVALID_OPTION',
-    `redisTier(): option "${option}": ${problem}`,
-  )
-}
-
-function duration(option: string, value: unknown, fallback: number | string): number {
-  const ms = parseDuration(value ?? fallback)
-  if (typeof ms === 'string') fail(option, ms)
-  if (ms <= 0) fail(option, `expected more than 0, got ${describeValue(value)}`)
-  return ms
-}
+// Annotated so that `check.fail()` narrows like a `never` call.
+const check: TierOptionChecker = new TierOptionChecker('redisTier')
 
 /** Connection settings for the connections cachet opens itself: fail fast, never queue behind a dead Redis. */
 const COMMAND_CONNECTION: RedisOptions = {
@@ -96,33 +85,33 @@ export class RedisTier implements RemoteTier {
     const opts: RedisTierOptions =
       typeof options === 'string' || options instanceof Redis ? { client: options } : options
     if (typeof opts !== 'object' || opts === null)
-      fail('options', `expected an object, got ${describeValue(opts)}`)
+      check.fail('options', `expected an object, got ${describeValue(opts)}`)
     const known = ['client', 'prefix', 'lease', 'lockTtl', 'tagTtl', 'timeouts', 'patternLogSize']
     for (const k of Object.keys(opts))
-      if (!known.includes(k)) fail(k, `unknown option (expected one of ${known.join(', ')})`)
+      if (!known.includes(k)) check.fail(k, `unknown option (expected one of ${known.join(', ')})`)
     const prefix = opts.prefix ?? 'cachet'
     if (typeof prefix !== 'string' || !/^[\w.:-]{1,64}$/.test(prefix)) {
-      fail(
+      check.fail(
         'prefix',
         `expected 1 to 64 letters, digits, "_", "-", ".", ":", got ${describeValue(prefix)}`,
       )
     }
-    const leaseMs = duration('lease', opts.lease, '3s')
-    this.#lockMs = duration('lockTtl', opts.lockTtl, '5s')
-    this.#tagTtlMs = duration('tagTtl', opts.tagTtl, '1d')
-    this.#readMs = duration('timeouts.read', opts.timeouts?.read, '100ms')
-    this.#writeMs = duration('timeouts.write', opts.timeouts?.write, '1s')
-    this.#invalidateMs = duration('timeouts.invalidate', opts.timeouts?.invalidate, '2s')
+    const leaseMs = check.duration('lease', opts.lease, '3s')
+    this.#lockMs = check.duration('lockTtl', opts.lockTtl, '5s')
+    this.#tagTtlMs = check.duration('tagTtl', opts.tagTtl, '1d', false)
+    this.#readMs = check.duration('timeouts.read', opts.timeouts?.read, '100ms')
+    this.#writeMs = check.duration('timeouts.write', opts.timeouts?.write, '1s')
+    this.#invalidateMs = check.duration('timeouts.invalidate', opts.timeouts?.invalidate, '2s')
     this.#patternLogSize = opts.patternLogSize ?? 10_000
     if (!Number.isSafeInteger(this.#patternLogSize) || this.#patternLogSize < 1) {
-      fail(
+      check.fail(
         'patternLogSize',
         `expected a whole number of 1 or more, got ${describeValue(opts.patternLogSize)}`,
       )
     }
     if (typeof opts.client === 'string') {
       if (!/^rediss?:\/\//.test(opts.client))
-        fail(
+        check.fail(
           'client',
           `expected a redis:// URL or an ioredis client, got ${describeValue(opts.client)}`,
         )
@@ -132,7 +121,7 @@ export class RedisTier implements RemoteTier {
       this.#cmd = withScripts(opts.client)
       this.#ownsClient = false
     } else {
-      fail(
+      check.fail(
         'client',
         `expected a redis:// URL or an ioredis Redis client, got ${describeValue(opts.client)}`,
       )

@@ -1,7 +1,7 @@
 import type { StoredResponse } from '../tiers/remote-tier'
 
 /**
- * The Redis value of an entry: a versioned binary envelope.
+ * A stored entry in a shared tier (Redis, Keyv): a versioned binary envelope.
  *
  *   bytes 0-3   "CCH" + format version (1)
  *   bytes 4-7   length of the metadata, big-endian
@@ -9,8 +9,8 @@ import type { StoredResponse } from '../tiers/remote-tier'
  *               versions read when the fill started, the pattern sequence
  *   body        the response bytes, raw (never base64 or JSON-escaped)
  *
- * The Lua scripts read the metadata (with Redis's `struct` and `cjson`) to
- * check the versions atomically with the read. Anything else is corrupt: a
+ * Redis's Lua scripts read the metadata (with `struct` and `cjson`) to check
+ * the versions atomically with the read. Anything else is corrupt: a
  * miss, and deleted.
  */
 export const ENVELOPE_MAGIC = Buffer.from([0x43, 0x43, 0x48, 0x01])
@@ -60,6 +60,33 @@ export function encodeEnvelope(
   return Buffer.concat([header, json, r.body])
 }
 
+/** The fence part of an envelope's metadata: tags, their versions, the pattern sequence. */
+export function decodeEnvelopeFence(buf: Buffer): Pick<EnvelopeMeta, 't' | 'v' | 'p'> | undefined {
+  const meta = decodeMeta(buf)
+  if (
+    meta === undefined ||
+    !Array.isArray(meta.t) ||
+    !Array.isArray(meta.v) ||
+    typeof meta.p !== 'number'
+  ) {
+    return undefined
+  }
+  return meta
+}
+
+function decodeMeta(buf: Buffer): EnvelopeMeta | undefined {
+  if (buf.length < HEADER_BYTES || !buf.subarray(0, 4).equals(ENVELOPE_MAGIC)) return undefined
+  const length = buf.readUInt32BE(4)
+  if (HEADER_BYTES + length > buf.length) return undefined
+  try {
+    return JSON.parse(
+      buf.subarray(HEADER_BYTES, HEADER_BYTES + length).toString('utf8'),
+    ) as EnvelopeMeta
+  } catch {
+    return undefined
+  }
+}
+
 /** Decodes an envelope; `undefined` when it is not one this version wrote. */
 export function decodeEnvelope(buf: Buffer): StoredResponse | undefined {
   if (buf.length < HEADER_BYTES || !buf.subarray(0, 4).equals(ENVELOPE_MAGIC)) return undefined
@@ -87,7 +114,7 @@ export function decodeEnvelope(buf: Buffer): StoredResponse | undefined {
   return {
     status: meta.s,
     headers: meta.h,
-    body: buf.subarray(HEADER_BYTES + length),
+    body: buf.subarray(HEADER_BYTES + buf.readUInt32BE(4)),
     etag: meta.e ?? undefined,
     cachedAt: meta.c,
     staleAt: meta.st,
