@@ -1,2 +1,4 @@
-export type { EngineFixture, TierContractOptions, TierFixture } from './tier-contract'
-export { engineContract, tierContract } from './tier-contract'
+export type { EngineFixture } from './engine-contract'
+export { engineContract } from './engine-contract'
+export type { TierContractOptions, TierFixture } from './tier-contract'
+export { tierContract } from './tier-contract'
