@@ -15,9 +15,12 @@ const stores: Store[] = [
   { name: 'memory', config: () => ({}) },
   {
     name: 'redis',
+    // A new keyspace makes its first invalidations wait out one lease (the
+    // processes of a keyspace that was reborn are unknown): keep it short here.
     config: () => ({
       redisUrl: sharedRedisUrl(),
       redisPrefix: `parity-${randomBytes(6).toString('hex')}`,
+      redisLease: '200ms',
     }),
   },
 ]

@@ -15,6 +15,8 @@ export interface ShopConfig {
   redisUrl: string
   /** Prefix of the shop's Redis keys: one per test keeps tests apart on one Redis. */
   redisPrefix: string
+  /** The Redis tier's lease; short in the parity suite, where a fresh keyspace waits one out. */
+  redisLease: string
 }
 
 export interface InvalidateTarget {

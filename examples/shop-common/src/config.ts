@@ -9,6 +9,10 @@ export interface ShopConfig {
   // Prefix of cachet's Redis keys (CACHE_REDIS_PREFIX, default "cachet"): shops
   // with the same prefix on one Redis form one cache.
   redisPrefix?: string
+  // The Redis tier's lease (CACHE_REDIS_LEASE, e.g. "3s", the default): the
+  // longest an invalidation waits for a process that stopped answering. Use
+  // the same value in every process of a cluster.
+  redisLease?: string
   adminToken?: string
   originDelayMs: number
   // Whether ORIGIN_DELAY_MS was given: `/slow/:id` waits 50 ms unless it was.
@@ -44,6 +48,8 @@ export function readConfig(env: ShopEnv = process.env): ShopConfig {
   if (redisUrl !== undefined) config.redisUrl = redisUrl
   const redisPrefix = optional(env, 'CACHE_REDIS_PREFIX')
   if (redisPrefix !== undefined) config.redisPrefix = redisPrefix
+  const redisLease = optional(env, 'CACHE_REDIS_LEASE')
+  if (redisLease !== undefined) config.redisLease = redisLease
   const adminToken = optional(env, 'CACHE_ADMIN_TOKEN')
   if (adminToken !== undefined) config.adminToken = adminToken
   return config

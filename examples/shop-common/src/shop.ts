@@ -38,7 +38,11 @@ export function cacheStoreOptions(config: ShopConfig): {
 } {
   const l1 = { maxBytes: config.l1MaxBytes }
   if (config.redisUrl === undefined) return { l1 }
-  const l2 = redisTier({ client: config.redisUrl, prefix: config.redisPrefix ?? 'cachet' })
+  const l2 = redisTier({
+    client: config.redisUrl,
+    prefix: config.redisPrefix ?? 'cachet',
+    lease: config.redisLease ?? '3s',
+  })
   return { l1, l2 }
 }
 

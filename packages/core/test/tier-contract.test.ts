@@ -10,6 +10,10 @@ import { Keyspace } from '../src/redis/keyspace'
 import { engineContract, type TierFixture, tierContract } from '../src/testing'
 import type { RemoteTier } from '../src/tiers/remote-tier'
 
+// A new keyspace makes its first invalidations wait out one lease (the processes of
+// a reborn keyspace are unknown); every test here starts one, so keep it short.
+const LEASE = '200ms'
+
 const unique = (what: string) => `${what}-${randomBytes(6).toString('hex')}`
 
 /** Tiers a fixture opened; closed by its cleanup. */
@@ -32,8 +36,8 @@ async function redisFixture(): Promise<TierFixture> {
   const raw = new Redis(sharedRedisUrl(), { lazyConnect: true })
   const tiers = closer()
   return {
-    tier: tiers.track(redisTier({ client: sharedRedisUrl(), prefix })),
-    peer: async () => tiers.track(redisTier({ client: sharedRedisUrl(), prefix })),
+    tier: tiers.track(redisTier({ client: sharedRedisUrl(), prefix, lease: LEASE })),
+    peer: async () => tiers.track(redisTier({ client: sharedRedisUrl(), prefix, lease: LEASE })),
     corrupt: async (key, bytes) => {
       await raw.set(keys.entry(keys.hash(key)), bytes, 'PX', 60_000)
     },
@@ -75,8 +79,10 @@ engineContract('memory', async () => ({ options: {} }))
 engineContract('memory + redis', async () => {
   const prefix = unique('engine')
   return {
-    options: { store: { l2: redisTier({ client: sharedRedisUrl(), prefix }) } },
-    peer: async () => ({ store: { l2: redisTier({ client: sharedRedisUrl(), prefix }) } }),
+    options: { store: { l2: redisTier({ client: sharedRedisUrl(), prefix, lease: LEASE }) } },
+    peer: async () => ({
+      store: { l2: redisTier({ client: sharedRedisUrl(), prefix, lease: LEASE }) },
+    }),
   }
 })
 engineContract('keyv (no memory tier)', async () => {

@@ -251,10 +251,12 @@ export class RedisBus {
 
   /**
    * Waits until every process in `live` has applied `seq` or lost its lease.
-   * After a reborn keyspace the set of processes is unknown: wait out a lease.
+   * In a keyspace younger than a lease (first use, restart, FLUSHALL), the
+   * processes that held leases before it are unknown: `bornWaitMs` waits
+   * until theirs have run out.
    */
-  async waitApplied(seq: number, live: string[], freshEpoch: boolean): Promise<void> {
-    if (freshEpoch) await sleep(this.#opts.leaseMs)
+  async waitApplied(seq: number, live: string[], bornWaitMs: number): Promise<void> {
+    if (bornWaitMs > 0) await sleep(bornWaitMs)
     const giveUp = performance.now() + this.#opts.leaseMs + 2000
     let pending = live
     while (pending.length > 0) {

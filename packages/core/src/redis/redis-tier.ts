@@ -73,6 +73,7 @@ export class RedisTier implements RemoteTier {
   readonly #keys: Keyspace
   readonly #bus: RedisBus
   readonly #id = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
+  readonly #leaseMs: number
   readonly #lockMs: number
   readonly #tagTtlMs: number
   readonly #readMs: number
@@ -97,6 +98,7 @@ export class RedisTier implements RemoteTier {
       )
     }
     const leaseMs = check.duration('lease', opts.lease, '3s')
+    this.#leaseMs = leaseMs
     this.#lockMs = check.duration('lockTtl', opts.lockTtl, '5s')
     this.#tagTtlMs = check.duration('tagTtl', opts.tagTtl, '1d', false)
     this.#readMs = check.duration('timeouts.read', opts.timeouts?.read, '100ms')
@@ -274,6 +276,7 @@ export class RedisTier implements RemoteTier {
           this.#tagTtlMs,
           this.#patternLogSize,
           JSON.stringify({ tags: plan.tags, patterns: plan.patterns }),
+          this.#leaseMs,
           ...plan.patterns,
         ),
       )
@@ -284,8 +287,8 @@ export class RedisTier implements RemoteTier {
         { cause: err },
       )
     }
-    const [seq, fresh, ...live] = reply
-    await this.#bus.waitApplied(Number(seq), live.map(String), Number(fresh) === 1)
+    const [seq, waitMs, ...live] = reply
+    await this.#bus.waitApplied(Number(seq), live.map(String), Number(waitMs))
   }
 
   async close(): Promise<void> {

@@ -10,19 +10,23 @@
  * record that vanished.
  */
 
-/** Shared by the scripts: the keyspace epoch, created if missing. */
+/**
+ * Shared by the scripts: the keyspace epoch, created if missing, with the
+ * time it was born (`<epoch key>:born`, in the same hash slot).
+ */
 const EPOCH = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local function epoch(key, candidate)
   local e = redis.call('GET', key)
   if not e then
     redis.call('SET', key, candidate)
+    redis.call('SET', key .. ':born', now_ms())
     e = candidate
   end
   return e
-end
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 `
 
@@ -133,25 +137,32 @@ return 1
 
 /**
  * KEYS: epoch, vseq, pseq, plog, bseq, leases, tag keys...
- * ARGV: channel, epochCandidate, tagTtlMs, plogMax, payload, patterns...
- * → {busSeq, freshEpoch (0/1), live process ids...}
+ * ARGV: channel, epochCandidate, tagTtlMs, plogMax, payload, leaseMs, patterns...
+ * → {busSeq, waitMs, live process ids...}. waitMs > 0 while the keyspace is
+ * younger than a lease: processes that held leases before it was reborn are
+ * unknown, so the caller waits until theirs have surely run out.
  */
 export const INVALIDATE = `${EPOCH}
-local fresh = 0
-if not redis.call('GET', KEYS[1]) then fresh = 1 end
 local e = epoch(KEYS[1], ARGV[2])
+local now = now_ms()
+local born = tonumber(redis.call('GET', KEYS[1] .. ':born') or '')
+if not born then
+  born = now
+  redis.call('SET', KEYS[1] .. ':born', now)
+end
+local wait = math.max(0, born + tonumber(ARGV[6]) - now)
 for i = 7, #KEYS do
   redis.call('SET', KEYS[i], e .. '.' .. redis.call('INCR', KEYS[2]), 'PX', ARGV[3])
 end
-for i = 6, #ARGV do
+for i = 7, #ARGV do
   local s = redis.call('INCR', KEYS[3])
   redis.call('ZADD', KEYS[4], s, s .. ':' .. ARGV[i])
 end
-if #ARGV >= 6 then redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -(tonumber(ARGV[4]) + 1)) end
+if #ARGV >= 7 then redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -(tonumber(ARGV[4]) + 1)) end
 local seq = redis.call('INCR', KEYS[5])
 redis.call('PUBLISH', ARGV[1], e .. '|' .. seq .. '|' .. ARGV[5])
-local out = {seq, fresh}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[6], '(' .. now_ms(), '+inf')) do
+local out = {seq, wait}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[6], '(' .. now, '+inf')) do
   out[#out + 1] = id
 end
 return out
