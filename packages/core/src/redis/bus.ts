@@ -1,11 +1,10 @@
 import { performance } from 'node:perf_hooks'
 import { debuglog } from 'node:util'
-import type { Redis } from 'ioredis'
 import { CachetInvalidationError } from '../errors'
 import type { InvalidationPlan } from '../invalidation/local-state'
 import { withDeadline } from '../tiers/deadline'
 import type { CoherenceHooks } from '../tiers/remote-tier'
-import type { Scripts } from './commands'
+import type { RedisClient, Scripts } from './commands'
 import type { Keyspace } from './keyspace'
 
 const debug = debuglog('cachet')
@@ -40,8 +39,8 @@ interface Message {
  * was invalidated.
  */
 export class RedisBus {
-  readonly #cmd: Redis & Scripts
-  readonly #sub: Redis
+  readonly #cmd: RedisClient & Scripts
+  readonly #sub: RedisClient
   readonly #keys: Keyspace
   readonly #opts: BusOptions
   readonly #ackChannel: string
@@ -61,7 +60,7 @@ export class RedisBus {
     this.#synced = resolve
   })
 
-  constructor(cmd: Redis & Scripts, sub: Redis, keys: Keyspace, opts: BusOptions) {
+  constructor(cmd: RedisClient & Scripts, sub: RedisClient, keys: Keyspace, opts: BusOptions) {
     this.#cmd = cmd
     this.#sub = sub
     this.#keys = keys

@@ -1,4 +1,8 @@
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
+
+/** What the tier talks to: one Redis, or a Redis Cluster (every key in one hash slot). */
+export type RedisClient = Redis | Cluster
+
 import { ABANDON, INVALIDATE, LEAVE, PENDING, READ, RENEW, RESYNC, WRITE } from './scripts'
 
 type Arg = string | number | Buffer
@@ -17,7 +21,7 @@ export interface Scripts {
 }
 
 /** Adds the scripts to a connection (idempotent). */
-export function withScripts(client: Redis): Redis & Scripts {
+export function withScripts(client: RedisClient): RedisClient & Scripts {
   const scripts: Record<string, string> = {
     cachetRead: READ,
     cachetWrite: WRITE,
@@ -33,5 +37,5 @@ export function withScripts(client: Redis): Redis & Scripts {
       client.defineCommand(name, { lua })
     }
   }
-  return client as Redis & Scripts
+  return client as RedisClient & Scripts
 }

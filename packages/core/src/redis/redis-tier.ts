@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import { Redis, type RedisOptions } from 'ioredis'
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 import { CachetInvalidationError, describeValue } from '../errors'
 import type { ResponseBypassReason } from '../http/storable'
 import type { InvalidationPlan } from '../invalidation/local-state'
@@ -15,12 +15,16 @@ import type {
 } from '../tiers/remote-tier'
 import { TierOptionChecker } from '../tiers/tier-options'
 import { RedisBus } from './bus'
-import { type Scripts, withScripts } from './commands'
+import { type RedisClient, type Scripts, withScripts } from './commands'
 import { Keyspace } from './keyspace'
 
 export interface RedisTierOptions {
-  /** A `redis://` URL, or an ioredis client (cachet duplicates it for its subscription). */
-  client: string | Redis
+  /**
+   * A `redis://` URL, a comma-separated list of `host:port` seeds of a Redis
+   * Cluster, or an ioredis `Redis` or `Cluster` client (cachet duplicates it
+   * for its subscription).
+   */
+  client: string | Redis | Cluster
   /** Prefix of every key and channel. Default `'cachet'`. */
   prefix?: string
   /** How long a process's lease lasts; renewed every third of it. Default `'3s'`. */
@@ -58,6 +62,21 @@ const SUBSCRIBER_CONNECTION: RedisOptions = {
   retryStrategy: (times) => Math.min(50 * times, 1000),
 }
 
+const CLUSTER_SEEDS = /^[^\s,:/]+:\d+(,[^\s,:/]+:\d+)*$/
+const CLUSTER_CONNECTION: ClusterOptions = {
+  enableOfflineQueue: false,
+  maxRedirections: 4,
+  clusterRetryStrategy: (times) => Math.min(50 * times, 1000),
+  redisOptions: { connectTimeout: 2000, maxRetriesPerRequest: 0 },
+}
+
+function clusterSeeds(list: string): Array<{ host: string; port: number }> {
+  return list.split(',').map((seed) => {
+    const i = seed.lastIndexOf(':')
+    return { host: seed.slice(0, i), port: Number(seed.slice(i + 1)) }
+  })
+}
+
 /**
  * The Redis shared tier: entries in a binary envelope with their physical
  * TTL (`PX`), tag versions in Redis, fenced writes and cross-process fill
@@ -67,8 +86,8 @@ const SUBSCRIBER_CONNECTION: RedisOptions = {
 export class RedisTier implements RemoteTier {
   readonly name = 'redis'
   readonly coherent = true
-  readonly #cmd: Redis & Scripts
-  readonly #sub: Redis
+  readonly #cmd: RedisClient & Scripts
+  readonly #sub: RedisClient
   readonly #ownsClient: boolean
   readonly #keys: Keyspace
   readonly #bus: RedisBus
@@ -82,9 +101,11 @@ export class RedisTier implements RemoteTier {
   readonly #patternLogSize: number
   #tokens = 0
 
-  constructor(options: RedisTierOptions | string | Redis) {
+  constructor(options: RedisTierOptions | string | Redis | Cluster) {
     const opts: RedisTierOptions =
-      typeof options === 'string' || options instanceof Redis ? { client: options } : options
+      typeof options === 'string' || options instanceof Redis || options instanceof Cluster
+        ? { client: options }
+        : options
     if (typeof opts !== 'object' || opts === null)
       check.fail('options', `expected an object, got ${describeValue(opts)}`)
     const known = ['client', 'prefix', 'lease', 'lockTtl', 'tagTtl', 'timeouts', 'patternLogSize']
@@ -111,25 +132,31 @@ export class RedisTier implements RemoteTier {
         `expected a whole number of 1 or more, got ${describeValue(opts.patternLogSize)}`,
       )
     }
-    if (typeof opts.client === 'string') {
-      if (!/^rediss?:\/\//.test(opts.client))
-        check.fail(
-          'client',
-          `expected a redis:// URL or an ioredis client, got ${describeValue(opts.client)}`,
-        )
-      this.#cmd = withScripts(new Redis(opts.client, COMMAND_CONNECTION))
+    const client = opts.client
+    if (typeof client === 'string' && /^rediss?:\/\//.test(client)) {
+      this.#cmd = withScripts(new Redis(client, COMMAND_CONNECTION))
       this.#ownsClient = true
-    } else if (opts.client instanceof Redis) {
-      this.#cmd = withScripts(opts.client)
+    } else if (typeof client === 'string' && CLUSTER_SEEDS.test(client)) {
+      this.#cmd = withScripts(new Cluster(clusterSeeds(client), CLUSTER_CONNECTION))
+      this.#ownsClient = true
+    } else if (client instanceof Redis || client instanceof Cluster) {
+      this.#cmd = withScripts(client)
       this.#ownsClient = false
     } else {
       check.fail(
         'client',
-        `expected a redis:// URL or an ioredis Redis client, got ${describeValue(opts.client)}`,
+        `expected a redis:// URL, "host:port,host:port" cluster seeds, or an ioredis Redis or Cluster client, got ${describeValue(client)}`,
       )
     }
     this.#cmd.on('error', () => {})
-    this.#sub = this.#cmd.duplicate(SUBSCRIBER_CONNECTION)
+    this.#sub =
+      this.#cmd instanceof Cluster
+        ? this.#cmd.duplicate([], {
+            ...CLUSTER_CONNECTION,
+            enableOfflineQueue: true,
+            redisOptions: SUBSCRIBER_CONNECTION,
+          })
+        : this.#cmd.duplicate(SUBSCRIBER_CONNECTION)
     this.#sub.on('error', () => {})
     this.#keys = new Keyspace(prefix)
     this.#bus = new RedisBus(this.#cmd, this.#sub, this.#keys, {
@@ -299,6 +326,6 @@ export class RedisTier implements RemoteTier {
 }
 
 /** The Redis shared tier: `store: { l2: redisTier('redis://127.0.0.1:6379') }`. */
-export function redisTier(options: RedisTierOptions | string | Redis): RedisTier {
+export function redisTier(options: RedisTierOptions | string | Redis | Cluster): RedisTier {
   return new RedisTier(options)
 }
