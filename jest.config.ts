@@ -17,6 +17,7 @@ const config: Config = {
   globalSetup: '<rootDir>/test/support/redis/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/redis/global-teardown.ts',
   testTimeout: 30_000,
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 }
 
 export default config
