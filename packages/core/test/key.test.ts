@@ -225,14 +225,15 @@ describe('buildKey', () => {
   })
 
   test('a key starts with the namespace and the key format version', () => {
-    expect(buildKey('shop', rules.all, input())).toMatch(/^shop:v1:/)
+    expect(buildKey('shop', rules.all, input())).toMatch(/^shop:v2:/)
   })
 
   test.each<[CacheRule['key'], string, string]>([
     [{ query: 'none' }, 'a=1', '!'],
-    [{ query: 'all' }, '', '#0'],
-    [{ query: 'all' }, 'b=2&a=1', '#21:a1:11:b1:2'],
-    [{ query: ['a'] }, 'a=1&a=&b=2', '#1#21:10:'],
+    [{ query: 'all' }, '', '#0;'],
+    [{ query: 'all' }, 'b=2&a=1', '#2;1:a1:11:b1:2'],
+    [{ query: ['a'] }, 'a=1&a=&b=2', '#1;#2;1:10:'],
+    [{ query: ['a', 'b'] }, '', '#2;#0;#0;'],
   ])('queryComponent %j %p', (key, raw, expected) => {
     expect(queryComponent(cacheRule({ key }).key.query, raw)).toBe(expected)
   })
@@ -394,4 +395,106 @@ describe('buildKey properties', () => {
       }),
     )
   })
+})
+
+// A decoder for the key format: that every key decodes back into exactly the
+// components it was built from proves the encoding injective, whatever the
+// lengths (multi-digit counts and lengths included).
+class KeyReader {
+  i = 0
+  constructor(readonly key: string) {}
+  count(): number {
+    expect(this.key[this.i]).toBe('#')
+    const end = this.key.indexOf(';', this.i)
+    const n = Number(this.key.slice(this.i + 1, end))
+    this.i = end + 1
+    return n
+  }
+  str(): string {
+    const colon = this.key.indexOf(':', this.i)
+    const len = Number(this.key.slice(this.i, colon))
+    const out = this.key.slice(colon + 1, colon + 1 + len)
+    this.i = colon + 1 + len
+    return out
+  }
+  absent(): boolean {
+    if (this.key[this.i] !== '!') return false
+    this.i++
+    return true
+  }
+  list(): string[] {
+    const n = this.count()
+    return Array.from({ length: n }, () => this.str())
+  }
+}
+
+function decodeKey(
+  key: string,
+  listed: readonly string[] | 'all',
+  headerCount: number,
+  perUser: boolean,
+) {
+  const r = new KeyReader(key)
+  r.i = key.indexOf(':v2:') + 4
+  const name = r.str()
+  const path = r.str()
+  let query: unknown
+  if (listed === 'all') {
+    const n = r.count()
+    query = Array.from({ length: n }, () => [r.str(), r.str()])
+  } else {
+    const n = r.count()
+    query = Array.from({ length: n }, () => r.list())
+  }
+  const hn = r.count()
+  expect(hn).toBe(headerCount)
+  const headers = Array.from({ length: hn }, () =>
+    r.absent() ? undefined : r.key[r.i] === '#' ? r.list() : r.str(),
+  )
+  const user = perUser ? r.str() : (r.absent(), undefined)
+  expect(r.i).toBe(key.length)
+  return { name, path, query, headers, user }
+}
+
+const longish = fc.oneof(
+  fc.string({ maxLength: 12 }),
+  fc.string({ minLength: 90, maxLength: 260 }),
+  fc.stringMatching(/^[0-9:#;!]{0,40}$/),
+)
+
+test('every key decodes back into its components (injective, any lengths)', () => {
+  fc.assert(
+    fc.property(
+      fc.stringMatching(/^\/[a-z0-9/:#;!%]{0,300}$/),
+      fc.array(fc.tuple(fc.constantFrom('a', 'b', 'lang'), longish), { maxLength: 15 }),
+      fc.array(fc.option(longish, { nil: undefined }), { minLength: 2, maxLength: 2 }),
+      longish,
+      (path, pairs, headerValues, user) => {
+        const rule = cacheRule({
+          path: '/*rest',
+          key: { query: ['a', 'lang'], headers: ['x-a', 'x-b'] },
+          perUser: true,
+        })
+        const rawQuery = new URLSearchParams(pairs).toString()
+        const headers: Record<string, string> = {}
+        if (headerValues[0] !== undefined) headers['x-a'] = headerValues[0]
+        if (headerValues[1] !== undefined) headers['x-b'] = headerValues[1]
+        const decoded = decodeKey(
+          buildKey('ns', rule, { path, rawQuery, headers, user }),
+          ['a', 'lang'],
+          2,
+          true,
+        )
+        const params = new URLSearchParams(rawQuery)
+        expect(decoded).toEqual({
+          name: rule.name,
+          path,
+          query: [params.getAll('a'), params.getAll('lang')],
+          headers: [headerValues[0], headerValues[1]],
+          user,
+        })
+      },
+    ),
+    { numRuns: 300 },
+  )
 })

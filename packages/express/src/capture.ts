@@ -103,6 +103,9 @@ export function captureResponse(res: ServerResponse, fill: Fill): void {
     return (end as (...a: unknown[]) => ServerResponse).apply(this, args)
   } as ServerResponse['end']
 
+  // The client may have gone while the lookup was awaited: 'close' has then
+  // already fired, and a streaming route may never call end().
+  if (res.destroyed || res.socket?.destroyed) fill.onAbort()
   res.once('close', () => {
     if (!ended) fill.onAbort()
   })

@@ -50,6 +50,8 @@ export class CacheEngine implements FillSink {
   readonly #namespace: string
   readonly #maxWaiters: number
   readonly #maxWaitMs: number
+  /** Age after which a flight is taken for abandoned. */
+  readonly #abandonFlightMs: number
   /** Cap on a memory entry's lifetime (set when the shared tier has no bus). */
   readonly #l1MaxTtlMs: number
 
@@ -65,6 +67,7 @@ export class CacheEngine implements FillSink {
     this.#namespace = resolved.namespace
     this.#maxWaiters = resolved.maxWaiters
     this.#maxWaitMs = resolved.maxWaitMs
+    this.#abandonFlightMs = Math.max(4 * resolved.maxWaitMs, 60_000)
     let maxLifetime = 0
     for (const r of this.rules.rules)
       if (r.kind === 'cache') maxLifetime = Math.max(maxLifetime, r.ttlMs)
@@ -119,14 +122,23 @@ export class CacheEngine implements FillSink {
     }
     const marker = this.#markers.get(key, now)
     if (marker?.pass) return { type: 'bypass', reason: marker.reason }
-    const flight = marker === undefined ? this.#flights.get(key) : undefined
-    if (flight !== undefined && flight.waiters < this.#maxWaiters)
+    let flight = marker === undefined ? this.#flights.get(key) : undefined
+    if (flight !== undefined && now - flight.startedAt > this.#abandonFlightMs) {
+      // A leader that never finished (an adapter that lost track of its fill):
+      // nobody may wait on it any more. A legitimately slow origin is given
+      // much longer than one wait, so that it keeps its followers.
+      this.#flights.delete(key)
+      flight.settle(undefined)
+      flight = undefined
+    }
+    if (flight !== undefined && flight.waiters < this.#maxWaiters) {
       return this.#wait(flight, m, ex, key)
-    const leader = flight === undefined && marker === undefined
-    if (leader) this.#flights.set(key, new Flight())
+    }
+    const lead = flight === undefined && marker === undefined ? new Flight() : undefined
+    if (lead !== undefined) this.#flights.set(key, lead)
     const tags = this.#tagsFor(m, ex)
-    if (this.#remote !== undefined) return this.#lookupRemote(m, ex, key, tags, leader)
-    return { type: 'miss', fill: this.#fill(m, ex, key, tags, leader) }
+    if (this.#remote !== undefined) return this.#lookupRemote(m, ex, key, tags, lead)
+    return { type: 'miss', fill: this.#fill(m, ex, key, tags, lead) }
   }
 
   async #lookupRemote(
@@ -134,21 +146,21 @@ export class CacheEngine implements FillSink {
     ex: Exchange,
     key: string,
     tags: string[],
-    leader: boolean,
+    flight: Flight | undefined,
   ): Promise<Lookup> {
     const remote = this.#remote as RemotePath
     // Captured before the remote read: a bus message that arrives meanwhile
     // makes the promoted copy fail this fence.
     const fence = this.#state.fence(tags)
-    const found = await remote.lookup(key, tags, ex.path, leader)
+    const found = await remote.lookup(key, tags, ex.path, flight !== undefined)
     if (found.kind === 'hit') {
       const entry = this.#toEntry(key, found.response, fence)
       this.#storeLocal(entry, fence)
-      if (leader) this.#settle(key, entry)
+      if (flight !== undefined) this.#settle(key, flight, entry)
       return { type: 'hit', entry }
     }
     if (found.kind === 'bypass') {
-      if (leader) this.#settle(key, undefined)
+      if (flight !== undefined) this.#settle(key, flight, undefined)
       return { type: 'bypass', reason: found.reason }
     }
     return {
@@ -158,7 +170,7 @@ export class CacheEngine implements FillSink {
         key,
         path: ex.path,
         fence,
-        leader,
+        flight,
         remote: found.fence,
       }),
     }
@@ -177,8 +189,8 @@ export class CacheEngine implements FillSink {
     // Nothing storable came (or the wait ran out): this request goes to the
     // origin itself, without leading a flight of its own.
     const tags = this.#tagsFor(m, ex)
-    if (this.#remote !== undefined) return this.#lookupRemote(m, ex, key, tags, false)
-    return { type: 'miss', fill: this.#fill(m, ex, key, tags, false) }
+    if (this.#remote !== undefined) return this.#lookupRemote(m, ex, key, tags, undefined)
+    return { type: 'miss', fill: this.#fill(m, ex, key, tags, undefined) }
   }
 
   #tagsFor(m: RuleMatch<CompiledCacheRule>, ex: Exchange): string[] {
@@ -196,14 +208,14 @@ export class CacheEngine implements FillSink {
     ex: Exchange,
     key: string,
     tags: string[],
-    leader: boolean,
+    flight: Flight | undefined,
   ): Fill {
     return new Fill(this, {
       rule: m.rule,
       key,
       path: ex.path,
       fence: this.#state.fence(tags),
-      leader,
+      flight,
     })
   }
 
@@ -240,12 +252,10 @@ export class CacheEngine implements FillSink {
     return (this.l1 as MemoryTier).set(entry)
   }
 
-  #settle(key: string, entry: CacheEntry | undefined): void {
-    const flight = this.#flights.get(key)
-    if (flight !== undefined) {
-      this.#flights.delete(key)
-      flight.settle(entry)
-    }
+  /** Releases a flight's waiters; forgets the flight if it is still the key's. */
+  #settle(key: string, flight: Flight, entry: CacheEntry | undefined): void {
+    if (this.#flights.get(key) === flight) this.#flights.delete(key)
+    flight.settle(entry)
   }
 
   /** Called by a fill exactly once: store the entry if its fence holds, then release waiters. */
@@ -260,7 +270,7 @@ export class CacheEngine implements FillSink {
         this.#markers.set(fill.key, reason, Date.now() + Math.min(fill.rule.ttlMs, MARKER_MAX_MS))
       }
       if (fill.remote !== undefined) this.#remote?.abandon(fill, reason)
-      if (fill.leader) this.#settle(fill.key, undefined)
+      if (fill.flight !== undefined) this.#settle(fill.key, fill.flight, undefined)
       return
     }
     this.#markers.delete(fill.key)
@@ -268,14 +278,15 @@ export class CacheEngine implements FillSink {
       const stored = this.#storeLocal(entry, fill.fence)
       if (!stored)
         debug('not stored %s %s: invalidated while the origin ran', fill.rule.name, fill.path)
-      if (fill.leader) this.#settle(fill.key, stored ? entry : undefined)
+      if (fill.flight !== undefined) this.#settle(fill.key, fill.flight, stored ? entry : undefined)
       return
     }
     // Waiters are released once the shared tier has accepted (or refused) the
     // entry, so that no process serves what a fence there turned down.
     void (this.#remote as RemotePath).write(fill, entry).then((storedRemotely) => {
       const stored = storedRemotely && this.#storeLocal(entry, fill.fence)
-      if (fill.leader) this.#settle(fill.key, storedRemotely ? entry : undefined)
+      if (fill.flight !== undefined)
+        this.#settle(fill.key, fill.flight, storedRemotely ? entry : undefined)
       if (!stored && !storedRemotely) debug('not stored %s %s: fenced', fill.rule.name, fill.path)
     })
   }

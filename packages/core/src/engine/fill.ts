@@ -6,6 +6,7 @@ import { type ResponseBypassReason, responseBypassReason } from '../http/storabl
 import type { FillFence } from '../invalidation/local-state'
 import type { CompiledCacheRule } from '../rules/types'
 import type { RemoteFence } from '../tiers/remote-tier'
+import type { Flight } from './flight'
 
 /** What the engine does with a finished fill. */
 export interface FillSink {
@@ -28,8 +29,8 @@ export class Fill {
   readonly key: string
   readonly path: string
   readonly fence: FillFence
-  /** Whether this fill leads a flight that other requests wait on. */
-  readonly leader: boolean
+  /** The flight other requests wait on, when this fill leads one. */
+  readonly flight: Flight | undefined
   /** The shared tier's fence, when the fill may be stored there. */
   readonly remote: RemoteFence | undefined
   #sink: FillSink
@@ -49,7 +50,7 @@ export class Fill {
       key: string
       path: string
       fence: FillFence
-      leader: boolean
+      flight?: Flight
       remote?: RemoteFence
     },
   ) {
@@ -58,7 +59,7 @@ export class Fill {
     this.key = init.key
     this.path = init.path
     this.fence = init.fence
-    this.leader = init.leader
+    this.flight = init.flight
     this.remote = init.remote
   }
 
@@ -76,6 +77,11 @@ export class Fill {
     this.#capturing = this.#verdict === undefined
     if (this.#verdict !== undefined) this.#finish(undefined)
     return this.#verdict
+  }
+
+  /** Whether this fill leads a flight that other requests wait on. */
+  get leader(): boolean {
+    return this.flight !== undefined
   }
 
   /** Why the response is not being stored, once known. */

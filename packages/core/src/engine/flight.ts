@@ -8,6 +8,7 @@ import type { CacheEntry } from '../entry/entry'
  */
 export class Flight {
   waiters = 0
+  readonly startedAt = Date.now()
   #settled = false
   #resolve!: (entry: CacheEntry | undefined) => void
   readonly done = new Promise<CacheEntry | undefined>((resolve) => {

@@ -4,18 +4,19 @@ import type { CompiledCacheRule } from './types'
 /**
  * Keys are a concatenation of self-delimiting components: each string is
  * written as `<length>:<text>`, an absent value as `!`, a list as
- * `#<count>` followed by its items. No two different inputs give the same
+ * `#<count>;` followed by its items (the `;` ends the count: `#1;234:…` and
+ * `#12;34:…` differ). No two different inputs give the same
  * key, whatever delimiters a query value or header contains. The memory tier
  * uses the key as is; a remote tier hashes it.
  */
-export const KEY_VERSION = 'v1'
+export const KEY_VERSION = 'v2'
 
 function str(value: string): string {
   return `${value.length}:${value}`
 }
 
 function list(values: readonly string[]): string {
-  let out = `#${values.length}`
+  let out = `#${values.length};`
   for (const v of values) out += str(v)
   return out
 }
@@ -38,18 +39,19 @@ export function parseQuery(rawQuery: string): URLSearchParams {
 export function queryComponent(spec: CompiledCacheRule['key']['query'], rawQuery: string): string {
   if (spec === 'none') return '!'
   // No query at all: every listed name is an empty list (the hit path skips parsing).
-  if (rawQuery === '') return spec === 'all' ? '#0' : `#${spec.length}${'#0'.repeat(spec.length)}`
+  if (rawQuery === '')
+    return spec === 'all' ? '#0;' : `#${spec.length};${'#0;'.repeat(spec.length)}`
   const params = parseQuery(rawQuery)
   if (spec === 'all') {
     const pairs = [...params]
     // Order-insensitive across names; values of one name keep their order,
     // because the app sees `?a=1&a=2` and `?a=2&a=1` as different arrays.
     pairs.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))
-    let out = `#${pairs.length}`
+    let out = `#${pairs.length};`
     for (const [name, value] of pairs) out += str(name) + str(value)
     return out
   }
-  let out = `#${spec.length}`
+  let out = `#${spec.length};`
   for (const name of spec) out += list(params.getAll(name))
   return out
 }
@@ -65,7 +67,7 @@ export interface KeyInput {
 export function buildKey(namespace: string, rule: CompiledCacheRule, input: KeyInput): string {
   let key = `${namespace}:${KEY_VERSION}:${str(rule.name)}${str(input.path)}`
   key += queryComponent(rule.key.query, input.rawQuery)
-  key += `#${rule.key.headers.length}`
+  key += `#${rule.key.headers.length};`
   for (const name of rule.key.headers) key += headerValue(input.headers[name])
   key += rule.perUser ? str(input.user ?? '') : '!'
   return key
