@@ -107,7 +107,7 @@ async function waitForBus(url: string, prefix: string, subscribers: number): Pro
   return Date.now() - started
 }
 
-/** Waits until the keyspace's epoch record exists (whatever its exact key name). */
+/** Waits until the keyspace's epoch exists (a field of the tier's state hash). */
 async function waitForEpoch(url: string, prefix: string): Promise<number> {
   const started = Date.now()
   for (;;) {
@@ -117,11 +117,13 @@ async function waitForEpoch(url: string, prefix: string): Promise<number> {
         'SCAN',
         cursor,
         'MATCH',
-        `*${prefix}*:epoch`,
+        `*${prefix}*:state`,
         'COUNT',
         1000,
       ])) as [string, string[]]
-      if (keys.length > 0) return Date.now() - started
+      for (const key of keys) {
+        if ((await redisCommand(url, ['HGET', key, 'epoch'])) !== null) return Date.now() - started
+      }
       cursor = next
     } while (cursor !== '0')
     if (Date.now() - started > 10_000) throw new Error('no epoch record within 10 s')

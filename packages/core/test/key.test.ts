@@ -451,7 +451,9 @@ function decodeKey(
   const headers = Array.from({ length: hn }, () =>
     r.absent() ? undefined : r.key[r.i] === '#' ? r.list() : r.str(),
   )
-  const user = perUser ? r.str() : (r.absent(), undefined)
+  let user: string | undefined
+  if (perUser) user = r.str()
+  else expect(r.absent()).toBe(true)
   expect(r.i).toBe(key.length)
   return { name, path, query, headers, user }
 }

@@ -50,6 +50,8 @@ export class RedisBus {
   #buffer: Message[] = []
   #epoch: string | undefined
   #lastSeq = 0
+  /** The bus sequence seen at the last renewal: by the next one, it must have been applied. */
+  #seenBusSeq = 0
   #leaseUntil = 0
   #renewTimer: NodeJS.Timeout | undefined
   #ackScheduled = false
@@ -123,7 +125,9 @@ export class RedisBus {
   }
 
   #handle(m: Message): void {
-    if (m.epoch === this.#epoch && m.seq <= this.#lastSeq) return
+    // Pub/sub delivers each message once, in order: a sequence that does not
+    // follow on (a gap, or one that went back — counters rolled back by a
+    // failover) means this process's view can no longer be trusted.
     if (m.epoch !== this.#epoch || m.seq !== this.#lastSeq + 1) {
       void this.#resync(`missed invalidations (got ${m.seq}, expected ${this.#lastSeq + 1})`)
       return
@@ -146,12 +150,15 @@ export class RedisBus {
     this.#ackScheduled = true
     setImmediate(() => {
       this.#ackScheduled = false
-      const seq = this.#lastSeq
-      const ack = this.#cmd
-        .multi()
-        .hset(this.#keys.applied, this.#opts.id, seq)
-        .publish(this.#ackChannel, String(seq))
-      withDeadline('ack', this.#opts.commandMs, ack.exec()).catch((err: Error) => {
+      const ack = this.#cmd.cachetAck(
+        1,
+        this.#keys.state,
+        this.#opts.id,
+        this.#lastSeq,
+        this.#epoch ?? '',
+        this.#ackChannel,
+      )
+      withDeadline('ack', this.#opts.commandMs, ack).catch((err: Error) => {
         debug('bus: ack failed: %s', err.message)
       })
     })
@@ -171,11 +178,9 @@ export class RedisBus {
           'resync',
           this.#opts.commandMs,
           this.#cmd.cachetResync(
-            4,
-            keys.epoch,
-            keys.busSeq,
-            keys.leases,
-            keys.applied,
+            2,
+            keys.state,
+            keys.patternLog,
             this.#opts.newEpoch(),
             this.#opts.id,
             this.#opts.leaseMs,
@@ -183,6 +188,7 @@ export class RedisBus {
         )
         this.#epoch = String(epoch)
         this.#lastSeq = Number(seq)
+        this.#seenBusSeq = this.#lastSeq
         if (this.#subscribed) this.#leaseUntil = this.#leaseEnd(started)
         this.#synced()
       } catch (err) {
@@ -193,7 +199,11 @@ export class RedisBus {
         this.#resyncing = undefined
         const buffered = this.#buffer
         this.#buffer = []
-        if (this.#epoch !== undefined) for (const m of buffered) this.#handle(m)
+        // Messages already counted in the sequence the resync read are dropped.
+        if (this.#epoch !== undefined) {
+          for (const m of buffered)
+            if (m.epoch !== this.#epoch || m.seq > this.#lastSeq) this.#handle(m)
+        }
       }
     })()
     return this.#resyncing
@@ -222,27 +232,43 @@ export class RedisBus {
       return
     }
     const keys = this.#keys
+    const deadline = Math.max(10, Math.floor(this.#opts.leaseMs / 3))
     try {
-      const [status] = await withDeadline(
+      // The subscription must be proven alive, not just not known dead: a
+      // half-open connection delivers nothing and closes nothing.
+      await withDeadline('subscriber ping', deadline, this.#sub.ping())
+    } catch (err) {
+      debug('bus: the subscriber does not answer (%s): reconnecting', (err as Error).message)
+      this.#lost('subscriber silent')
+      this.#sub.disconnect(true)
+      return
+    }
+    try {
+      const [status, value] = await withDeadline(
         'renew',
-        Math.max(10, Math.floor(this.#opts.leaseMs / 3)),
+        deadline,
         this.#cmd.cachetRenew(
-          3,
-          keys.leases,
-          keys.applied,
-          keys.epoch,
+          1,
+          keys.state,
           this.#opts.id,
           this.#opts.leaseMs,
           this.#lastSeq,
           this.#epoch,
         ),
       )
-      if (String(status) === 'ok') {
-        if (this.#subscribed && this.#resyncing === undefined)
-          this.#leaseUntil = this.#leaseEnd(started)
-      } else {
-        await this.#resync('the keyspace was reborn (Redis restarted or flushed)')
+      if (String(status) !== 'ok') {
+        await this.#resync('the keyspace was reborn (Redis restarted, flushed or evicted)')
+        return
       }
+      // A message published before the previous renewal should have arrived
+      // by now; if it has not, it never will.
+      if (this.#lastSeq < this.#seenBusSeq) {
+        await this.#resync(`messages up to ${this.#seenBusSeq} never arrived`)
+        return
+      }
+      this.#seenBusSeq = Number(value)
+      if (this.#subscribed && this.#resyncing === undefined)
+        this.#leaseUntil = this.#leaseEnd(started)
     } catch (err) {
       debug('bus: lease renewal failed: %s', (err as Error).message)
     }
@@ -254,7 +280,7 @@ export class RedisBus {
    * processes that held leases before it are unknown: `bornWaitMs` waits
    * until theirs have run out.
    */
-  async waitApplied(seq: number, live: string[], bornWaitMs: number): Promise<void> {
+  async waitApplied(seq: number, epoch: string, live: string[], bornWaitMs: number): Promise<void> {
     if (bornWaitMs > 0) await sleep(bornWaitMs)
     const giveUp = performance.now() + this.#opts.leaseMs + 2000
     let pending = live
@@ -272,9 +298,15 @@ export class RedisBus {
         await withDeadline(
           'acknowledgements',
           this.#opts.commandMs,
-          this.#cmd.cachetPending(2, keys.leases, keys.applied, seq, ...pending),
+          this.#cmd.cachetPending(1, keys.state, seq, epoch, ...pending),
         )
       ).map(String)
+      if (pending[0] === '!epoch') {
+        // Reborn meanwhile: every process either resyncs (dropping its memory
+        // tier) at its next renewal or loses its lease within one lease.
+        await sleep(this.#opts.leaseMs)
+        return
+      }
       if (pending.length === 0) break
       if (performance.now() > giveUp) {
         throw new CachetInvalidationError(
@@ -295,7 +327,7 @@ export class RedisBus {
     await withDeadline(
       'leave',
       this.#opts.commandMs,
-      this.#cmd.cachetLeave(2, keys.leases, keys.applied, this.#opts.id),
+      this.#cmd.cachetLeave(1, keys.state, this.#opts.id),
     ).catch(() => {})
   }
 }

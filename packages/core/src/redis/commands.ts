@@ -3,7 +3,7 @@ import type { Cluster, Redis } from 'ioredis'
 /** What the tier talks to: one Redis, or a Redis Cluster (every key in one hash slot). */
 export type RedisClient = Redis | Cluster
 
-import { ABANDON, INVALIDATE, LEAVE, PENDING, READ, RENEW, RESYNC, WRITE } from './scripts'
+import { ABANDON, ACK, INVALIDATE, LEAVE, PENDING, READ, RENEW, RESYNC, WRITE } from './scripts'
 
 type Arg = string | number | Buffer
 type Call<R> = (numKeys: number, ...args: Arg[]) => Promise<R>
@@ -15,9 +15,10 @@ export interface Scripts {
   cachetAbandon: Call<number>
   cachetInvalidate: Call<Array<number | string>>
   cachetPending: Call<string[]>
-  cachetRenew: Call<string[]>
+  cachetRenew: Call<[string, string]>
   cachetResync: Call<[string, number]>
   cachetLeave: Call<number>
+  cachetAck: Call<number>
 }
 
 /** Adds the scripts to a connection (idempotent). */
@@ -31,6 +32,7 @@ export function withScripts(client: RedisClient): RedisClient & Scripts {
     cachetRenew: RENEW,
     cachetResync: RESYNC,
     cachetLeave: LEAVE,
+    cachetAck: ACK,
   }
   for (const [name, lua] of Object.entries(scripts)) {
     if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {

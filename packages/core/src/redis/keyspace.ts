@@ -11,26 +11,17 @@ import { createHash } from 'node:crypto'
  * whole cache; a sharded layout is the Cluster issue's subject.
  */
 export class Keyspace {
-  readonly epoch: string
-  readonly versionSeq: string
-  readonly patternSeq: string
+  /** The one hash of coordination state (see scripts.ts). */
+  readonly state: string
   readonly patternLog: string
-  readonly busSeq: string
-  readonly leases: string
-  readonly applied: string
   readonly channel: string
   readonly #prefix: string
 
   constructor(name: string) {
     const prefix = `{${name}}`
     this.#prefix = prefix
-    this.epoch = `${prefix}:epoch`
-    this.versionSeq = `${prefix}:vseq`
-    this.patternSeq = `${prefix}:pseq`
+    this.state = `${prefix}:state`
     this.patternLog = `${prefix}:plog`
-    this.busSeq = `${prefix}:bseq`
-    this.leases = `${prefix}:leases`
-    this.applied = `${prefix}:applied`
     this.channel = `${prefix}:bus`
   }
 

@@ -44,6 +44,8 @@ interface RedisFence extends RemoteFence {
   readonly tags: readonly string[]
   readonly versions: readonly string[]
   readonly patternSeq: string
+  /** The keyspace epoch the fence belongs to. */
+  readonly epoch: string
 }
 
 // Annotated so that `check.fail()` narrows like a `never` call.
@@ -187,13 +189,11 @@ export class RedisTier implements RemoteTier {
       'read',
       this.#readMs,
       this.#cmd.cachetReadBuffer(
-        7 + tags.length,
+        5 + tags.length,
         k.entry(h),
         k.lock(h),
         k.marker(h),
-        k.epoch,
-        k.versionSeq,
-        k.patternSeq,
+        k.state,
         k.patternLog,
         ...tags.map((t) => k.tag(t)),
         options.skipEntry ? '1' : '0',
@@ -221,6 +221,7 @@ export class RedisTier implements RemoteTier {
       tags,
       versions: reply.slice(5).map(String),
       patternSeq: String(reply[3]),
+      epoch: String(reply[4]),
     }
     return marker === ''
       ? { kind: 'miss', fence, lock }
@@ -237,7 +238,7 @@ export class RedisTier implements RemoteTier {
     }
     const k = this.#keys
     const h = k.hash(key)
-    const envelope = encodeEnvelope(response, fence.versions, Number(fence.patternSeq))
+    const envelope = encodeEnvelope(response, fence.versions, Number(fence.patternSeq), fence.epoch)
     const stored = await withDeadline(
       'write',
       this.#writeMs,
@@ -245,7 +246,7 @@ export class RedisTier implements RemoteTier {
         4 + fence.tags.length,
         k.entry(h),
         k.lock(h),
-        k.patternSeq,
+        k.state,
         k.marker(h),
         ...fence.tags.map((t) => k.tag(t)),
         envelope,
@@ -253,6 +254,7 @@ export class RedisTier implements RemoteTier {
         fence.token,
         fence.patternSeq,
         this.#tagTtlMs,
+        fence.epoch,
         ...fence.versions,
       ),
     )
@@ -290,13 +292,9 @@ export class RedisTier implements RemoteTier {
         'invalidate',
         this.#invalidateMs,
         this.#cmd.cachetInvalidate(
-          6 + plan.tags.length,
-          k.epoch,
-          k.versionSeq,
-          k.patternSeq,
+          2 + plan.tags.length,
+          k.state,
           k.patternLog,
-          k.busSeq,
-          k.leases,
           ...plan.tags.map((t) => k.tag(t)),
           k.channel,
           randomBytes(8).toString('hex'),
@@ -314,8 +312,8 @@ export class RedisTier implements RemoteTier {
         { cause: err },
       )
     }
-    const [seq, waitMs, ...live] = reply
-    await this.#bus.waitApplied(Number(seq), live.map(String), Number(waitMs))
+    const [seq, waitMs, epoch, ...live] = reply
+    await this.#bus.waitApplied(Number(seq), String(epoch), live.map(String), Number(waitMs))
   }
 
   async close(): Promise<void> {

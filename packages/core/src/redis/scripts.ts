@@ -3,40 +3,56 @@
  * and the versions of its tags at one instant, and a write stores only if
  * nothing the fill depends on moved since the fill started.
  *
- * Versions are `<epoch>.<n>`: the epoch is a random id created when the
- * keyspace is (re)born (first use, restart without persistence, FLUSHALL),
- * and n comes from INCR. A missing tag record counts as invalidated: a fill
- * that finds none creates it, so an entry can never be valid against a tag
- * record that vanished.
+ * All coordination state lives in ONE hash, `{prefix}:state`: the keyspace
+ * epoch and when it was born, the version, pattern and bus counters, and per
+ * process its lease (`l:<id>`) and the last bus sequence it applied
+ * (`a:<id>`). Whatever removes it (first use, a restart without persistence,
+ * FLUSHALL, eviction under an `allkeys-*` policy, a failover that lost
+ * writes) removes all of it at once: the next script starts a new epoch, and
+ * no counter can ever go back within an epoch. The pattern log goes with it.
+ *
+ * Versions are `<epoch>.<n>.<nonce>`: n from HINCRBY, and a random nonce from
+ * the caller so that even a counter rolled back (a failover to a replica that
+ * had not seen the last writes) cannot hand out a version again. A missing tag record counts as invalidated: a
+ * fill that finds none creates it, so an entry can never be valid against a
+ * tag record that vanished. Entries record their epoch, and an entry from
+ * another epoch is a miss.
  */
 
-/**
- * Shared by the scripts: the keyspace epoch, created if missing, with the
- * time it was born (`<epoch key>:born`, in the same hash slot).
- */
-const EPOCH = `
+/** Shared by the scripts: the clock, and the state's epoch (a new keyspace when missing). */
+const STATE = `
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local function epoch(key, candidate)
-  local e = redis.call('GET', key)
+local function epoch(state, plog, candidate)
+  local e = redis.call('HGET', state, 'epoch')
   if not e then
-    redis.call('SET', key, candidate)
-    redis.call('SET', key .. ':born', now_ms())
+    redis.call('DEL', state, plog)
+    redis.call('HSET', state, 'epoch', candidate, 'born', now_ms(), 'vseq', 0, 'pseq', 0, 'bseq', 0)
     e = candidate
   end
   return e
 end
+local function live(state, now)
+  local out = {}
+  local all = redis.call('HGETALL', state)
+  for i = 1, #all, 2 do
+    local f = all[i]
+    if string.sub(f, 1, 2) == 'l:' and tonumber(all[i + 1]) > now then out[#out + 1] = string.sub(f, 3) end
+  end
+  return out
+end
 `
 
 /**
- * KEYS: entry, lock, marker, epoch, vseq, pseq, plog, tag keys...
+ * KEYS: entry, lock, marker, state, plog, tag keys...
  * ARGV: skipEntry, lockToken ('' = no lock), lockMs, tagTtlMs, epochCandidate, tag names...
  * → {'hit', envelope, patternsSince...} | {'miss', lock, marker, pseq, epoch, versions...}
  */
-export const READ = `${EPOCH}
-local ntags = #KEYS - 7
+export const READ = `${STATE}
+local ntags = #KEYS - 5
+local e = epoch(KEYS[4], KEYS[5], ARGV[5])
 if ARGV[1] ~= '1' then
   local v = redis.call('GET', KEYS[1])
   if v then
@@ -47,25 +63,23 @@ if ARGV[1] ~= '1' then
     end)
     if not ok or type(meta) ~= 'table' or type(meta.t) ~= 'table' or type(meta.v) ~= 'table' then
       redis.call('DEL', KEYS[1])
-    else
-      local valid = #meta.t == ntags
-      if valid then
-        for i = 1, ntags do
-          if meta.t[i] ~= ARGV[5 + i] or redis.call('GET', KEYS[7 + i]) ~= meta.v[i] then
-            valid = false
-            break
-          end
+    elseif meta.ep == e and #meta.t == ntags then
+      local valid = true
+      for i = 1, ntags do
+        if meta.t[i] ~= ARGV[5 + i] or redis.call('GET', KEYS[5 + i]) ~= meta.v[i] then
+          valid = false
+          break
         end
       end
       if valid then
-        local pseq = tonumber(redis.call('GET', KEYS[6]) or '0')
+        local pseq = tonumber(redis.call('HGET', KEYS[4], 'pseq'))
         local p = tonumber(meta.p) or -1
         if pseq == p then return {'hit', v} end
         if p >= 0 and p < pseq then
-          local oldest = redis.call('ZRANGE', KEYS[7], 0, 0, 'WITHSCORES')
+          local oldest = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
           if oldest[2] ~= nil and tonumber(oldest[2]) <= p + 1 then
             local out = {'hit', v}
-            for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[7], '(' .. p, '+inf')) do
+            for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '(' .. p, '+inf')) do
               out[#out + 1] = string.sub(m, string.find(m, ':', 1, true) + 1)
             end
             return out
@@ -77,16 +91,15 @@ if ARGV[1] ~= '1' then
   end
 end
 local marker = redis.call('GET', KEYS[3]) or ''
-local e = epoch(KEYS[4], ARGV[5])
-local out = {'miss', 'none', marker, redis.call('GET', KEYS[6]) or '0', e}
+local out = {'miss', 'none', marker, redis.call('HGET', KEYS[4], 'pseq'), e}
 local ttl = tonumber(ARGV[4])
 for i = 1, ntags do
-  local cur = redis.call('GET', KEYS[7 + i])
+  local cur = redis.call('GET', KEYS[5 + i])
   if not cur then
-    cur = e .. '.' .. redis.call('INCR', KEYS[5])
-    redis.call('SET', KEYS[7 + i], cur, 'PX', ttl)
-  elseif redis.call('PTTL', KEYS[7 + i]) < ttl then
-    redis.call('PEXPIRE', KEYS[7 + i], ttl)
+    cur = e .. '.' .. redis.call('HINCRBY', KEYS[4], 'vseq', 1) .. '.' .. ARGV[5]
+    redis.call('SET', KEYS[5 + i], cur, 'PX', ttl)
+  elseif redis.call('PTTL', KEYS[5 + i]) < ttl then
+    redis.call('PEXPIRE', KEYS[5 + i], ttl)
   end
   out[5 + i] = cur
 end
@@ -97,15 +110,15 @@ return out
 `
 
 /**
- * KEYS: entry, lock, pseq, marker, tag keys...
- * ARGV: envelope, px, lockToken, capturedPseq, tagTtlMs, captured versions...
+ * KEYS: entry, lock, state, marker, tag keys...
+ * ARGV: envelope, px, lockToken, capturedPseq, tagTtlMs, capturedEpoch, captured versions...
  * → 1 stored, 0 fenced out. Releases the lock either way.
  */
 export const WRITE = `
-local ok = (redis.call('GET', KEYS[3]) or '0') == ARGV[4]
+local ok = redis.call('HGET', KEYS[3], 'epoch') == ARGV[6] and redis.call('HGET', KEYS[3], 'pseq') == ARGV[4]
 if ok then
   for i = 5, #KEYS do
-    if redis.call('GET', KEYS[i]) ~= ARGV[i + 1] then
+    if redis.call('GET', KEYS[i]) ~= ARGV[i + 2] then
       ok = false
       break
     end
@@ -136,49 +149,45 @@ return 1
 `
 
 /**
- * KEYS: epoch, vseq, pseq, plog, bseq, leases, tag keys...
+ * KEYS: state, plog, tag keys...
  * ARGV: channel, epochCandidate, tagTtlMs, plogMax, payload, leaseMs, patterns...
- * → {busSeq, waitMs, live process ids...}. waitMs > 0 while the keyspace is
- * younger than a lease: processes that held leases before it was reborn are
+ * → {busSeq, waitMs, epoch, live process ids...}. waitMs > 0 while the keyspace is
+ * younger than a lease: processes that held leases before it was born are
  * unknown, so the caller waits until theirs have surely run out.
  */
-export const INVALIDATE = `${EPOCH}
-local e = epoch(KEYS[1], ARGV[2])
+export const INVALIDATE = `${STATE}
+local e = epoch(KEYS[1], KEYS[2], ARGV[2])
 local now = now_ms()
-local born = tonumber(redis.call('GET', KEYS[1] .. ':born') or '')
-if not born then
-  born = now
-  redis.call('SET', KEYS[1] .. ':born', now)
-end
-local wait = math.max(0, born + tonumber(ARGV[6]) - now)
-for i = 7, #KEYS do
-  redis.call('SET', KEYS[i], e .. '.' .. redis.call('INCR', KEYS[2]), 'PX', ARGV[3])
+local wait = math.max(0, tonumber(redis.call('HGET', KEYS[1], 'born')) + tonumber(ARGV[6]) - now)
+for i = 3, #KEYS do
+  redis.call('SET', KEYS[i], e .. '.' .. redis.call('HINCRBY', KEYS[1], 'vseq', 1) .. '.' .. ARGV[2], 'PX', ARGV[3])
 end
 for i = 7, #ARGV do
-  local s = redis.call('INCR', KEYS[3])
-  redis.call('ZADD', KEYS[4], s, s .. ':' .. ARGV[i])
+  local s = redis.call('HINCRBY', KEYS[1], 'pseq', 1)
+  redis.call('ZADD', KEYS[2], s, s .. ':' .. ARGV[i])
 end
-if #ARGV >= 7 then redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -(tonumber(ARGV[4]) + 1)) end
-local seq = redis.call('INCR', KEYS[5])
+if #ARGV >= 7 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1)) end
+local seq = redis.call('HINCRBY', KEYS[1], 'bseq', 1)
 redis.call('PUBLISH', ARGV[1], e .. '|' .. seq .. '|' .. ARGV[5])
-local out = {seq, wait}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[6], '(' .. now, '+inf')) do
-  out[#out + 1] = id
-end
+local out = {seq, wait, e}
+for _, id in ipairs(live(KEYS[1], now)) do out[#out + 1] = id end
 return out
 `
 
 /**
- * KEYS: leases, applied. ARGV: busSeq, process ids...
- * → the ids whose lease is live and who have not applied busSeq yet.
+ * KEYS: state. ARGV: busSeq, epoch, process ids...
+ * → the ids whose lease is live and who have not applied busSeq yet, or
+ * {'!epoch'} when the keyspace was reborn meanwhile (the sequence means
+ * nothing any more: the caller waits out a lease instead).
  */
-export const PENDING = `${EPOCH}
+export const PENDING = `${STATE}
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[2] then return {'!epoch'} end
 local now = now_ms()
 local seq = tonumber(ARGV[1])
 local out = {}
-for i = 2, #ARGV do
-  local exp = redis.call('ZSCORE', KEYS[1], ARGV[i])
-  if exp and tonumber(exp) > now and tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0') < seq then
+for i = 3, #ARGV do
+  local exp = redis.call('HGET', KEYS[1], 'l:' .. ARGV[i])
+  if exp and tonumber(exp) > now and tonumber(redis.call('HGET', KEYS[1], 'a:' .. ARGV[i]) or '0') < seq then
     out[#out + 1] = ARGV[i]
   end
 end
@@ -186,38 +195,48 @@ return out
 `
 
 /**
- * KEYS: leases, applied, epoch. ARGV: id, leaseMs, appliedSeq, knownEpoch.
- * → {'ok'} | {'epoch', current}: the keyspace was reborn; resync first.
+ * KEYS: state. ARGV: id, leaseMs, appliedSeq, knownEpoch.
+ * → {'ok', busSeq} | {'epoch', current}: the keyspace was reborn; resync first.
  */
-export const RENEW = `${EPOCH}
-local e = redis.call('GET', KEYS[3])
+export const RENEW = `${STATE}
+local e = redis.call('HGET', KEYS[1], 'epoch')
 if e ~= ARGV[4] then return {'epoch', e or ''} end
 local now = now_ms()
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
-if #dead > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-  redis.call('HDEL', KEYS[2], unpack(dead))
+redis.call('HSET', KEYS[1], 'l:' .. ARGV[1], now + tonumber(ARGV[2]), 'a:' .. ARGV[1], ARGV[3])
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local f = all[i]
+  if string.sub(f, 1, 2) == 'l:' and tonumber(all[i + 1]) <= now then
+    redis.call('HDEL', KEYS[1], f, 'a:' .. string.sub(f, 3))
+  end
 end
-return {'ok'}
+return {'ok', redis.call('HGET', KEYS[1], 'bseq')}
 `
 
 /**
- * KEYS: epoch, bseq, leases, applied. ARGV: epochCandidate, id, leaseMs.
+ * KEYS: state, plog. ARGV: epochCandidate, id, leaseMs.
  * → {epoch, busSeq}: the process starts over from here.
  */
-export const RESYNC = `${EPOCH}
-local e = epoch(KEYS[1], ARGV[1])
-local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
-redis.call('ZADD', KEYS[3], now_ms() + tonumber(ARGV[3]), ARGV[2])
-redis.call('HSET', KEYS[4], ARGV[2], seq)
-return {e, seq}
+export const RESYNC = `${STATE}
+local e = epoch(KEYS[1], KEYS[2], ARGV[1])
+local seq = redis.call('HGET', KEYS[1], 'bseq')
+redis.call('HSET', KEYS[1], 'l:' .. ARGV[2], now_ms() + tonumber(ARGV[3]), 'a:' .. ARGV[2], seq)
+return {e, tonumber(seq)}
 `
 
-/** KEYS: leases, applied. ARGV: id. A clean shutdown: nobody waits for this process. */
+/** KEYS: state. ARGV: id. A clean shutdown: nobody waits for this process. */
 export const LEAVE = `
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[1], 'l:' .. ARGV[1], 'a:' .. ARGV[1])
+return 1
+`
+
+/**
+ * KEYS: state. ARGV: id, appliedSeq, epoch, ackChannel. Records what this
+ * process applied (only in its own epoch) and wakes the waiting invalidators.
+ */
+export const ACK = `
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], 'a:' .. ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[4], ARGV[2])
 return 1
 `

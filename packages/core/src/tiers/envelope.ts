@@ -34,12 +34,15 @@ export interface EnvelopeMeta {
   p: number
   /** request path */
   u: string
+  /** the shared tier's keyspace epoch when the fill started ('' where there is none) */
+  ep: string
 }
 
 export function encodeEnvelope(
   r: StoredResponse,
   versions: readonly string[],
   patternSeq: number,
+  epoch = '',
 ): Buffer {
   const meta: EnvelopeMeta = {
     s: r.status,
@@ -52,6 +55,7 @@ export function encodeEnvelope(
     v: [...versions],
     p: patternSeq,
     u: r.path,
+    ep: epoch,
   }
   const json = Buffer.from(JSON.stringify(meta))
   const header = Buffer.allocUnsafe(HEADER_BYTES)
