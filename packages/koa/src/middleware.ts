@@ -44,19 +44,17 @@ export function defaultIdentify(ctx: Context): string | undefined {
   return userIdOf(ctx.state?.user)
 }
 
-/** Sets a hit's status, headers and body; Koa's respond() writes them (no body for HEAD). */
+/**
+ * Writes a hit straight to the response, as the Express adapter does: the
+ * status, headers and bytes were all computed when the entry was stored, and
+ * Koa's own body and header machinery would only redo that work. Koa is told
+ * not to respond (`ctx.respond = false`), so middleware that rewrites
+ * `ctx.body` after `await next()` does not see hits.
+ */
 function writeHit(ctx: Context, r: ReturnType<typeof replay>): void {
-  const headers: Record<string, string | string[]> = {}
-  for (let i = 0; i < r.headers.length; i += 2) {
-    const name = r.headers[i] as string
-    const value = r.headers[i + 1] as string
-    const prev = headers[name]
-    headers[name] =
-      prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value]
-  }
-  ctx.set(headers)
-  ctx.body = r.body ?? null
-  ctx.status = r.status
+  ctx.respond = false
+  ctx.res.writeHead(r.status, r.headers)
+  ctx.res.end(r.body)
 }
 
 /**
