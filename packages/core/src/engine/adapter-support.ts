@@ -1,8 +1,11 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { CachetConfigError } from '../errors'
 import type { InvalidationTarget } from '../invalidation/target'
-import type { CacheRule } from '../rules/types'
+import type { CacheRule, CompiledCacheRule, RuleMatch } from '../rules/types'
 import type { CacheEngine } from './engine'
+import { type Exchange, splitUrl } from './exchange'
 import type { CacheOptions } from './options'
+import { replay } from './replay'
 
 /** What a request handler can reach as `req.cache` (Express) or `ctx.cache` (Koa). */
 export interface RequestCache {
@@ -15,6 +18,38 @@ export interface CacheHandle extends RequestCache {
   /** Resolves once the shared tier's bus is connected (immediately without one). Never rejects. */
   readonly ready: Promise<void>
   close(): Promise<void>
+  /**
+   * Wraps the app's request listener so that memory hits are answered before
+   * the framework runs: `http.createServer(cache.edge(app))` (Express) or
+   * `cache.edge(app.callback())` (Koa). Everything else — misses, per-user
+   * rules, writes — goes on to the app and its cache middleware.
+   */
+  edge(listener: RequestListener): RequestListener
+}
+
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void
+
+/** Answers memory hits of non-per-user GET/HEAD rules at the server's edge; passes the rest on. */
+function edgeListener(engine: CacheEngine, listener: RequestListener): RequestListener {
+  return function cachetEdge(req, res) {
+    const method = req.method
+    if (method === 'GET' || method === 'HEAD') {
+      const { path, rawQuery } = splitUrl(req.url ?? '/')
+      const m = engine.match(method, path)
+      if (m !== undefined && m.rule.kind === 'cache') {
+        const ex: Exchange = { method, path, rawQuery, headers: req.headers, user: undefined }
+        const entry = engine.peek(m as RuleMatch<CompiledCacheRule>, ex)
+        if (entry !== undefined) {
+          const ifNoneMatch = req.headers['if-none-match']
+          const r = replay(entry, Date.now(), ifNoneMatch, method === 'HEAD')
+          res.writeHead(r.status, r.headers)
+          res.end(r.body)
+          return
+        }
+      }
+    }
+    listener(req, res)
+  }
 }
 
 /**
@@ -30,6 +65,7 @@ export function withHandle<F extends object>(middleware: F, engine: CacheEngine)
     ready: { value: ready },
     invalidate: { value: (target: InvalidationTarget) => engine.invalidate(target) },
     close: { value: () => engine.close() },
+    edge: { value: (listener: RequestListener) => edgeListener(engine, listener) },
   }) as F & CacheHandle
 }
 

@@ -101,6 +101,27 @@ export class CacheEngine implements FillSink {
     return this.l1 !== undefined && (this.#remote === undefined || this.#remote.tier.trusted())
   }
 
+  /** A valid, fresh memory entry for `key`; an invalid one is dropped. */
+  #memoryHit(key: string, now: number): CacheEntry | undefined {
+    if (this.l1 === undefined) return undefined
+    const entry = this.l1.get(key, now)
+    if (entry === undefined) return undefined
+    if (now < entry.staleAt && this.#state.isValid(entry) && this.#l1Usable()) return entry
+    this.l1.delete(key)
+    return undefined
+  }
+
+  /**
+   * A memory hit for a request, or nothing — never a fill, never a wait. For
+   * answering hits before the framework runs (`cache.edge()`); per-user rules
+   * are left to the middleware, which knows the verified user.
+   */
+  peek(m: RuleMatch<CompiledCacheRule>, ex: Exchange): CacheEntry | undefined {
+    if (m.rule.perUser || requestBypassReason(m.rule, ex.headers, undefined) !== undefined)
+      return undefined
+    return this.#memoryHit(buildKey(this.#namespace, m.rule, ex), Date.now())
+  }
+
   /** Hit, bypass or miss; synchronous on a memory hit and when there is no shared tier. */
   lookup(m: RuleMatch<CompiledCacheRule>, ex: Exchange): Lookup | Promise<Lookup> {
     const rule = m.rule
@@ -111,15 +132,8 @@ export class CacheEngine implements FillSink {
     }
     const key = buildKey(this.#namespace, rule, ex)
     const now = Date.now()
-    if (this.l1 !== undefined) {
-      const entry = this.l1.get(key, now)
-      if (entry !== undefined) {
-        if (now < entry.staleAt && this.#state.isValid(entry) && this.#l1Usable()) {
-          return { type: 'hit', entry }
-        }
-        this.l1.delete(key)
-      }
-    }
+    const entry = this.#memoryHit(key, now)
+    if (entry !== undefined) return { type: 'hit', entry }
     const marker = this.#markers.get(key, now)
     if (marker?.pass) return { type: 'bypass', reason: marker.reason }
     let flight = marker === undefined ? this.#flights.get(key) : undefined
