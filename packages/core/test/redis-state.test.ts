@@ -68,3 +68,67 @@ test.each<[string, Loss]>([
   },
   15_000,
 )
+
+/** A TCP proxy to Redis whose connections can be frozen: open, but forwarding nothing. */
+async function freezableProxy(target: URL) {
+  const { createServer, connect } = await import('node:net')
+  const links: Array<{ frozen: boolean }> = []
+  const server = createServer((client) => {
+    const link = { frozen: false }
+    links.push(link)
+    const upstream = connect(Number(target.port), target.hostname)
+    client.on('data', (d) => {
+      if (!link.frozen) upstream.write(d)
+    })
+    upstream.on('data', (d) => {
+      if (!link.frozen) client.write(d)
+    })
+    const end = () => {
+      client.destroy()
+      upstream.destroy()
+    }
+    client.on('error', end).on('close', end)
+    upstream.on('error', end).on('close', end)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as { port: number }).port
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    links,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}
+
+test('a silent (half-open) subscription is detected: no stale hit, and invalidations go on', async () => {
+  const prefix = `halfopen-${randomBytes(5).toString('hex')}`
+  const proxy = await freezableProxy(new URL(sharedRedisUrl()))
+  const a = new CacheEngine({
+    rules,
+    store: { l2: redisTier({ client: sharedRedisUrl(), prefix, lease: `${LEASE}ms` }) },
+  })
+  // B's command connection is the proxy's first link, its subscriber the second.
+  const b = new CacheEngine({
+    rules,
+    store: { l2: redisTier({ client: proxy.url, prefix, lease: `${LEASE}ms` }) },
+  })
+  const origin = new FakeOrigin()
+  try {
+    await Promise.all([a.start(), b.start()])
+    await sleep(LEASE)
+    expect((await request(a, origin, '/p/1')).outcome).toBe('miss')
+    expect(await request(b, origin, '/p/1')).toEqual({ outcome: 'hit', body: 'v1' })
+    expect(await request(b, origin, '/p/1')).toEqual({ outcome: 'hit', body: 'v1' })
+    const subscriber = proxy.links[1]
+    if (subscriber === undefined) throw new Error('B has no subscriber link')
+    subscriber.frozen = true
+    // Resolves (B acknowledges after reconnecting, or its lease runs out); never stale after.
+    await a.invalidate({ tags: ['p:1'] })
+    expect((await request(b, origin, '/p/1')).body).not.toBe('v1')
+    // And the cluster is not stuck: a later invalidation resolves too.
+    await a.invalidate({ tags: ['p:9'] })
+  } finally {
+    await a.close()
+    await b.close()
+    await proxy.close()
+  }
+}, 15_000)
