@@ -48,13 +48,14 @@
  * (`JSON.stringify` turns a Buffer into an array of numbers), a store without
  * serialization or a compression adapter may not; a string survives them all.
  */
-import { createHash, randomBytes, randomInt } from 'node:crypto'
+import { randomBytes, randomInt } from 'node:crypto'
 import type { Keyv } from 'keyv'
 import { CachetInvalidationError, describeValue } from '../errors'
 import type { ResponseBypassReason } from '../http/storable'
 import type { InvalidationPlan } from '../invalidation/local-state'
 import { withDeadline } from '../tiers/deadline'
 import { decodeEnvelope, decodeEnvelopeFence, encodeEnvelope } from '../tiers/envelope'
+import { TierKeyspace } from '../tiers/keyspace'
 import type { RemoteFence, RemoteRead, RemoteTier, StoredResponse } from '../tiers/remote-tier'
 import { TierOptionChecker } from '../tiers/tier-options'
 
@@ -92,35 +93,12 @@ interface PatternLogRecord {
  * `<prefix>:t:<tag>`, `<prefix>:pseq`, `<prefix>:plog`. Entry, lock and marker
  * use a SHA-256 of the engine's key (long, and it can hold user ids).
  */
-export class KeyvKeyspace {
+export class KeyvKeyspace extends TierKeyspace {
   readonly patternSeq: string
-  readonly patternLog: string
-  readonly #prefix: string
 
   constructor(prefix: string) {
-    this.#prefix = prefix
+    super(prefix)
     this.patternSeq = `${prefix}:pseq`
-    this.patternLog = `${prefix}:plog`
-  }
-
-  hash(key: string): string {
-    return createHash('sha256').update(key).digest('base64url')
-  }
-
-  entry(hash: string): string {
-    return `${this.#prefix}:e:${hash}`
-  }
-
-  lock(hash: string): string {
-    return `${this.#prefix}:l:${hash}`
-  }
-
-  marker(hash: string): string {
-    return `${this.#prefix}:m:${hash}`
-  }
-
-  tag(tag: string): string {
-    return `${this.#prefix}:t:${tag}`
   }
 }
 
