@@ -172,25 +172,13 @@ export class KeyvTier implements RemoteTier {
     ) {
       check.fail('store', `expected a Keyv instance (new Keyv(...)), got ${describeValue(store)}`)
     }
-    const prefix = options.prefix ?? 'cachet'
-    if (typeof prefix !== 'string' || !/^[\w.:-]{1,64}$/.test(prefix)) {
-      check.fail(
-        'prefix',
-        `expected 1 to 64 letters, digits, "_", "-", ".", ":", got ${describeValue(prefix)}`,
-      )
-    }
+    const prefix = check.prefix(options.prefix)
     this.#lockMs = check.duration('lockTtl', options.lockTtl, '5s')
-    this.#tagTtlMs = check.duration('tagTtl', options.tagTtl, '1d')
+    this.#tagTtlMs = check.duration('tagTtl', options.tagTtl, '1d', false)
     this.#readMs = check.duration('timeouts.read', options.timeouts?.read, '250ms')
     this.#writeMs = check.duration('timeouts.write', options.timeouts?.write, '1s')
     this.#invalidateMs = check.duration('timeouts.invalidate', options.timeouts?.invalidate, '2s')
-    this.#patternLogSize = options.patternLogSize ?? 1000
-    if (!Number.isSafeInteger(this.#patternLogSize) || this.#patternLogSize < 1) {
-      check.fail(
-        'patternLogSize',
-        `expected a whole number of 1 or more, got ${describeValue(options.patternLogSize)}`,
-      )
-    }
+    this.#patternLogSize = check.count('patternLogSize', options.patternLogSize, 1000)
     this.#store = options.store
     this.#keys = new KeyvKeyspace(prefix)
   }

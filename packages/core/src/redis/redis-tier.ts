@@ -113,13 +113,7 @@ export class RedisTier implements RemoteTier {
     const known = ['client', 'prefix', 'lease', 'lockTtl', 'tagTtl', 'timeouts', 'patternLogSize']
     for (const k of Object.keys(opts))
       if (!known.includes(k)) check.fail(k, `unknown option (expected one of ${known.join(', ')})`)
-    const prefix = opts.prefix ?? 'cachet'
-    if (typeof prefix !== 'string' || !/^[\w.:-]{1,64}$/.test(prefix)) {
-      check.fail(
-        'prefix',
-        `expected 1 to 64 letters, digits, "_", "-", ".", ":", got ${describeValue(prefix)}`,
-      )
-    }
+    const prefix = check.prefix(opts.prefix)
     const leaseMs = check.duration('lease', opts.lease, '3s')
     this.#leaseMs = leaseMs
     this.#lockMs = check.duration('lockTtl', opts.lockTtl, '5s')
@@ -127,13 +121,7 @@ export class RedisTier implements RemoteTier {
     this.#readMs = check.duration('timeouts.read', opts.timeouts?.read, '100ms')
     this.#writeMs = check.duration('timeouts.write', opts.timeouts?.write, '1s')
     this.#invalidateMs = check.duration('timeouts.invalidate', opts.timeouts?.invalidate, '2s')
-    this.#patternLogSize = opts.patternLogSize ?? 10_000
-    if (!Number.isSafeInteger(this.#patternLogSize) || this.#patternLogSize < 1) {
-      check.fail(
-        'patternLogSize',
-        `expected a whole number of 1 or more, got ${describeValue(opts.patternLogSize)}`,
-      )
-    }
+    this.#patternLogSize = check.count('patternLogSize', opts.patternLogSize, 10_000)
     const client = opts.client
     if (typeof client === 'string' && /^rediss?:\/\//.test(client)) {
       this.#cmd = withScripts(new Redis(client, COMMAND_CONNECTION))

@@ -32,6 +32,27 @@ export class TierOptionChecker {
     return ms
   }
 
+  /** A key prefix: 1 to 64 letters, digits, `_`, `-`, `.`, `:`. */
+  prefix(value: unknown): string {
+    const prefix = value ?? 'cachet'
+    if (typeof prefix !== 'string' || !/^[\w.:-]{1,64}$/.test(prefix)) {
+      this.fail(
+        'prefix',
+        `expected 1 to 64 letters, digits, "_", "-", ".", ":", got ${describeValue(prefix)}`,
+      )
+    }
+    return prefix
+  }
+
+  /** A whole number of 1 or more. */
+  count(option: string, value: unknown, fallback: number): number {
+    const n = value ?? fallback
+    if (!Number.isSafeInteger(n) || (n as number) < 1) {
+      this.fail(option, `expected a whole number of 1 or more, got ${describeValue(value)}`)
+    }
+    return n as number
+  }
+
   /** Only the named options. */
   known(options: object, names: readonly string[]): void {
     for (const k of Object.keys(options)) {
