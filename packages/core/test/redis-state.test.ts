@@ -5,7 +5,7 @@ import { CacheEngine } from '../src/engine/engine'
 import { redisTier } from '../src/redis'
 import { Keyspace } from '../src/redis/keyspace'
 import type { CacheRule } from '../src/rules/types'
-import { FakeOrigin, request, sleep } from './support'
+import { FakeOrigin, lookup, request, sleep } from './support'
 
 // Two engines on one Redis, as two processes. The coordination state (epoch,
 // counters, leases, acknowledgements) is one hash: losing it — eviction under
@@ -130,5 +130,45 @@ test('a silent (half-open) subscription is detected: no stale hit, and invalidat
     await a.close()
     await b.close()
     await proxy.close()
+  }
+}, 15_000)
+
+test('a fill lock whose holder died expires, and one waiting process proceeds', async () => {
+  const prefix = `lock-${randomBytes(5).toString('hex')}`
+  const make = () =>
+    new CacheEngine({
+      rules,
+      coalesce: { maxWait: '5s' },
+      store: {
+        l2: redisTier({ client: sharedRedisUrl(), prefix, lease: `${LEASE}ms`, lockTtl: '300ms' }),
+      },
+    })
+  const holder = make()
+  const waiter = make()
+  const origin = new FakeOrigin()
+  try {
+    await Promise.all([holder.start(), waiter.start()])
+    // The holder takes the lock and never finishes its fill (it "died").
+    const held = await lookup(holder, '/p/5')
+    expect(held.type).toBe('miss')
+    const started = Date.now()
+    const waited = await lookup(waiter, '/p/5')
+    const elapsed = Date.now() - started
+    // The waiter polled while the lock was held, then got the lock itself.
+    expect(waited.type).toBe('miss')
+    expect(elapsed).toBeGreaterThanOrEqual(250)
+    expect(elapsed).toBeLessThan(4000)
+    if (waited.type !== 'miss') throw new Error('expected a miss')
+    origin.serve(waited.fill)
+    await sleep(50)
+    // A third process finds the waiter's fill in Redis.
+    const reader = make()
+    await reader.start()
+    expect(await request(reader, origin, '/p/5')).toEqual({ outcome: 'hit', body: 'v1' })
+    expect(origin.calls).toBe(1)
+    await reader.close()
+  } finally {
+    await holder.close()
+    await waiter.close()
   }
 }, 15_000)
