@@ -24,7 +24,14 @@ export const shopRules: CacheRule[] = [
   { name: 'asset', path: '/assets/:name', ttl: 300, maxBodySize: '1MiB' },
   { name: 'stream', path: '/stream/:chunks', ttl: 60, maxBodySize: '1MiB' },
   { name: 'status', path: '/status/:code', ttl: 60, statuses: [200, 404] },
-  { name: 'slow', path: '/slow/:id', ttl: 5, tags: ['products', 'product:{params.id}'] },
+  {
+    name: 'slow',
+    path: '/slow/:id',
+    ttl: 5,
+    staleWhileRevalidate: 30,
+    staleIfError: 300,
+    tags: ['products', 'product:{params.id}'],
+  },
   { name: 'private', path: '/private/:id', ttl: 60 },
   { name: 'session', path: '/session', ttl: 60 },
 ]

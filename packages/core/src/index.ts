@@ -1,12 +1,29 @@
 export type { CacheHandle, RequestCache } from './engine/adapter-support'
-export { splitAdapterOptions, userIdOf, withHandle } from './engine/adapter-support'
-export type { Lookup } from './engine/engine'
-export { CacheEngine } from './engine/engine'
+export {
+  clearHeaders,
+  refreshInBackground,
+  splitAdapterOptions,
+  userIdOf,
+  withHandle,
+} from './engine/adapter-support'
+export type { Lookup, RefreshClaim } from './engine/engine'
+export { CacheEngine, REVALIDATE_RETRY_MS } from './engine/engine'
+export type {
+  BreakerEvent,
+  CacheEvents,
+  CacheStats,
+  RevalidateEvent,
+  StaleEvent,
+  TierErrorEvent,
+  TierOperation,
+} from './engine/events'
 export type { Exchange } from './engine/exchange'
 export { ruleNeedsUser, splitUrl } from './engine/exchange'
 export { Fill } from './engine/fill'
+export type { InternalRequestInit } from './engine/internal-request'
+export { internalRequest, isInternalRequest, serverListener } from './engine/internal-request'
 export type { CacheOptions } from './engine/options'
-export type { Replay } from './engine/replay'
+export type { Replay, StaleReplay } from './engine/replay'
 export { replay } from './engine/replay'
 export type { BypassReason, CacheOutcome } from './engine/status-headers'
 export {
@@ -14,6 +31,7 @@ export {
   CACHE_STATUS_MISS,
   cacheStatusBypass,
   cacheStatusHit,
+  cacheStatusStale,
   fillOutcome,
   WRITE_INVALIDATION_FAILED,
 } from './engine/status-headers'
@@ -45,6 +63,8 @@ export type {
   RuleKeyOptions,
   RuleMatch,
 } from './rules/types'
+export type { BreakerOptions, BreakerState } from './tiers/breaker'
+export { CircuitBreaker } from './tiers/breaker'
 export type { MemoryTierOptions } from './tiers/memory-tier'
 export { MemoryTier } from './tiers/memory-tier'
 export type {

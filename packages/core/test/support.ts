@@ -113,7 +113,7 @@ export function lookup(
 }
 
 export interface Outcome {
-  /** `hit`, `miss`, `bypass:<reason>`, `write` or `no-rule`. */
+  /** `hit`, `stale:<reason>`, `miss`, `bypass:<reason>`, `write` or `no-rule`. */
   outcome: string
   body: string
 }
@@ -121,6 +121,7 @@ export interface Outcome {
 /** Finishes a lookup the way an adapter does: a miss or bypass calls the origin. */
 export function finish(l: Lookup, origin: FakeOrigin, respond?: OriginResponse): Outcome {
   if (l.type === 'hit') return { outcome: 'hit', body: l.entry.body.toString() }
+  if (l.type === 'stale') return { outcome: `stale:${l.reason}`, body: l.entry.body.toString() }
   if (l.type === 'bypass')
     return { outcome: `bypass:${l.reason}`, body: origin.serve(undefined, respond) }
   return { outcome: 'miss', body: origin.serve(l.fill, respond) }

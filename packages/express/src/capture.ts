@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import { type Fill, fillOutcome, strongEtag } from '@cachet/core'
+import { clearHeaders, type Fill, fillOutcome, replay, strongEtag } from '@cachet/core'
 
 type Chunk = string | Buffer | Uint8Array
 
@@ -44,13 +44,45 @@ function absorbHeaders(res: ServerResponse, headers: unknown): void {
  * chunks are copied into the fill until its size cap, and the write's return
  * value (backpressure) is the original one. A single-chunk response gets a
  * strong ETag before its headers go out, as the stored entry will have.
+ *
+ * When the fill holds a stale-if-error copy and the route answers 5xx (itself,
+ * or through an error handler after a throw), the copy is sent instead, before
+ * any of the failure's headers go out, and the rest of the failure is dropped.
  */
-export function captureResponse(res: ServerResponse, fill: Fill): void {
+export function captureResponse(
+  res: ServerResponse,
+  fill: Fill,
+  ifNoneMatch: string | undefined,
+): void {
   const writeHead = res.writeHead as (...args: unknown[]) => ServerResponse
   const write = res.write
   const end = res.end
   let decided = false
   let ended = false
+  let replaced = false
+
+  /** Sends the stale-if-error copy in place of a 5xx about to go out; true when it did. */
+  const replaceWithStale = (): boolean => {
+    if (fill.stale === undefined || res.statusCode < 500 || res.headersSent) return false
+    replaced = true
+    const status = res.statusCode
+    const stale = fill.serveStale(status)
+    clearHeaders(res)
+    const r = replay(stale, Date.now(), ifNoneMatch, false, {
+      reason: 'error',
+      forwarded: true,
+      originStatus: status,
+    })
+    writeHead.call(res, r.status, r.headers)
+    ;(end as (...a: unknown[]) => ServerResponse).call(res, r.body)
+    return true
+  }
+
+  /** What the route writes after a stale copy replaced its failure goes nowhere. */
+  const dropped = (args: unknown[]) => {
+    const callback = args.find((a) => typeof a === 'function') as (() => void) | undefined
+    if (callback !== undefined) process.nextTick(callback)
+  }
 
   const decide = () => {
     if (decided) return
@@ -65,9 +97,11 @@ export function captureResponse(res: ServerResponse, fill: Fill): void {
     statusCode: number,
     ...rest: unknown[]
   ) {
+    if (replaced) return this
     this.statusCode = statusCode
     const reason = typeof rest[0] === 'string' ? rest[0] : undefined
     absorbHeaders(this, typeof rest[0] === 'string' ? rest[1] : rest[0])
+    if (replaceWithStale()) return this
     decide()
     return reason === undefined
       ? writeHead.call(this, this.statusCode)
@@ -75,12 +109,20 @@ export function captureResponse(res: ServerResponse, fill: Fill): void {
   } as ServerResponse['writeHead']
 
   res.write = function cachetWrite(this: ServerResponse, chunk: Chunk, ...rest: unknown[]) {
+    if (replaced || (!this.headersSent && replaceWithStale())) {
+      dropped(rest)
+      return true
+    }
     if (!this.headersSent) decide()
     if (fill.capturing && chunk != null) fill.onChunk(toBuffer(chunk, encodingOf(rest[0])))
     return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest)
   } as ServerResponse['write']
 
   res.end = function cachetEnd(this: ServerResponse, ...args: unknown[]) {
+    if (replaced || (!this.headersSent && !decided && replaceWithStale())) {
+      dropped(args)
+      return this
+    }
     if (ended) return (end as (...a: unknown[]) => ServerResponse).apply(this, args)
     ended = true
     const chunk = typeof args[0] === 'function' ? undefined : (args[0] as Chunk | undefined | null)

@@ -8,11 +8,15 @@ import {
   type CompiledCacheRule,
   type CompiledWriteRule,
   type Exchange,
+  type Fill,
+  isInternalRequest,
   type Lookup,
   type RequestCache,
   type RuleMatch,
+  refreshInBackground,
   replay,
   ruleNeedsUser,
+  serverListener,
   splitAdapterOptions,
   splitUrl,
   userIdOf,
@@ -22,6 +26,7 @@ import { captureResponse } from './capture'
 import { holdUntilInvalidated } from './hold'
 
 type Next = (err?: unknown) => void
+type RequestListener = (req: IncomingMessage, res: ServerResponse) => void
 
 /** The verified user of a request, for per-user rules; `undefined` when anonymous. */
 export type Identify = (req: IncomingMessage) => string | undefined
@@ -62,22 +67,49 @@ export function cacheMiddleware(
   const engine = new CacheEngine(options)
   const requestCache: RequestCache = { invalidate: (target) => engine.invalidate(target) }
 
+  const write = (res: ServerResponse, r: ReturnType<typeof replay>) => {
+    res.writeHead(r.status, r.headers)
+    res.end(r.body)
+  }
+
+  /** Lets the route answer a miss while the response is recorded into `fill`. */
+  const forward = (fill: Fill, req: IncomingMessage, res: ServerResponse, next: Next) => {
+    captureResponse(res, fill, req.headers['if-none-match'] as string | undefined)
+    // Conditional headers would let the route answer 304, leaving nothing to
+    // store; the cache answers them itself from the stored entry.
+    delete req.headers['if-none-match']
+    delete req.headers['if-modified-since']
+    // A HEAD miss fills the GET entry (Node sends no body for HEAD anyway).
+    if (req.method === 'HEAD' && fill.rule.methods.has('GET')) req.method = 'GET'
+    next()
+  }
+
   const respond = (
     lookup: Lookup,
-    m: RuleMatch<CompiledCacheRule>,
+    rule: CompiledCacheRule,
     req: IncomingMessage,
     res: ServerResponse,
     next: Next,
   ) => {
-    if (lookup.type === 'hit') {
-      const r = replay(
-        lookup.entry,
-        Date.now(),
-        req.headers['if-none-match'] as string | undefined,
-        req.method === 'HEAD',
+    if (lookup.type === 'hit' || lookup.type === 'stale') {
+      const stale = lookup.type === 'stale' ? { reason: lookup.reason } : undefined
+      write(
+        res,
+        replay(
+          lookup.entry,
+          Date.now(),
+          req.headers['if-none-match'] as string | undefined,
+          req.method === 'HEAD',
+          stale,
+        ),
       )
-      res.writeHead(r.status, r.headers)
-      res.end(r.body)
+      if (lookup.type === 'stale' && lookup.refresh !== undefined) {
+        const listener = serverListener(req) ?? (req as { app?: RequestListener }).app
+        const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/'
+        if (listener !== undefined)
+          refreshInBackground(engine, lookup.refresh, rule.name, listener, req, url)
+        else engine.refreshSettled(lookup.refresh, rule.name)
+      }
       return
     }
     if (lookup.type === 'bypass') {
@@ -87,14 +119,19 @@ export function cacheMiddleware(
       next()
       return
     }
-    captureResponse(res, lookup.fill)
-    // Conditional headers would let the route answer 304, leaving nothing to
-    // store; the cache answers them itself from the stored entry.
-    delete req.headers['if-none-match']
-    delete req.headers['if-modified-since']
-    // A HEAD miss fills the GET entry (Node sends no body for HEAD anyway).
-    if (req.method === 'HEAD' && m.rule.methods.has('GET')) req.method = 'GET'
-    next()
+    forward(lookup.fill, req, res, next)
+  }
+
+  /** The background refresh of a stale entry: fill it, or answer 204 when there is nothing to do. */
+  const refresh = (
+    fill: Fill | undefined,
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: Next,
+  ) => {
+    if (fill !== undefined) return forward(fill, req, res, next)
+    res.statusCode = 204
+    res.end()
   }
 
   const middleware = function cachetMiddleware(
@@ -126,11 +163,17 @@ export function cacheMiddleware(
       return
     }
     const cacheMatch = m as RuleMatch<CompiledCacheRule>
+    if (isInternalRequest(req)) {
+      const fill = engine.revalidate(cacheMatch, ex)
+      if (fill instanceof Promise) fill.then((f) => refresh(f, req, res, next), next)
+      else refresh(fill, req, res, next)
+      return
+    }
     const lookup = engine.lookup(cacheMatch, ex)
     if (lookup instanceof Promise) {
-      lookup.then((l) => respond(l, cacheMatch, req, res, next), next)
+      lookup.then((l) => respond(l, cacheMatch.rule, req, res, next), next)
     } else {
-      respond(lookup, cacheMatch, req, res, next)
+      respond(lookup, cacheMatch.rule, req, res, next)
     }
   }
 

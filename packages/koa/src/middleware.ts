@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream'
 import {
   bypassOutcome,
   CacheEngine,
@@ -6,17 +7,23 @@ import {
   type CacheRule,
   type CompiledCacheRule,
   type CompiledWriteRule,
+  clearHeaders,
   type Exchange,
+  type Fill,
+  isInternalRequest,
   type RequestCache,
   type RuleMatch,
+  refreshInBackground,
   replay,
   ruleNeedsUser,
+  serverListener,
   splitAdapterOptions,
   splitUrl,
   userIdOf,
   WRITE_INVALIDATION_FAILED,
   withHandle,
 } from '@cachet/core'
+import type Application from 'koa'
 import type { Context, Middleware, Next } from 'koa'
 import { captureBody } from './capture'
 
@@ -57,6 +64,68 @@ function writeHit(ctx: Context, r: ReturnType<typeof replay>): void {
   ctx.res.end(r.body)
 }
 
+const listeners = new WeakMap<Application, ReturnType<Application['callback']>>()
+
+/** The app's request listener, for internal requests when the server's is unknown. */
+function appListener(app: Application): ReturnType<Application['callback']> {
+  let listener = listeners.get(app)
+  if (listener === undefined) {
+    listener = app.callback()
+    listeners.set(app, listener)
+  }
+  return listener
+}
+
+/**
+ * Sends a stale-if-error copy in place of the origin's failure: a 5xx the
+ * route set, or an error it threw (`status` 0; the app still hears of it).
+ */
+function serveStale(ctx: Context, fill: Fill, status: number, ifNoneMatch: string | undefined) {
+  const body: unknown = ctx.body
+  if (body !== null && typeof body === 'object' && typeof (body as Readable).destroy === 'function')
+    (body as Readable).destroy()
+  const stale = fill.serveStale(status)
+  clearHeaders(ctx.res)
+  writeHit(
+    ctx,
+    replay(stale, Date.now(), ifNoneMatch, false, {
+      reason: 'error',
+      forwarded: true,
+      originStatus: status === 0 ? undefined : status,
+    }),
+  )
+}
+
+/** Lets downstream answer a miss, then records what it left in `ctx.body`. */
+async function forward(ctx: Context, next: Next, fill: Fill): Promise<void> {
+  const ifNoneMatch = ctx.get('if-none-match') || undefined
+  // The cache answers conditional requests itself from the stored entry.
+  delete ctx.headers['if-none-match']
+  delete ctx.headers['if-modified-since']
+  const head = ctx.method === 'HEAD'
+  // A HEAD miss fills the GET entry; Koa sends no body for HEAD.
+  if (head && fill.rule.methods.has('GET')) ctx.method = 'GET'
+  try {
+    await next()
+  } catch (err) {
+    // Koa answers an error without a status (or with `expose: false`) as 500;
+    // a 4xx thrown on purpose (`ctx.throw(404)`) is an answer, not a failure.
+    const status = (err as { status?: unknown } | null)?.status
+    const failure = typeof status !== 'number' || status >= 500
+    if (failure && fill.stale !== undefined && !ctx.res.headersSent) {
+      ctx.app.emit('error', err, ctx)
+      return serveStale(ctx, fill, typeof status === 'number' ? status : 0, ifNoneMatch)
+    }
+    fill.onAbort()
+    throw err
+  } finally {
+    if (head) ctx.method = 'HEAD'
+  }
+  if (fill.stale !== undefined && ctx.status >= 500 && !ctx.res.headersSent)
+    return serveStale(ctx, fill, ctx.status, ifNoneMatch)
+  await captureBody(ctx, fill, head)
+}
+
 /**
  * `app.use(cacheMiddleware(rules))` for Koa: answers hits without running
  * downstream middleware, records misses from `ctx.body`, and runs a write
@@ -94,14 +163,37 @@ export function cacheMiddleware(input: readonly CacheRule[] | KoaCacheOptions): 
       return
     }
     const cacheMatch = m as RuleMatch<CompiledCacheRule>
+    if (isInternalRequest(ctx.req)) {
+      // The background refresh of a stale entry: fill it, or answer 204.
+      const found = engine.revalidate(cacheMatch, ex)
+      const fill = found instanceof Promise ? await found : found
+      if (fill === undefined) {
+        ctx.status = 204
+        return
+      }
+      return forward(ctx, next, fill)
+    }
     const found = engine.lookup(cacheMatch, ex)
     const lookup = found instanceof Promise ? await found : found
-    if (lookup.type === 'hit') {
+    if (lookup.type === 'hit' || lookup.type === 'stale') {
+      const stale = lookup.type === 'stale' ? { reason: lookup.reason } : undefined
       // Koa strips the body of a HEAD response itself.
-      return writeHit(
+      writeHit(
         ctx,
-        replay(lookup.entry, Date.now(), ctx.get('if-none-match') || undefined, false),
+        replay(lookup.entry, Date.now(), ctx.get('if-none-match') || undefined, false, stale),
       )
+      if (lookup.type === 'stale' && lookup.refresh !== undefined) {
+        const listener = serverListener(ctx.req) ?? appListener(ctx.app)
+        refreshInBackground(
+          engine,
+          lookup.refresh,
+          cacheMatch.rule.name,
+          listener,
+          ctx.req,
+          ctx.originalUrl,
+        )
+      }
+      return
     }
     if (lookup.type === 'bypass') {
       const [outcome, status] = bypassOutcome(lookup.reason)
@@ -109,21 +201,7 @@ export function cacheMiddleware(input: readonly CacheRule[] | KoaCacheOptions): 
       ctx.set('cache-status', status)
       return next()
     }
-    // The cache answers conditional requests itself from the stored entry.
-    delete ctx.headers['if-none-match']
-    delete ctx.headers['if-modified-since']
-    const head = ctx.method === 'HEAD'
-    // A HEAD miss fills the GET entry; Koa sends no body for HEAD.
-    if (head && cacheMatch.rule.methods.has('GET')) ctx.method = 'GET'
-    try {
-      await next()
-    } catch (err) {
-      lookup.fill.onAbort()
-      throw err
-    } finally {
-      if (head) ctx.method = 'HEAD'
-    }
-    await captureBody(ctx, lookup.fill, head)
+    return forward(ctx, next, lookup.fill)
   }
 
   return withHandle(middleware, engine)

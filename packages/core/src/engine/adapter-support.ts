@@ -2,8 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { CachetConfigError } from '../errors'
 import type { InvalidationTarget } from '../invalidation/target'
 import type { CacheRule, CompiledCacheRule, RuleMatch } from '../rules/types'
-import type { CacheEngine } from './engine'
+import type { CacheEngine, RefreshClaim } from './engine'
 import { type Exchange, splitUrl } from './exchange'
+import { internalRequest } from './internal-request'
 import type { CacheOptions } from './options'
 import { replay } from './replay'
 
@@ -99,4 +100,28 @@ export function splitAdapterOptions<F extends (request: never) => string | undef
     )
   }
   return [options, identify]
+}
+
+/**
+ * Starts the background refresh a stale-while-revalidate answer claimed: a
+ * GET for `url` through `listener` (the app), carrying the headers of the
+ * request that found the stale copy. The cache middleware recognises it and
+ * fills the entry; whatever it answers goes nowhere.
+ */
+export function refreshInBackground(
+  engine: CacheEngine,
+  claim: RefreshClaim,
+  rule: string,
+  listener: RequestListener,
+  from: IncomingMessage,
+  url: string,
+): void {
+  void internalRequest(listener, { url, from }, engine.refreshTimeoutMs).then(() =>
+    engine.refreshSettled(claim, rule),
+  )
+}
+
+/** Removes every header set so far, before a stale copy replaces what the origin began to answer. */
+export function clearHeaders(res: ServerResponse): void {
+  for (const name of res.getHeaderNames()) res.removeHeader(name)
 }

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
 import { type CacheEntry, entrySize } from '../entry/entry'
 import type { ResponseBypassReason } from '../http/storable'
@@ -15,6 +16,7 @@ import type { TemplateVars } from '../rules/template'
 import type { CompiledCacheRule, CompiledWriteRule, RuleMatch } from '../rules/types'
 import { MemoryTier } from '../tiers/memory-tier'
 import type { StoredResponse } from '../tiers/remote-tier'
+import type { CacheEvents, CacheStats, TierOperation } from './events'
 import type { Exchange } from './exchange'
 import { Fill, type FillSink } from './fill'
 import { Flight } from './flight'
@@ -28,10 +30,42 @@ const debug = debuglog('cachet')
 /** Longest time a "don't wait, don't capture" marker lasts after an unstorable response. */
 export const MARKER_MAX_MS = 120_000
 
+/** After a background refresh that stored nothing, how long before another may start. */
+export const REVALIDATE_RETRY_MS = 1000
+
 export type Lookup =
   | { readonly type: 'hit'; readonly entry: CacheEntry }
+  /**
+   * A copy past its ttl, served inside a stale window: `revalidate` (the
+   * `staleWhileRevalidate` window; when `refresh` is true this request must
+   * start the one background refresh) or `error` (`staleIfError`: the origin
+   * call this request waited on failed).
+   */
+  | {
+      readonly type: 'stale'
+      readonly entry: CacheEntry
+      readonly reason: 'revalidate' | 'error'
+      /** Set on the one request that must start the background refresh (see `refreshSettled`). */
+      readonly refresh: RefreshClaim | undefined
+    }
   | { readonly type: 'bypass'; readonly reason: BypassReason }
+  /** Go to the origin; `fill.stale` is the copy to serve if it fails. */
   | { readonly type: 'miss'; readonly fill: Fill }
+
+/** A background refresh under way for a key, until its fill reports (or `until`). */
+export interface RefreshClaim {
+  readonly key: string
+  readonly until: number
+}
+
+/** A memory entry that may still be used: fresh, or inside one of its rule's stale windows. */
+type MemoryFind =
+  | { readonly state: 'fresh' | 'revalidate' | 'error'; readonly entry: CacheEntry }
+  | undefined
+
+const NO_STALE: MemoryFind = undefined
+/** Keys whose background refresh is tracked at once; the oldest are forgotten first. */
+const MAX_REVALIDATIONS = 10_000
 
 /**
  * The orchestrator: it matches a request to a rule, looks it up in the memory
@@ -39,7 +73,7 @@ export type Lookup =
  * fill captured when its fence still holds, and applies invalidations.
  * Framework-free; the adapters translate.
  */
-export class CacheEngine implements FillSink {
+export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
   readonly rules: RuleSet
   /** The memory tier; `undefined` when turned off (`store.l1: false`). */
   readonly l1: MemoryTier | undefined
@@ -54,8 +88,17 @@ export class CacheEngine implements FillSink {
   readonly #abandonFlightMs: number
   /** Cap on a memory entry's lifetime (set when the shared tier has no bus). */
   readonly #l1MaxTtlMs: number
+  /** Keys with a background refresh under way (or recently failed): when another may start. */
+  readonly #revalidations = new Map<string, RefreshClaim>()
+  readonly #counters = {
+    errors: { read: 0, write: 0, abandon: 0, invalidate: 0 } as Record<TierOperation, number>,
+    timeouts: 0,
+    stale: { revalidate: 0, error: 0 },
+    revalidations: { started: 0, stored: 0, notStored: 0, skipped: 0 },
+  }
 
   constructor(options: unknown) {
+    super()
     const resolved = resolveOptions(options)
     this.rules = new RuleSet(resolved.rules, resolved.defaults)
     const l2 = resolved.l2
@@ -70,21 +113,36 @@ export class CacheEngine implements FillSink {
     this.#abandonFlightMs = Math.max(4 * resolved.maxWaitMs, 60_000)
     let maxLifetime = 0
     for (const r of this.rules.rules)
-      if (r.kind === 'cache') maxLifetime = Math.max(maxLifetime, r.ttlMs)
+      if (r.kind === 'cache') maxLifetime = Math.max(maxLifetime, r.lifetimeMs)
     this.#state = new LocalInvalidationState(this.rules, maxLifetime)
     this.#l1MaxTtlMs =
       l2 === undefined || l2.coherent ? Number.POSITIVE_INFINITY : resolved.l1MaxTtlMs
     this.#remote =
       l2 === undefined
         ? undefined
-        : new RemotePath(l2, this.#maxWaitMs, {
-            onInvalidate: (plan) => this.#state.apply(plan, Date.now()),
-            onResync: () => {
-              this.#state.resync()
-              this.l1?.clear()
-              debug('resync: the memory tier was dropped')
+        : new RemotePath(
+            l2,
+            { maxWaitMs: this.#maxWaitMs, breaker: resolved.breaker },
+            {
+              onInvalidate: (plan) => this.#state.apply(plan, Date.now()),
+              onResync: () => {
+                this.#state.resync()
+                this.l1?.clear()
+                debug('resync: the memory tier was dropped')
+              },
             },
-          })
+            {
+              error: (operation, error) => {
+                this.#counters.errors[operation]++
+                if (error.name === 'DeadlineError') this.#counters.timeouts++
+                this.emit('tier:error', { tier: l2.name, operation, error })
+              },
+              breaker: (state, previous, failures) => {
+                debug('%s breaker %s -> %s after %d failures', l2.name, previous, state, failures)
+                this.emit('breaker', { tier: l2.name, state, previous, failures })
+              },
+            },
+          )
   }
 
   /** Connects the shared tier's bus; resolves once this process takes part in invalidations. */
@@ -101,14 +159,22 @@ export class CacheEngine implements FillSink {
     return this.l1 !== undefined && (this.#remote === undefined || this.#remote.tier.trusted())
   }
 
-  /** A valid, fresh memory entry for `key`; an invalid one is dropped. */
-  #memoryHit(key: string, now: number): CacheEntry | undefined {
-    if (this.l1 === undefined) return undefined
+  /**
+   * A usable memory entry for `key`: fresh, or past its ttl inside one of
+   * the rule's stale windows. An invalid or unusable one is dropped.
+   */
+  #memoryFind(rule: CompiledCacheRule, key: string, now: number): MemoryFind {
+    if (this.l1 === undefined) return NO_STALE
     const entry = this.l1.get(key, now)
-    if (entry === undefined) return undefined
-    if (now < entry.staleAt && this.#state.isValid(entry) && this.#l1Usable()) return entry
+    if (entry === undefined) return NO_STALE
+    if (this.#state.isValid(entry) && this.#l1Usable()) {
+      if (now < entry.staleAt) return { state: 'fresh', entry }
+      const staleMs = now - entry.staleAt
+      if (staleMs < rule.staleWhileRevalidateMs) return { state: 'revalidate', entry }
+      if (staleMs < rule.staleIfErrorMs) return { state: 'error', entry }
+    }
     this.l1.delete(key)
-    return undefined
+    return NO_STALE
   }
 
   /**
@@ -119,10 +185,11 @@ export class CacheEngine implements FillSink {
   peek(m: RuleMatch<CompiledCacheRule>, ex: Exchange): CacheEntry | undefined {
     if (m.rule.perUser || requestBypassReason(m.rule, ex.headers, undefined) !== undefined)
       return undefined
-    return this.#memoryHit(buildKey(this.#namespace, m.rule, ex), Date.now())
+    const found = this.#memoryFind(m.rule, buildKey(this.#namespace, m.rule, ex), Date.now())
+    return found?.state === 'fresh' ? found.entry : undefined
   }
 
-  /** Hit, bypass or miss; synchronous on a memory hit and when there is no shared tier. */
+  /** Hit, stale, bypass or miss; synchronous on a memory hit and when there is no shared tier. */
   lookup(m: RuleMatch<CompiledCacheRule>, ex: Exchange): Lookup | Promise<Lookup> {
     const rule = m.rule
     const reason = requestBypassReason(rule, ex.headers, ex.user)
@@ -132,8 +199,12 @@ export class CacheEngine implements FillSink {
     }
     const key = buildKey(this.#namespace, rule, ex)
     const now = Date.now()
-    const entry = this.#memoryHit(key, now)
-    if (entry !== undefined) return { type: 'hit', entry }
+    const found = this.#memoryFind(rule, key, now)
+    if (found !== undefined) {
+      if (found.state === 'fresh') return { type: 'hit', entry: found.entry }
+      if (found.state === 'revalidate') return this.#staleRevalidate(rule, key, found.entry, now)
+    }
+    const fallback = found?.entry
     const marker = this.#markers.get(key, now)
     if (marker?.pass) return { type: 'bypass', reason: marker.reason }
     let flight = marker === undefined ? this.#flights.get(key) : undefined
@@ -146,13 +217,106 @@ export class CacheEngine implements FillSink {
       flight = undefined
     }
     if (flight !== undefined && flight.waiters < this.#maxWaiters) {
-      return this.#wait(flight, m, ex, key)
+      return this.#wait(flight, m, ex, key, fallback)
     }
     const lead = flight === undefined && marker === undefined ? new Flight() : undefined
     if (lead !== undefined) this.#flights.set(key, lead)
     const tags = this.#tagsFor(m, ex)
-    if (this.#remote !== undefined) return this.#lookupRemote(m, ex, key, tags, lead)
-    return { type: 'miss', fill: this.#fill(m, ex, key, tags, lead) }
+    if (this.#remote !== undefined)
+      return this.#lookupRemote(m, ex, key, tags, { flight: lead, fallback }) as Promise<Lookup>
+    return { type: 'miss', fill: this.#fill(m, ex, key, tags, lead, fallback) }
+  }
+
+  /** A stale-while-revalidate answer; the first one in a while also starts the refresh. */
+  #staleRevalidate(rule: CompiledCacheRule, key: string, entry: CacheEntry, now: number): Lookup {
+    const refresh = this.#claimRevalidation(key, now)
+    if (refresh !== undefined) this.#counters.revalidations.started++
+    this.#servedStale(rule, 'revalidate', entry, now)
+    return { type: 'stale', entry, reason: 'revalidate', refresh }
+  }
+
+  #servedStale(
+    rule: CompiledCacheRule,
+    reason: 'revalidate' | 'error',
+    entry: CacheEntry,
+    now: number,
+  ): void {
+    this.#counters.stale[reason]++
+    if (this.listenerCount('stale') > 0)
+      this.emit('stale', { rule: rule.name, reason, staleMs: now - entry.staleAt })
+  }
+
+  /** A claim on the refresh of `key` when none is under way (or recently failed). */
+  #claimRevalidation(key: string, now: number): RefreshClaim | undefined {
+    const current = this.#revalidations.get(key)
+    if (current !== undefined && now < current.until) return undefined
+    // Under way until its fill completes; a refresh that never reports back
+    // (a request the app never answered) is given up after the longest wait.
+    const claim = { key, until: now + this.#abandonFlightMs }
+    this.#revalidations.delete(key)
+    this.#revalidations.set(key, claim)
+    if (this.#revalidations.size > MAX_REVALIDATIONS) {
+      const oldest = this.#revalidations.keys().next().value
+      if (oldest !== undefined) this.#revalidations.delete(oldest)
+    }
+    return claim
+  }
+
+  #endRevalidation(key: string, outcome: 'stored' | 'not-stored' | 'skipped', rule: string): void {
+    if (outcome === 'not-stored')
+      this.#revalidations.set(key, { key, until: Date.now() + REVALIDATE_RETRY_MS })
+    else this.#revalidations.delete(key)
+    const c = this.#counters.revalidations
+    if (outcome === 'stored') c.stored++
+    else if (outcome === 'not-stored') c.notStored++
+    else c.skipped++
+    if (this.listenerCount('revalidate') > 0) this.emit('revalidate', { rule, outcome })
+  }
+
+  /**
+   * The adapter's internal request for `claim` has ended. When it never
+   * reached the cache (the app answered it before the cache middleware: an
+   * auth check, a 404), the refresh is over without a fill: another may start
+   * after `REVALIDATE_RETRY_MS`.
+   */
+  refreshSettled(claim: RefreshClaim, rule: string): void {
+    if (this.#revalidations.get(claim.key) === claim)
+      this.#endRevalidation(claim.key, 'not-stored', rule)
+  }
+
+  /** How long an internal refresh request may run before it is cut. */
+  get refreshTimeoutMs(): number {
+    return this.#abandonFlightMs
+  }
+
+  /**
+   * The background refresh of a stale entry, run by the adapter as an
+   * internal request through the app: a fill that stores the origin's new
+   * response, or `undefined` when there is nothing to do (another request of
+   * this process is already at the origin, another process holds the fill
+   * lock, or the shared tier already has a fresh copy, now promoted).
+   */
+  revalidate(
+    m: RuleMatch<CompiledCacheRule>,
+    ex: Exchange,
+  ): Fill | undefined | Promise<Fill | undefined> {
+    const rule = m.rule
+    const key = buildKey(this.#namespace, rule, ex)
+    if (requestBypassReason(rule, ex.headers, ex.user) !== undefined || this.#flights.has(key)) {
+      this.#endRevalidation(key, 'skipped', rule.name)
+      return undefined
+    }
+    const lead = new Flight()
+    this.#flights.set(key, lead)
+    const tags = this.#tagsFor(m, ex)
+    if (this.#remote === undefined) return this.#fill(m, ex, key, tags, lead, undefined, true)
+    return this.#lookupRemote(m, ex, key, tags, { flight: lead, revalidate: true }).then(
+      (found) => {
+        if (found !== 'busy' && found.type === 'miss') return found.fill
+        this.#endRevalidation(key, 'skipped', rule.name)
+        return undefined
+      },
+    )
   }
 
   async #lookupRemote(
@@ -160,23 +324,31 @@ export class CacheEngine implements FillSink {
     ex: Exchange,
     key: string,
     tags: string[],
-    flight: Flight | undefined,
-  ): Promise<Lookup> {
+    options: { flight: Flight | undefined; fallback?: CacheEntry; revalidate?: boolean },
+  ): Promise<Lookup | 'busy'> {
     const remote = this.#remote as RemotePath
+    const { flight, revalidate = false } = options
     // Captured before the remote read: a bus message that arrives meanwhile
     // makes the promoted copy fail this fence.
     const fence = this.#state.fence(tags)
-    const found = await remote.lookup(key, tags, ex.path, flight !== undefined)
-    if (found.kind === 'hit') {
+    const found = await remote.lookup(key, tags, ex.path, {
+      lock: flight !== undefined,
+      rule: m.rule,
+      revalidate,
+    })
+    if (found.kind === 'hit' || found.kind === 'stale') {
       const entry = this.#toEntry(key, found.response, fence)
       this.#storeLocal(entry, fence)
       if (flight !== undefined) this.#settle(key, flight, entry)
-      return { type: 'hit', entry }
+      if (found.kind === 'hit') return { type: 'hit', entry }
+      return this.#staleRevalidate(m.rule, key, entry, Date.now())
     }
-    if (found.kind === 'bypass') {
+    if (found.kind === 'bypass' || found.busy === true) {
       if (flight !== undefined) this.#settle(key, flight, undefined)
-      return { type: 'bypass', reason: found.reason }
+      return found.kind === 'bypass' ? { type: 'bypass', reason: found.reason } : 'busy'
     }
+    const stale =
+      found.stale !== undefined ? this.#toEntry(key, found.stale, fence) : options.fallback
     return {
       type: 'miss',
       fill: new Fill(this, {
@@ -186,6 +358,8 @@ export class CacheEngine implements FillSink {
         fence,
         flight,
         remote: found.fence,
+        stale,
+        revalidation: revalidate,
       }),
     }
   }
@@ -195,16 +369,32 @@ export class CacheEngine implements FillSink {
     m: RuleMatch<CompiledCacheRule>,
     ex: Exchange,
     key: string,
+    fallback: CacheEntry | undefined,
   ): Promise<Lookup> {
     const entry = await flight.wait(this.#maxWaitMs)
-    if (entry !== undefined && Date.now() < entry.staleAt && this.#state.isValid(entry)) {
-      return { type: 'hit', entry }
+    const now = Date.now()
+    if (entry !== undefined && this.#state.isValid(entry)) {
+      if (now < entry.staleAt) return { type: 'hit', entry }
+      if (now - entry.staleAt < m.rule.staleWhileRevalidateMs)
+        return this.#staleRevalidate(m.rule, key, entry, now)
+    }
+    if (flight.failed && fallback !== undefined && this.#state.isValid(fallback)) {
+      // The origin call this request waited on failed: the stale-if-error copy
+      // stands in, without another origin call.
+      this.#servedStale(m.rule, 'error', fallback, now)
+      return { type: 'stale', entry: fallback, reason: 'error', refresh: undefined }
     }
     // Nothing storable came (or the wait ran out): this request goes to the
     // origin itself, without leading a flight of its own.
     const tags = this.#tagsFor(m, ex)
-    if (this.#remote !== undefined) return this.#lookupRemote(m, ex, key, tags, undefined)
-    return { type: 'miss', fill: this.#fill(m, ex, key, tags, undefined) }
+    if (this.#remote !== undefined) {
+      // Never 'busy': only a revalidation is told about another process's lock.
+      return this.#lookupRemote(m, ex, key, tags, {
+        flight: undefined,
+        fallback,
+      }) as Promise<Lookup>
+    }
+    return { type: 'miss', fill: this.#fill(m, ex, key, tags, undefined, fallback) }
   }
 
   #tagsFor(m: RuleMatch<CompiledCacheRule>, ex: Exchange): string[] {
@@ -223,6 +413,8 @@ export class CacheEngine implements FillSink {
     key: string,
     tags: string[],
     flight: Flight | undefined,
+    stale: CacheEntry | undefined,
+    revalidation = false,
   ): Fill {
     return new Fill(this, {
       rule: m.rule,
@@ -230,6 +422,8 @@ export class CacheEngine implements FillSink {
       path: ex.path,
       fence: this.#state.fence(tags),
       flight,
+      stale,
+      revalidation,
     })
   }
 
@@ -267,9 +461,13 @@ export class CacheEngine implements FillSink {
   }
 
   /** Releases a flight's waiters; forgets the flight if it is still the key's. */
-  #settle(key: string, flight: Flight, entry: CacheEntry | undefined): void {
+  #settle(key: string, flight: Flight, entry: CacheEntry | undefined, failed = false): void {
     if (this.#flights.get(key) === flight) this.#flights.delete(key)
-    flight.settle(entry)
+    flight.settle(entry, failed)
+  }
+
+  servedStale(fill: Fill, entry: CacheEntry): void {
+    this.#servedStale(fill.rule, 'error', entry, Date.now())
   }
 
   /** Called by a fill exactly once: store the entry if its fence holds, then release waiters. */
@@ -279,12 +477,16 @@ export class CacheEngine implements FillSink {
     reason: ResponseBypassReason | undefined,
   ): void {
     if (entry === undefined) {
-      if (reason !== undefined) {
+      // A marker only for a response that will be refused again (a veto); an
+      // origin failure (5xx, thrown, cut short) is no reason to stop coalescing.
+      const marked = reason !== undefined && !fill.failed
+      if (marked) {
         debug('not stored %s %s: %s', fill.rule.name, fill.path, reason)
         this.#markers.set(fill.key, reason, Date.now() + Math.min(fill.rule.ttlMs, MARKER_MAX_MS))
       }
-      if (fill.remote !== undefined) this.#remote?.abandon(fill, reason)
-      if (fill.flight !== undefined) this.#settle(fill.key, fill.flight, undefined)
+      if (fill.remote !== undefined) this.#remote?.abandon(fill, marked ? reason : undefined)
+      if (fill.flight !== undefined) this.#settle(fill.key, fill.flight, undefined, fill.failed)
+      if (fill.revalidation) this.#endRevalidation(fill.key, 'not-stored', fill.rule.name)
       return
     }
     this.#markers.delete(fill.key)
@@ -293,15 +495,37 @@ export class CacheEngine implements FillSink {
       if (!stored)
         debug('not stored %s %s: invalidated while the origin ran', fill.rule.name, fill.path)
       if (fill.flight !== undefined) this.#settle(fill.key, fill.flight, stored ? entry : undefined)
+      if (fill.revalidation)
+        this.#endRevalidation(fill.key, stored ? 'stored' : 'not-stored', fill.rule.name)
       return
     }
-    // Waiters are released once the shared tier has accepted (or refused) the
-    // entry, so that no process serves what a fence there turned down.
-    void (this.#remote as RemotePath).write(fill, entry).then((storedRemotely) => {
-      const stored = storedRemotely && this.#storeLocal(entry, fill.fence)
-      if (fill.flight !== undefined)
-        this.#settle(fill.key, fill.flight, storedRemotely ? entry : undefined)
-      if (!stored && !storedRemotely) debug('not stored %s %s: fenced', fill.rule.name, fill.path)
+    // With a healthy bus this process has applied every invalidation reported
+    // done, so its own fence is enough for the waiters here: they are not held
+    // back by the shared tier's write. Without one, they wait for the shared
+    // tier's fence (which knows every invalidation) to accept the entry.
+    const remote = this.#remote as RemotePath
+    const trusted = remote.tier.coherent && remote.tier.trusted()
+    let released = false
+    if (trusted && fill.flight !== undefined) {
+      const holds = this.#state.fenceHolds(fill.fence, entry.path) !== false
+      this.#settle(fill.key, fill.flight, holds ? entry : undefined)
+      released = true
+    }
+    void remote.write(fill, entry).then((written) => {
+      // The shared tier's fence refused it: an invalidation this process may
+      // not know of yet came after the fill started. When the tier could not
+      // be asked, a healthy bus makes the local fence enough.
+      const storable = written === true || (written === undefined && remote.tier.trusted())
+      const stored = storable && this.#storeLocal(entry, fill.fence)
+      if (fill.flight !== undefined && !released)
+        this.#settle(fill.key, fill.flight, written === true ? entry : undefined)
+      if (!stored && written !== true) debug('not stored %s %s: fenced', fill.rule.name, fill.path)
+      if (fill.revalidation)
+        this.#endRevalidation(
+          fill.key,
+          stored || written === true ? 'stored' : 'not-stored',
+          fill.rule.name,
+        )
     })
   }
 
@@ -336,8 +560,40 @@ export class CacheEngine implements FillSink {
     // Locally first: it can only cause misses, and this process is covered
     // even before the bus brings the message back.
     this.#state.apply(plan, Date.now())
-    if (this.#remote !== undefined) await this.#remote.tier.invalidate(plan)
+    if (this.#remote !== undefined) await this.#remote.invalidate(plan)
     debug('invalidated %o', plan)
+  }
+
+  /** A snapshot of the engine's counters and tier state. */
+  stats(): CacheStats {
+    const c = this.#counters
+    const l1 = this.l1
+    const remote = this.#remote
+    return {
+      l1:
+        l1 === undefined
+          ? undefined
+          : {
+              entries: l1.size,
+              bytes: l1.bytes,
+              maxBytes: l1.maxBytes,
+              evictions: l1.evictions,
+            },
+      l2:
+        remote === undefined
+          ? undefined
+          : {
+              name: remote.tier.name,
+              breaker: remote.breaker.state,
+              breakerOpened: remote.breaker.opened,
+              breakerRejected: remote.breaker.rejected,
+              errors: { ...c.errors },
+              timeouts: c.timeouts,
+              trusted: remote.tier.trusted(),
+            },
+      stale: { ...c.stale },
+      revalidations: { ...c.revalidations },
+    }
   }
 
   /** Drops every entry of the memory tier. */

@@ -15,6 +15,8 @@ export interface FillSink {
     entry: CacheEntry | undefined,
     reason: ResponseBypassReason | undefined,
   ): void
+  /** The adapter served the fill's stale-if-error copy instead of the origin's failure. */
+  servedStale(fill: Fill, entry: CacheEntry): void
 }
 
 /**
@@ -33,6 +35,13 @@ export class Fill {
   readonly flight: Flight | undefined
   /** The shared tier's fence, when the fill may be stored there. */
   readonly remote: RemoteFence | undefined
+  /**
+   * A copy past its ttl inside the rule's `staleIfError` window: the adapter
+   * serves it instead of a 5xx or a thrown error.
+   */
+  readonly stale: CacheEntry | undefined
+  /** A background refresh (stale-while-revalidate): nobody waits for its response. */
+  readonly revalidation: boolean
   #sink: FillSink
   #chunks: Buffer[] = []
   #bytes = 0
@@ -42,6 +51,7 @@ export class Fill {
   #verdict: ResponseBypassReason | undefined
   #capturing = false
   #finished = false
+  #aborted = false
 
   constructor(
     sink: FillSink,
@@ -52,6 +62,8 @@ export class Fill {
       fence: FillFence
       flight?: Flight
       remote?: RemoteFence
+      stale?: CacheEntry
+      revalidation?: boolean
     },
   ) {
     this.#sink = sink
@@ -61,6 +73,18 @@ export class Fill {
     this.fence = init.fence
     this.flight = init.flight
     this.remote = init.remote
+    this.stale = init.stale
+    this.revalidation = init.revalidation ?? false
+  }
+
+  /** The origin failed: a 5xx, or the response ended early (a thrown error, a reset). */
+  get failed(): boolean {
+    return this.#aborted || this.#status >= 500
+  }
+
+  /** The origin's status, once its headers are known (0 before). */
+  get status(): number {
+    return this.#status
   }
 
   /** Decides storability from the final status and headers; returns the veto, if any. */
@@ -129,7 +153,7 @@ export class Fill {
       etag,
       cachedAt,
       staleAt: cachedAt + this.rule.ttlMs,
-      deleteAt: cachedAt + this.rule.ttlMs,
+      deleteAt: cachedAt + this.rule.lifetimeMs,
       tags: this.fence.tags,
       tagVersions: this.fence.versions,
       path: this.path,
@@ -140,8 +164,30 @@ export class Fill {
     this.#finish(entry)
   }
 
+  /**
+   * The origin failed (a 5xx status, or a thrown error: `status` 0) and the
+   * adapter sends `stale` in its place: the failure is not stored, waiters are
+   * released (those holding a stale copy serve theirs), and the stale answer
+   * is counted. Returns the copy to send.
+   */
+  serveStale(status: number): CacheEntry {
+    const stale = this.stale
+    if (stale === undefined) throw new Error('serveStale() on a fill without a stale copy')
+    if (this.#headersAt === 0) {
+      this.#status = status
+      this.#headersAt = Date.now()
+    }
+    this.#aborted = true
+    this.#capturing = false
+    this.#chunks = []
+    this.#finish(undefined)
+    this.#sink.servedStale(this, stale)
+    return stale
+  }
+
   /** The response failed or the client went away before the end: nothing is stored. */
   onAbort(): void {
+    if (!this.#finished) this.#aborted = true
     this.#capturing = false
     this.#chunks = []
     this.#finish(undefined)

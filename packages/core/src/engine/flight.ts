@@ -10,14 +10,17 @@ export class Flight {
   waiters = 0
   readonly startedAt = Date.now()
   #settled = false
+  /** The leader's origin call failed (5xx or thrown): waiters with a stale-if-error copy serve it. */
+  failed = false
   #resolve!: (entry: CacheEntry | undefined) => void
   readonly done = new Promise<CacheEntry | undefined>((resolve) => {
     this.#resolve = resolve
   })
 
-  settle(entry: CacheEntry | undefined): void {
+  settle(entry: CacheEntry | undefined, failed = false): void {
     if (this.#settled) return
     this.#settled = true
+    this.failed = failed
     this.#resolve(entry)
   }
 

@@ -2,6 +2,7 @@ import { CachetConfigError, describeValue } from '../errors'
 import { parseDuration, parseSize } from '../options/units'
 import { type RuleDefaults, statusesProblem } from '../rules/compile-rule'
 import type { CacheRule } from '../rules/types'
+import type { BreakerOptions } from '../tiers/breaker'
 import type { MemoryTierOptions } from '../tiers/memory-tier'
 import type { RemoteTier } from '../tiers/remote-tier'
 
@@ -30,6 +31,13 @@ export interface CacheOptions {
     /** Longest wait, then the waiter goes to the origin itself. Default 10 s. */
     maxWait?: number | string
   }
+  /**
+   * The shared tier's circuit breaker: after `failures` failed operations in a
+   * row (errors and deadlines), requests stop asking the tier (misses at once)
+   * and one probe goes through after `cooldown`, doubled after each failed
+   * probe up to `maxCooldown`. Defaults 5, `'500ms'`, `'5s'`.
+   */
+  breaker?: { failures?: number; cooldown?: number | string; maxCooldown?: number | string }
 }
 
 export interface ResolvedOptions {
@@ -41,6 +49,7 @@ export interface ResolvedOptions {
   namespace: string
   maxWaiters: number
   maxWaitMs: number
+  breaker: BreakerOptions
 }
 
 /** Node's timers fire at once beyond this (TimeoutOverflowWarning). */
@@ -68,7 +77,7 @@ function plainObject(option: string, value: unknown): Record<string, unknown> {
 /** Validates the options in one place and fills in the defaults. */
 export function resolveOptions(input: unknown): ResolvedOptions {
   const options = Array.isArray(input) ? { rules: input } : plainObject('options', input)
-  checkKeys('', options, ['rules', 'store', 'defaults', 'namespace', 'coalesce'])
+  checkKeys('', options, ['rules', 'store', 'defaults', 'namespace', 'coalesce', 'breaker'])
   const store = plainObject('store', options.store)
   checkKeys('store.', store, ['l1', 'l2'])
   const l1 = store.l1 === false ? false : plainObject('store.l1', store.l1)
@@ -127,6 +136,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     )
   }
   return {
+    breaker: resolveBreaker(plainObject('breaker', options.breaker)),
     rules: options.rules,
     l1: l1 === false ? false : { maxBytes: l1.maxBytes as MemoryTierOptions['maxBytes'] },
     l1MaxTtlMs,
@@ -136,4 +146,28 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     maxWaiters: maxWaiters as number,
     maxWaitMs,
   }
+}
+
+function timerDuration(option: string, value: unknown): number {
+  const ms = parseDuration(value)
+  if (typeof ms === 'string') fail(option, ms)
+  if (ms > MAX_TIMER_MS) fail(option, `expected at most ${MAX_TIMER_MS} ms, got ${ms} ms`)
+  return ms
+}
+
+function resolveBreaker(breaker: Record<string, unknown>): BreakerOptions {
+  checkKeys('breaker.', breaker, ['failures', 'cooldown', 'maxCooldown'])
+  const failures = breaker.failures ?? 5
+  if (!Number.isSafeInteger(failures) || (failures as number) < 1) {
+    fail('breaker.failures', `expected a whole number of 1 or more, got ${describeValue(failures)}`)
+  }
+  const cooldownMs = timerDuration('breaker.cooldown', breaker.cooldown ?? '500ms')
+  const maxCooldownMs = timerDuration('breaker.maxCooldown', breaker.maxCooldown ?? '5s')
+  if (maxCooldownMs < cooldownMs) {
+    fail(
+      'breaker.maxCooldown',
+      `expected at least breaker.cooldown (${cooldownMs} ms), got ${maxCooldownMs} ms`,
+    )
+  }
+  return { failures: failures as number, cooldownMs, maxCooldownMs }
 }

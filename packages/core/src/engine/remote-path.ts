@@ -1,8 +1,12 @@
 import { debuglog } from 'node:util'
 import type { CacheEntry } from '../entry/entry'
 import type { ResponseBypassReason } from '../http/storable'
+import type { InvalidationPlan } from '../invalidation/local-state'
 import { compilePath } from '../rules/path-pattern'
+import type { CompiledCacheRule } from '../rules/types'
+import { type BreakerOptions, type BreakerState, CircuitBreaker } from '../tiers/breaker'
 import type { CoherenceHooks, RemoteFence, RemoteTier, StoredResponse } from '../tiers/remote-tier'
+import type { TierOperation } from './events'
 import type { Fill } from './fill'
 import type { BypassReason } from './status-headers'
 
@@ -16,52 +20,105 @@ const POLL_MAX_MS = 50
 
 export type RemoteLookup =
   | { readonly kind: 'hit'; readonly response: StoredResponse }
+  /** Past its ttl, inside the rule's stale-while-revalidate window. */
+  | { readonly kind: 'stale'; readonly response: StoredResponse }
   | { readonly kind: 'bypass'; readonly reason: BypassReason }
-  /** `fence` is undefined when the shared tier could not be asked: store locally only. */
-  | { readonly kind: 'miss'; readonly fence: RemoteFence | undefined }
+  | {
+      readonly kind: 'miss'
+      /** Undefined when the shared tier could not be asked: store locally only. */
+      readonly fence: RemoteFence | undefined
+      /** A copy past its ttl inside the rule's stale-if-error window. */
+      readonly stale?: StoredResponse
+      /** Another process holds the fill lock (reported only to a revalidation, which does not wait). */
+      readonly busy?: boolean
+    }
+
+export interface RemoteLookupOptions {
+  /** Take the cross-process fill lock (this request leads the fill). */
+  readonly lock: boolean
+  readonly rule: CompiledCacheRule
+  /** A background refresh: never answer stale, never wait behind another process's lock. */
+  readonly revalidate?: boolean
+}
+
+/** What the shared tier's failures and breaker changes are reported to. */
+export interface RemoteReport {
+  error(operation: TierOperation, error: Error): void
+  breaker(state: BreakerState, previous: BreakerState, failures: number): void
+}
 
 /**
  * The engine's side of a shared tier: one read per miss (entry, or fence and
  * fill lock), waiting for another process's fill, and the tier's failures
- * turned into misses. A tier error never fails a request.
+ * turned into misses behind a circuit breaker. A tier error never fails a
+ * request, and no request waits on a tier the breaker has given up on.
  */
 export class RemotePath {
   readonly tier: RemoteTier
+  readonly breaker: CircuitBreaker
   readonly #maxWaitMs: number
   readonly #hooks: CoherenceHooks
+  readonly #report: RemoteReport
   readonly #patterns = new Map<string, (path: string) => unknown>()
 
-  constructor(tier: RemoteTier, maxWaitMs: number, hooks: CoherenceHooks) {
+  constructor(
+    tier: RemoteTier,
+    options: { maxWaitMs: number; breaker: BreakerOptions },
+    hooks: CoherenceHooks,
+    report: RemoteReport,
+  ) {
     this.tier = tier
-    this.#maxWaitMs = maxWaitMs
+    this.#maxWaitMs = options.maxWaitMs
     this.#hooks = hooks
+    this.#report = report
+    this.breaker = new CircuitBreaker(options.breaker, (state, previous, failures) =>
+      report.breaker(state, previous, failures),
+    )
   }
 
   start(): Promise<void> {
-    return this.tier.start(this.#hooks)
+    return this.tier.start({
+      ...this.#hooks,
+      onHealthy: () => this.breaker.probeNow(Date.now()),
+    })
+  }
+
+  #failed(operation: TierOperation, err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err))
+    this.breaker.failure(Date.now())
+    debug('%s %s failed: %s', this.tier.name, operation, error.message)
+    this.#report.error(operation, error)
   }
 
   async lookup(
     key: string,
     tags: readonly string[],
     path: string,
-    lock: boolean,
+    options: RemoteLookupOptions,
   ): Promise<RemoteLookup> {
+    const { rule, revalidate = false } = options
     const deadline = Date.now() + this.#maxWaitMs
     let pause = POLL_FIRST_MS
     let skipEntry = false
+    let stale: StoredResponse | undefined
     for (;;) {
+      if (!this.breaker.allow(Date.now())) return { kind: 'miss', fence: undefined, stale }
       let read: Awaited<ReturnType<RemoteTier['read']>>
       try {
-        read = await this.tier.read(key, tags, { lock, skipEntry })
+        read = await this.tier.read(key, tags, { lock: options.lock, skipEntry })
+        this.breaker.success()
       } catch (err) {
-        debug('%s read failed: %s', this.tier.name, (err as Error).message)
-        return { kind: 'miss', fence: undefined }
+        this.#failed('read', err)
+        return { kind: 'miss', fence: undefined, stale }
       }
       if (read.kind === 'hit') {
-        const fresh = Date.now() < read.response.staleAt
-        if (fresh && !read.patternsSince.some((p) => this.#matches(p, path))) {
-          return { kind: 'hit', response: read.response }
+        const response = read.response
+        if (!read.patternsSince.some((p) => this.#matches(p, path))) {
+          const staleMs = Date.now() - response.staleAt
+          if (staleMs < 0) return { kind: 'hit', response }
+          if (!revalidate && staleMs < rule.staleWhileRevalidateMs)
+            return { kind: 'stale', response }
+          if (staleMs < rule.staleIfErrorMs) stale = response
         }
         // Past its freshness, or a pattern invalidated since it was stored
         // covers this path: read again for a fill's fence.
@@ -69,8 +126,10 @@ export class RemotePath {
         continue
       }
       if (read.marker === 'too-large') return { kind: 'bypass', reason: read.marker }
+      if (read.lock === 'busy' && revalidate)
+        return { kind: 'miss', fence: read.fence, stale, busy: true }
       if (read.lock !== 'busy' || Date.now() + pause > deadline)
-        return { kind: 'miss', fence: read.fence }
+        return { kind: 'miss', fence: read.fence, stale }
       // Another process is filling this key: its entry will be in the shared tier soon.
       await new Promise((resolve) => setTimeout(resolve, pause))
       pause = Math.min(pause * 2, POLL_MAX_MS)
@@ -92,21 +151,47 @@ export class RemotePath {
     return match(path) !== undefined
   }
 
-  /** Stores a fill's entry in the shared tier; false when fenced out or failed. */
-  async write(fill: Fill, entry: CacheEntry): Promise<boolean> {
+  /**
+   * Stores a fill's entry in the shared tier: true when stored, false when
+   * its fence there refused it, `undefined` when the tier failed or the
+   * breaker kept the call from being made.
+   */
+  async write(fill: Fill, entry: CacheEntry): Promise<boolean | undefined> {
+    if (!this.breaker.allow(Date.now())) return undefined
     try {
-      return await this.tier.write(fill.key, entry, fill.remote as RemoteFence)
+      const stored = await this.tier.write(fill.key, entry, fill.remote as RemoteFence)
+      this.breaker.success()
+      return stored
     } catch (err) {
-      debug('%s write failed: %s', this.tier.name, (err as Error).message)
-      return false
+      this.#failed('write', err)
+      return undefined
     }
   }
 
+  /** Releases a fill's lock (and records an unstorable response's marker); never throws. */
   abandon(fill: Fill, reason: ResponseBypassReason | undefined): void {
     const marker =
       reason === undefined ? undefined : { reason, ms: Math.min(fill.rule.ttlMs, MARKER_MAX_MS) }
-    this.tier.abandon(fill.key, fill.remote as RemoteFence, marker).catch((err: Error) => {
-      debug('%s abandon failed: %s', this.tier.name, err.message)
-    })
+    // With the breaker open the lock is left to expire (the tier's lockTtl).
+    if (!this.breaker.allow(Date.now())) return
+    this.tier.abandon(fill.key, fill.remote as RemoteFence, marker).then(
+      () => this.breaker.success(),
+      (err: unknown) => this.#failed('abandon', err),
+    )
+  }
+
+  /**
+   * Records an invalidation in the shared tier. Not gated by the breaker (an
+   * invalidation is worth its deadline, and it is the best probe there is),
+   * but its outcome feeds it. Rejects when the invalidation is not in effect.
+   */
+  async invalidate(plan: InvalidationPlan): Promise<void> {
+    try {
+      await this.tier.invalidate(plan)
+      this.breaker.success()
+    } catch (err) {
+      this.#failed('invalidate', err)
+      throw err
+    }
   }
 }

@@ -1,6 +1,6 @@
 import type { CacheEntry } from '../entry/entry'
 import { ifNoneMatchMatches } from '../http/conditional'
-import { cacheStatusHit } from './status-headers'
+import { cacheStatusHit, cacheStatusStale } from './status-headers'
 
 /** What an adapter writes for a hit: status, a flat header list, and the body (none for HEAD or 304). */
 export interface Replay {
@@ -18,19 +18,39 @@ const NOT_MODIFIED_FIELDS = new Set([
   'last-modified',
 ])
 
+/** A copy served past its ttl: why, and whether this request's own origin call failed (and how). */
+export interface StaleReplay {
+  readonly reason: 'revalidate' | 'error'
+  /** This request went to the origin (stale-if-error after its own call failed). */
+  readonly forwarded?: boolean
+  /** The origin's 5xx status; absent when it threw. */
+  readonly originStatus?: number
+}
+
 /**
  * Builds a hit's response from the stored entry: the stored end-to-end headers,
  * `Content-Length`, `ETag`, `Age` (RFC 9111 §5.1), `X-Cache` and
- * `Cache-Status`; `304` for a matching `If-None-Match` on a stored 200.
+ * `Cache-Status`; `304` for a matching `If-None-Match` on a stored 200. With
+ * `stale`, `X-Cache: STALE` and a `Cache-Status` with a negative ttl.
  */
 export function replay(
   entry: CacheEntry,
   now: number,
   ifNoneMatch: string | undefined,
   head: boolean,
+  stale?: StaleReplay,
 ): Replay {
   const age = String(Math.max(0, Math.floor((now - entry.cachedAt) / 1000)))
-  const status = cacheStatusHit(Math.max(0, Math.ceil((entry.staleAt - now) / 1000)))
+  const outcome = stale === undefined ? 'HIT' : 'STALE'
+  const status =
+    stale === undefined
+      ? cacheStatusHit(Math.max(0, Math.ceil((entry.staleAt - now) / 1000)))
+      : cacheStatusStale(
+          -Math.ceil((now - entry.staleAt) / 1000),
+          stale.reason,
+          stale.forwarded === true,
+          stale.originStatus,
+        )
   if (entry.status === 200 && ifNoneMatchMatches(ifNoneMatch, entry.etag)) {
     const headers: string[] = []
     for (let i = 0; i < entry.headers.length; i += 2) {
@@ -38,12 +58,21 @@ export function replay(
         headers.push(entry.headers[i] as string, entry.headers[i + 1] as string)
       }
     }
-    headers.push('etag', entry.etag as string, 'age', age, 'x-cache', 'HIT', 'cache-status', status)
+    headers.push(
+      'etag',
+      entry.etag as string,
+      'age',
+      age,
+      'x-cache',
+      outcome,
+      'cache-status',
+      status,
+    )
     return { status: 304, headers, body: undefined }
   }
   const headers = entry.headers.slice()
   headers.push('content-length', String(entry.body.length))
   if (entry.etag !== undefined) headers.push('etag', entry.etag)
-  headers.push('age', age, 'x-cache', 'HIT', 'cache-status', status)
+  headers.push('age', age, 'x-cache', outcome, 'cache-status', status)
   return { status: entry.status, headers, body: head ? undefined : entry.body }
 }

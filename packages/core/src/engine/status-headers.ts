@@ -17,6 +17,27 @@ export function cacheStatusHit(ttlSeconds: number): string {
   return `${CACHE_NAME}; hit; ttl=${ttlSeconds}`
 }
 
+/**
+ * A copy served past its ttl (a negative `ttl`, RFC 9211 §2.5). When this
+ * request's own origin call failed, it was forwarded: `fwd=miss` and the
+ * origin's status when it answered one (not when it threw); otherwise (served while a refresh runs, or after the
+ * coalesced origin call it waited on failed) it is a `hit`.
+ */
+export function cacheStatusStale(
+  ttlSeconds: number,
+  reason: 'revalidate' | 'error',
+  forwarded: boolean,
+  originStatus: number | undefined,
+): string {
+  const detail = reason === 'revalidate' ? 'stale-while-revalidate' : 'stale-if-error'
+  const served = !forwarded
+    ? 'hit'
+    : originStatus === undefined
+      ? 'fwd=miss'
+      : `fwd=miss; fwd-status=${originStatus}`
+  return `${CACHE_NAME}; ${served}; ttl=${ttlSeconds}; detail=${detail}`
+}
+
 export const CACHE_STATUS_MISS = `${CACHE_NAME}; fwd=miss`
 
 /** A request the cache did not handle (`fwd=bypass`), or a response it would not store (`fwd=miss`). */

@@ -191,6 +191,7 @@ export class RedisBus {
         this.#seenBusSeq = this.#lastSeq
         if (this.#subscribed) this.#leaseUntil = this.#leaseEnd(started)
         this.#synced()
+        this.#hooks?.onHealthy?.()
       } catch (err) {
         debug('bus: resync failed: %s', (err as Error).message)
         const retry = setTimeout(() => void this.#resync('retry'), 200)
@@ -269,6 +270,7 @@ export class RedisBus {
       this.#seenBusSeq = Number(value)
       if (this.#subscribed && this.#resyncing === undefined)
         this.#leaseUntil = this.#leaseEnd(started)
+      this.#hooks?.onHealthy?.()
     } catch (err) {
       debug('bus: lease renewal failed: %s', (err as Error).message)
     }

@@ -33,7 +33,7 @@ export interface RedisTierOptions {
   lockTtl?: number | string
   /** Lifetime of a tag's version record (extended to outlive every entry carrying it). Default `'1d'`. */
   tagTtl?: number | string
-  /** Deadlines: `read` (a lookup, default 100 ms), `write` (default 1 s), `invalidate` (default 2 s). */
+  /** Deadlines: `read` (a lookup, default 50 ms), `write` (default 1 s), `invalidate` (default 2 s). */
   timeouts?: { read?: number | string; write?: number | string; invalidate?: number | string }
   /** Pattern invalidations kept in Redis; entries older than the oldest are misses. Default 10000. */
   patternLogSize?: number
@@ -118,7 +118,7 @@ export class RedisTier implements RemoteTier {
     this.#leaseMs = leaseMs
     this.#lockMs = check.duration('lockTtl', opts.lockTtl, '5s')
     this.#tagTtlMs = check.duration('tagTtl', opts.tagTtl, '1d', false)
-    this.#readMs = check.duration('timeouts.read', opts.timeouts?.read, '100ms')
+    this.#readMs = check.duration('timeouts.read', opts.timeouts?.read, '50ms')
     this.#writeMs = check.duration('timeouts.write', opts.timeouts?.write, '1s')
     this.#invalidateMs = check.duration('timeouts.invalidate', opts.timeouts?.invalidate, '2s')
     this.#patternLogSize = check.count('patternLogSize', opts.patternLogSize, 10_000)

@@ -20,6 +20,8 @@ const CACHE_OPTIONS = new Set([
   'path',
   'methods',
   'ttl',
+  'staleWhileRevalidate',
+  'staleIfError',
   'statuses',
   'maxBodySize',
   'key',
@@ -182,6 +184,11 @@ function checkBoolean(ctx: RuleContext, option: string, value: unknown): boolean
   return value
 }
 
+/** A stale window: a duration of 0 or more (parseDuration refuses negatives), 0 when absent. */
+function staleWindow(ctx: RuleContext, option: string, value: unknown): number {
+  return value === undefined ? 0 : ctx.check(option, parseDuration(value))
+}
+
 /** Validates and compiles one rule; throws a `CachetConfigError` naming the rule and option. */
 export function compileRule(input: unknown, index: number, defaults: RuleDefaults): CompiledRule {
   const pathLabel = (input as CacheRule | null)?.path
@@ -233,10 +240,15 @@ export function compileRule(input: unknown, index: number, defaults: RuleDefault
   const ttlMs = ctx.check('ttl', parseDuration(rule.ttl ?? defaults.ttl))
   if (ttlMs <= 0)
     ctx.fail('ttl', `expected more than 0 seconds, got ${describeValue(rule.ttl ?? defaults.ttl)}`)
+  const staleWhileRevalidateMs = staleWindow(ctx, 'staleWhileRevalidate', rule.staleWhileRevalidate)
+  const staleIfErrorMs = staleWindow(ctx, 'staleIfError', rule.staleIfError)
   return {
     ...base,
     kind: 'cache',
     ttlMs,
+    staleWhileRevalidateMs,
+    staleIfErrorMs,
+    lifetimeMs: ttlMs + Math.max(staleWhileRevalidateMs, staleIfErrorMs),
     statuses: compileStatuses(ctx, rule.statuses ?? defaults.statuses ?? [200]),
     maxBodySize: ctx.check(
       'maxBodySize',

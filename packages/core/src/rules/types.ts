@@ -34,6 +34,17 @@ export interface CacheRule {
   methods?: readonly string[]
   /** Freshness lifetime: seconds, or a duration string (`'60s'`, `'5m'`). */
   ttl?: number | string
+  /**
+   * After the ttl, how long the stale copy may still be served at once (`X-Cache:
+   * STALE`) while one background request refreshes it (RFC 5861). Seconds or a
+   * duration string. Default 0: an expired entry is a miss.
+   */
+  staleWhileRevalidate?: number | string
+  /**
+   * After the ttl, how long the stale copy may stand in for the origin when it
+   * throws or answers 5xx (RFC 5861). The error is never stored. Default 0.
+   */
+  staleIfError?: number | string
   /** Statuses that may be stored. Default `[200]`. 5xx, 206 and 304 are never stored. */
   statuses?: readonly number[]
   /** Largest body stored, in bytes or as `'1MiB'`. Default 1 MiB; larger bodies pass through. */
@@ -68,6 +79,11 @@ interface CompiledRuleBase {
 export interface CompiledCacheRule extends CompiledRuleBase {
   readonly kind: 'cache'
   readonly ttlMs: number
+  /** Stale windows after the ttl (0 when off). */
+  readonly staleWhileRevalidateMs: number
+  readonly staleIfErrorMs: number
+  /** ttl plus the longest stale window: how long an entry is kept. */
+  readonly lifetimeMs: number
   readonly statuses: ReadonlySet<number>
   readonly maxBodySize: number
   readonly key: CompiledKeySpec

@@ -8,12 +8,18 @@ export class DeadlineError extends Error {
 
 /**
  * Races `promise` against a timer: a slow or hung Redis becomes an error
- * within `ms`, and a late reply is ignored (its rejection too).
+ * within `ms`, and a late reply is ignored (its rejection too). When the timer
+ * fires, the rejection waits for the event loop's next I/O poll
+ * (`setImmediate`): after a stall of the loop itself (a long synchronous task,
+ * a GC pause) a reply already in the socket's buffer still wins, instead of
+ * losing to a timer that only fired late because of the stall.
  */
 export function withDeadline<T>(operation: string, ms: number, promise: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError(operation, ms)), ms)
+    timer = setTimeout(() => {
+      setImmediate(() => reject(new DeadlineError(operation, ms)))
+    }, ms)
     timer.unref()
   })
   promise.catch(() => {})

@@ -35,6 +35,12 @@ export interface CoherenceHooks {
   onInvalidate(plan: InvalidationPlan): void
   /** Messages may have been missed: the memory tier can no longer be trusted as it is. */
   onResync(): void
+  /**
+   * The tier's own background traffic (a lease renewal, a resync) just
+   * succeeded: an open circuit breaker may probe now instead of waiting out
+   * its cooldown.
+   */
+  onHealthy?(): void
 }
 
 /**
