@@ -22,6 +22,11 @@ export interface RequestOptions {
   timeoutMs?: number
 }
 
+/** What send() destroys a request with when its deadline passes (the `cause` of its rejection). */
+export class RequestTimeout extends Error {
+  override name = 'RequestTimeout'
+}
+
 export function keepAliveAgent(): http.Agent {
   return new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY })
 }
@@ -58,7 +63,9 @@ export function send(
       })
     })
     const timer = setTimeout(() => {
-      req.destroy(new Error(`${method} ${base}${path}: no complete answer within ${timeoutMs} ms`))
+      req.destroy(
+        new RequestTimeout(`${method} ${base}${path}: no complete answer within ${timeoutMs} ms`),
+      )
     }, timeoutMs)
     function fail(err: Error) {
       clearTimeout(timer)

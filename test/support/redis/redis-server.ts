@@ -3,10 +3,19 @@ import fs from 'node:fs'
 import net, { type AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { ping, redisCommand } from './resp'
+import {
+  encodeCommand,
+  parseReply,
+  ping,
+  type RespOptions,
+  type RespReply,
+  redisCommand,
+} from './resp'
 
 // Throwaway redis-server processes for tests: a free loopback port, a temp dir,
 // no persistence, stopped by pid (SIGTERM, then SIGKILL). Never by name or port.
+// Every server runs with `--enable-debug-command local`, so DEBUG SLEEP (and the
+// other DEBUG subcommands) work from loopback connections.
 
 export interface RedisProcess {
   readonly port: number
@@ -24,6 +33,44 @@ export interface RedisProcess {
   pause(): void
   /** SIGCONT */
   resume(): void
+
+  // Fault injection through commands (each on a fresh loopback connection).
+
+  /** One command, one reply (see redisCommand); rejects on an error reply. */
+  command(args: readonly (string | number)[], opts?: RespOptions): Promise<RespReply>
+  /** `CLIENT PAUSE ms ALL|WRITE`: resolves once the server accepted it (the pause runs on). */
+  clientPause(ms: number, mode?: ClientPauseMode): Promise<void>
+  /** `CLIENT UNPAUSE`: ends a pause early. */
+  clientUnpause(): Promise<void>
+  /**
+   * `DEBUG SLEEP seconds`: the server blocks (answers nothing, accepts nothing) for
+   * that long. Resolves once the command has been written (plus a few ms for the
+   * server to pick it up), without waiting for the reply; `done` resolves when the
+   * reply came (true) or the connection closed or timed out (false). Never rejects
+   * after being sent.
+   */
+  debugSleep(seconds: number): Promise<DebugSleep>
+  /** `CONFIG SET maxmemory bytes maxmemory-policy policy` (0 bytes: no limit). */
+  setMaxmemory(bytes: number, policy?: MaxmemoryPolicy): Promise<void>
+  /** `CLIENT KILL TYPE type SKIPME yes`: the number of connections killed. */
+  killClients(type: KilledClientType): Promise<number>
+}
+
+export type ClientPauseMode = 'ALL' | 'WRITE'
+export type KilledClientType = 'pubsub' | 'normal'
+export type MaxmemoryPolicy =
+  | 'noeviction'
+  | 'allkeys-lru'
+  | 'allkeys-lfu'
+  | 'allkeys-random'
+  | 'volatile-lru'
+  | 'volatile-lfu'
+  | 'volatile-random'
+  | 'volatile-ttl'
+
+export interface DebugSleep {
+  /** Resolves when the server answered (true), or the connection closed or timed out (false). */
+  readonly done: Promise<boolean>
 }
 
 export interface StartRedisOptions {
@@ -371,7 +418,126 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisPro
     resume() {
       process.kill(current.pid, 'SIGCONT')
     },
+    command: (args, opts) => redisCommand(fixedPort, args, opts),
+    clientPause: (ms, mode) => clientPause(fixedPort, ms, mode),
+    clientUnpause: () => clientUnpause(fixedPort),
+    debugSleep: (seconds) => debugSleep(fixedPort, seconds),
+    setMaxmemory: (bytes, policy) => setMaxmemory(fixedPort, bytes, policy),
+    killClients: (type) => killClients(fixedPort, type),
   }
+}
+
+// ---------------------------------------------------------------------------
+// Fault injection by command, for any server (`redis://host:port` or a port):
+// the RedisProcess methods above, usable on the shared server too.
+
+/** `CLIENT PAUSE ms ALL|WRITE` (Redis ≥ 6.2 for the mode). */
+export async function clientPause(
+  to: string | number,
+  ms: number,
+  mode: ClientPauseMode = 'ALL',
+): Promise<void> {
+  if (!Number.isInteger(ms) || ms < 0) throw new Error(`clientPause: bad duration ${ms} ms`)
+  await redisCommand(to, ['CLIENT', 'PAUSE', ms, mode])
+}
+
+export async function clientUnpause(to: string | number): Promise<void> {
+  await redisCommand(to, ['CLIENT', 'UNPAUSE'])
+}
+
+/** How long debugSleep waits for the connection and the write before it rejects. */
+const DEBUG_SLEEP_SEND_MS = 2000
+/** After the write: time for the server to read the command and start sleeping. */
+const DEBUG_SLEEP_SETTLE_MS = 10
+/** How long past the sleep `done` waits for the reply. */
+const DEBUG_SLEEP_REPLY_GRACE_MS = 5000
+
+/**
+ * `DEBUG SLEEP seconds` without waiting for its reply (see RedisProcess.debugSleep).
+ * Needs `--enable-debug-command local` (or yes) on the server.
+ */
+export function debugSleep(to: string | number, seconds: number): Promise<DebugSleep> {
+  if (!(seconds >= 0) || !Number.isFinite(seconds)) {
+    return Promise.reject(new Error(`debugSleep: bad duration ${seconds} s`))
+  }
+  const url = typeof to === 'number' ? undefined : new URL(to)
+  const host = url?.hostname || '127.0.0.1'
+  const port = url ? Number(url.port || 6379) : (to as number)
+  return new Promise((resolveSent, rejectSent) => {
+    let sent = false
+    let resolveDone: (answered: boolean) => void = () => {}
+    const done = new Promise<boolean>((resolve) => {
+      resolveDone = resolve
+    })
+    let buf = Buffer.alloc(0)
+    const socket = net.connect({ host, port })
+    const announce = () => {
+      if (sent) return
+      sent = true
+      resolveSent({ done })
+    }
+    const finish = (answered: boolean, err?: Error) => {
+      clearTimeout(sendTimer)
+      clearTimeout(replyTimer)
+      socket.destroy()
+      resolveDone(answered)
+      if (answered) announce()
+      else if (!sent) {
+        sent = true
+        rejectSent(err ?? new Error(`debugSleep: connection to :${port} closed before a reply`))
+      }
+    }
+    const sendTimer = setTimeout(() => {
+      finish(
+        false,
+        new Error(
+          `debugSleep: could not send DEBUG SLEEP to :${port} within ${DEBUG_SLEEP_SEND_MS} ms`,
+        ),
+      )
+    }, DEBUG_SLEEP_SEND_MS)
+    const replyTimer = setTimeout(
+      () => finish(false),
+      DEBUG_SLEEP_SEND_MS + seconds * 1000 + DEBUG_SLEEP_REPLY_GRACE_MS,
+    )
+    socket.on('connect', () => {
+      socket.write(encodeCommand(['DEBUG', 'SLEEP', seconds]), (err) => {
+        if (err) return finish(false, err)
+        clearTimeout(sendTimer)
+        setTimeout(announce, DEBUG_SLEEP_SETTLE_MS)
+      })
+    })
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk])
+      let reply: ReturnType<typeof parseReply>
+      try {
+        reply = parseReply(buf)
+      } catch (err) {
+        return finish(false, err as Error)
+      }
+      if (!reply) return
+      if (reply.value instanceof Error) finish(false, reply.value)
+      else finish(true)
+    })
+    socket.on('error', (err) => finish(false, err))
+    socket.on('close', () => finish(false))
+  })
+}
+
+/** `CONFIG SET maxmemory bytes maxmemory-policy policy`. */
+export async function setMaxmemory(
+  to: string | number,
+  bytes: number,
+  policy: MaxmemoryPolicy = 'allkeys-lru',
+): Promise<void> {
+  if (!Number.isInteger(bytes) || bytes < 0) throw new Error(`setMaxmemory: bad size ${bytes}`)
+  await redisCommand(to, ['CONFIG', 'SET', 'maxmemory', bytes, 'maxmemory-policy', policy])
+}
+
+/** `CLIENT KILL TYPE pubsub|normal SKIPME yes`: how many connections were killed. */
+export async function killClients(to: string | number, type: KilledClientType): Promise<number> {
+  const killed = await redisCommand(to, ['CLIENT', 'KILL', 'TYPE', type, 'SKIPME', 'yes'])
+  if (typeof killed !== 'number') throw new Error(`CLIENT KILL answered ${String(killed)}`)
+  return killed
 }
 
 /**
