@@ -58,12 +58,6 @@ export interface RefreshClaim {
   readonly until: number
 }
 
-/** A memory entry that may still be used: fresh, or inside one of its rule's stale windows. */
-type MemoryFind =
-  | { readonly state: 'fresh' | 'revalidate' | 'error'; readonly entry: CacheEntry }
-  | undefined
-
-const NO_STALE: MemoryFind = undefined
 /** Keys whose background refresh is tracked at once; the oldest are forgotten first. */
 const MAX_REVALIDATIONS = 10_000
 
@@ -161,20 +155,21 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
 
   /**
    * A usable memory entry for `key`: fresh, or past its ttl inside one of
-   * the rule's stale windows. An invalid or unusable one is dropped.
+   * the rule's stale windows (no allocation: this is the hit path). An
+   * invalid or unusable one is dropped.
    */
-  #memoryFind(rule: CompiledCacheRule, key: string, now: number): MemoryFind {
-    if (this.l1 === undefined) return NO_STALE
+  #memoryFind(rule: CompiledCacheRule, key: string, now: number): CacheEntry | undefined {
+    if (this.l1 === undefined) return undefined
     const entry = this.l1.get(key, now)
-    if (entry === undefined) return NO_STALE
-    if (this.#state.isValid(entry) && this.#l1Usable()) {
-      if (now < entry.staleAt) return { state: 'fresh', entry }
-      const staleMs = now - entry.staleAt
-      if (staleMs < rule.staleWhileRevalidateMs) return { state: 'revalidate', entry }
-      if (staleMs < rule.staleIfErrorMs) return { state: 'error', entry }
-    }
+    if (entry === undefined) return undefined
+    if (
+      this.#state.isValid(entry) &&
+      this.#l1Usable() &&
+      (now < entry.staleAt || now - entry.staleAt < rule.lifetimeMs - rule.ttlMs)
+    )
+      return entry
     this.l1.delete(key)
-    return NO_STALE
+    return undefined
   }
 
   /**
@@ -185,8 +180,9 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
   peek(m: RuleMatch<CompiledCacheRule>, ex: Exchange): CacheEntry | undefined {
     if (m.rule.perUser || requestBypassReason(m.rule, ex.headers, undefined) !== undefined)
       return undefined
-    const found = this.#memoryFind(m.rule, buildKey(this.#namespace, m.rule, ex), Date.now())
-    return found?.state === 'fresh' ? found.entry : undefined
+    const now = Date.now()
+    const entry = this.#memoryFind(m.rule, buildKey(this.#namespace, m.rule, ex), now)
+    return entry !== undefined && now < entry.staleAt ? entry : undefined
   }
 
   /** Hit, stale, bypass or miss; synchronous on a memory hit and when there is no shared tier. */
@@ -199,12 +195,15 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     }
     const key = buildKey(this.#namespace, rule, ex)
     const now = Date.now()
-    const found = this.#memoryFind(rule, key, now)
-    if (found !== undefined) {
-      if (found.state === 'fresh') return { type: 'hit', entry: found.entry }
-      if (found.state === 'revalidate') return this.#staleRevalidate(rule, key, found.entry, now)
+    const entry = this.#memoryFind(rule, key, now)
+    if (entry !== undefined) {
+      if (now < entry.staleAt) return { type: 'hit', entry }
+      if (now - entry.staleAt < rule.staleWhileRevalidateMs)
+        return this.#staleRevalidate(rule, key, entry, now)
     }
-    const fallback = found?.entry
+    // Past the ttl and stale-while-revalidate: what is left is the
+    // stale-if-error copy, for when the origin fails.
+    const fallback = entry
     const marker = this.#markers.get(key, now)
     if (marker?.pass) return { type: 'bypass', reason: marker.reason }
     let flight = marker === undefined ? this.#flights.get(key) : undefined
