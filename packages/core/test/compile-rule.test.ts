@@ -156,6 +156,67 @@ const badRules: BadRules[] = [
     expected: /expected more than 0 seconds/,
     given: 'got 0',
   },
+  // stale windows
+  ...(['staleWhileRevalidate', 'staleIfError'] as const).flatMap((option): BadRules[] => [
+    {
+      name: `${option} negative`,
+      rules: [{ path: '/a', ttl: 60, [option]: -1 }],
+      where: `rules[0] (/a): option "${option}"`,
+      expected: /expected a duration of 0 seconds or more/,
+      given: 'got -1',
+    },
+    {
+      name: `${option} "abc"`,
+      rules: [{ path: '/a', ttl: 60, [option]: 'abc' }],
+      where: `rules[0] (/a): option "${option}"`,
+      expected: /duration string like '60s'/,
+      given: 'got "abc"',
+    },
+    {
+      name: `${option} "-5s"`,
+      rules: [{ path: '/a', ttl: 60, [option]: '-5s' }],
+      where: `rules[0] (/a): option "${option}"`,
+      expected: /duration string like '60s'/,
+      given: 'got "-5s"',
+    },
+    {
+      name: `${option} Infinity`,
+      rules: [{ path: '/a', ttl: 60, [option]: Number.POSITIVE_INFINITY }],
+      where: `rules[0] (/a): option "${option}"`,
+      expected: /expected a duration/,
+      given: 'got Infinity',
+    },
+    {
+      name: `${option} true`,
+      rules: [{ path: '/a', ttl: 60, [option]: true }],
+      where: `rules[0] (/a): option "${option}"`,
+      expected: /expected seconds \(a number\)/,
+      given: 'got true',
+    },
+    {
+      name: `${option} null`,
+      rules: [{ path: '/a', ttl: 60, [option]: null }],
+      where: `rules[0] (/a): option "${option}"`,
+      expected: /expected seconds \(a number\)/,
+      given: 'got null',
+    },
+    {
+      name: `${option} on a write rule`,
+      rules: [{ path: '/a', invalidates: ['a'], [option]: 10 }],
+      where: `rules[0] (/a): option "${option}"`,
+      expected: /not an option of a write rule/,
+    },
+    {
+      name: `${option} on the second rule names that rule`,
+      rules: [
+        { path: '/a', ttl: 60 },
+        { path: '/b/:id', ttl: 60, [option]: '1x' },
+      ],
+      where: `rules[1] (/b/:id): option "${option}"`,
+      expected: /duration string/,
+      given: 'got "1x"',
+    },
+  ]),
   // statuses
   ...[500, 206, 304, 99, 200.5, '200'].map(
     (s): BadRules => ({
@@ -499,6 +560,9 @@ function plain(rule: CompiledRule): Record<string, unknown> {
     ...base,
     kind: rule.kind,
     ttlMs: rule.ttlMs,
+    staleWhileRevalidateMs: rule.staleWhileRevalidateMs,
+    staleIfErrorMs: rule.staleIfErrorMs,
+    lifetimeMs: rule.lifetimeMs,
     statuses: [...rule.statuses],
     maxBodySize: rule.maxBodySize,
     key: rule.key,
@@ -519,6 +583,9 @@ const goodRules: GoodRule[] = [
       path: '/a',
       methods: ['GET', 'HEAD'],
       ttlMs: 60_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
+      lifetimeMs: 60_000,
       statuses: [200],
       maxBodySize: 1024 * 1024,
       key: { query: 'all', headers: [] },
@@ -532,6 +599,37 @@ const goodRules: GoodRule[] = [
   { name: "ttl '500ms'", rule: { path: '/a', ttl: '500ms' }, expected: { ttlMs: 500 } },
   { name: 'ttl 1.5 (seconds)', rule: { path: '/a', ttl: 1.5 }, expected: { ttlMs: 1500 } },
   { name: "ttl '2h'", rule: { path: '/a', ttl: '2h' }, expected: { ttlMs: 7_200_000 } },
+  {
+    name: 'staleWhileRevalidate in seconds; lifetime is ttl plus the window',
+    rule: { path: '/a', ttl: 60, staleWhileRevalidate: 30 },
+    expected: { staleWhileRevalidateMs: 30_000, staleIfErrorMs: 0, lifetimeMs: 90_000 },
+  },
+  {
+    name: "staleIfError '1h'",
+    rule: { path: '/a', ttl: '1m', staleIfError: '1h' },
+    expected: { staleWhileRevalidateMs: 0, staleIfErrorMs: 3_600_000, lifetimeMs: 3_660_000 },
+  },
+  {
+    name: 'both stale windows: lifetime is ttl plus the longer one',
+    rule: { path: '/a', ttl: 10, staleWhileRevalidate: '500ms', staleIfError: 2.5 },
+    expected: { staleWhileRevalidateMs: 500, staleIfErrorMs: 2_500, lifetimeMs: 12_500 },
+  },
+  {
+    name: 'both stale windows, the first longer',
+    rule: { path: '/a', ttl: 10, staleWhileRevalidate: '5m', staleIfError: '1m' },
+    expected: { staleWhileRevalidateMs: 300_000, staleIfErrorMs: 60_000, lifetimeMs: 310_000 },
+  },
+  {
+    name: 'stale windows of 0 are off',
+    rule: { path: '/a', ttl: 10, staleWhileRevalidate: 0, staleIfError: '0s' },
+    expected: { staleWhileRevalidateMs: 0, staleIfErrorMs: 0, lifetimeMs: 10_000 },
+  },
+  {
+    name: 'a stale window with the ttl from the engine defaults',
+    rule: { path: '/a', staleWhileRevalidate: '1d' },
+    defaults: { ttl: '30s' },
+    expected: { ttlMs: 30_000, staleWhileRevalidateMs: 86_400_000, lifetimeMs: 86_430_000 },
+  },
   {
     name: "maxBodySize '1MiB'",
     rule: { path: '/a', ttl: 1, maxBodySize: '1MiB' },

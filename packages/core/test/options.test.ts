@@ -113,6 +113,77 @@ const bad: [string, unknown, string, RegExp][] = [
     'coalesce.maxWait',
     /of 0 seconds or more, got -1/,
   ],
+  ['breaker not an object', { rules, breaker: 5 }, 'breaker', /expected an object, got 5/],
+  ['breaker an array', { rules, breaker: [] }, 'breaker', /expected an object, got an array of 0/],
+  [
+    'breaker.foo',
+    { rules, breaker: { foo: 1 } },
+    'breaker.foo',
+    /unknown option \(expected one of failures, cooldown, maxCooldown\)/,
+  ],
+  [
+    'breaker.timeout (a likely typo)',
+    { rules, breaker: { timeout: '1s' } },
+    'breaker.timeout',
+    /unknown option/,
+  ],
+  [
+    'breaker.failures 0',
+    { rules, breaker: { failures: 0 } },
+    'breaker.failures',
+    /expected a whole number of 1 or more, got 0/,
+  ],
+  ['breaker.failures -1', { rules, breaker: { failures: -1 } }, 'breaker.failures', /got -1/],
+  ['breaker.failures 2.5', { rules, breaker: { failures: 2.5 } }, 'breaker.failures', /got 2.5/],
+  ["breaker.failures '5'", { rules, breaker: { failures: '5' } }, 'breaker.failures', /got "5"/],
+  [
+    'breaker.failures NaN',
+    { rules, breaker: { failures: Number.NaN } },
+    'breaker.failures',
+    /got NaN/,
+  ],
+  [
+    "breaker.cooldown 'soon'",
+    { rules, breaker: { cooldown: 'soon' } },
+    'breaker.cooldown',
+    /duration string like '60s'.*got "soon"/,
+  ],
+  [
+    'breaker.cooldown -1',
+    { rules, breaker: { cooldown: -1 } },
+    'breaker.cooldown',
+    /of 0 seconds or more, got -1/,
+  ],
+  [
+    'breaker.cooldown beyond a timer',
+    { rules, breaker: { cooldown: '30d', maxCooldown: '60d' } },
+    'breaker.cooldown',
+    /expected at most 2147483647 ms/,
+  ],
+  [
+    'breaker.maxCooldown true',
+    { rules, breaker: { maxCooldown: true } },
+    'breaker.maxCooldown',
+    /got true/,
+  ],
+  [
+    'breaker.maxCooldown below the cooldown',
+    { rules, breaker: { cooldown: '2s', maxCooldown: '1s' } },
+    'breaker.maxCooldown',
+    /expected at least breaker.cooldown \(2000 ms\), got 1000 ms/,
+  ],
+  [
+    'breaker.maxCooldown below the default cooldown',
+    { rules, breaker: { maxCooldown: '100ms' } },
+    'breaker.maxCooldown',
+    /expected at least breaker.cooldown \(500 ms\), got 100 ms/,
+  ],
+  [
+    'breaker.cooldown above the default maxCooldown',
+    { rules, breaker: { cooldown: '10s' } },
+    'breaker.maxCooldown',
+    /expected at least breaker.cooldown \(10000 ms\), got 5000 ms/,
+  ],
 ]
 
 describe('engine options are validated', () => {
@@ -156,6 +227,26 @@ describe('engine option defaults', () => {
       { maxWaiters: 0, maxWaitMs: 250 },
     ],
     ['coalesce.maxWait in seconds', { rules, coalesce: { maxWait: 2 } }, { maxWaitMs: 2000 }],
+    [
+      'breaker defaults: 5 failures, 500 ms, 5 s',
+      { rules },
+      { breaker: { failures: 5, cooldownMs: 500, maxCooldownMs: 5000 } },
+    ],
+    [
+      'breaker given',
+      { rules, breaker: { failures: 2, cooldown: '50ms', maxCooldown: 1 } },
+      { breaker: { failures: 2, cooldownMs: 50, maxCooldownMs: 1000 } },
+    ],
+    [
+      'breaker.maxCooldown equal to the cooldown',
+      { rules, breaker: { cooldown: '1s', maxCooldown: '1000ms' } },
+      { breaker: { failures: 5, cooldownMs: 1000, maxCooldownMs: 1000 } },
+    ],
+    [
+      'breaker.cooldown 0 (probe at once)',
+      { rules, breaker: { cooldown: 0 } },
+      { breaker: { failures: 5, cooldownMs: 0, maxCooldownMs: 5000 } },
+    ],
     [
       'store.l1 passed on',
       { rules, store: { l1: { maxBytes: '8MiB' } } },

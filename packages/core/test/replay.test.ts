@@ -1,9 +1,10 @@
 import { CacheEngine } from '../src/engine/engine'
-import { replay } from '../src/engine/replay'
+import { replay, type StaleReplay } from '../src/engine/replay'
 import {
   bypassOutcome,
   CACHE_STATUS_MISS,
   cacheStatusBypass,
+  cacheStatusStale,
   fillOutcome,
 } from '../src/engine/status-headers'
 import type { CacheEntry } from '../src/entry/entry'
@@ -185,6 +186,177 @@ describe('replay', () => {
     replay(ok, 2000, undefined, false)
     expect(ok.headers).toEqual(before)
   })
+})
+
+const stale = (age: string, cacheStatus: string) => ({
+  age,
+  'x-cache': 'STALE',
+  'cache-status': cacheStatus,
+})
+
+interface StaleCase extends ReplayCase {
+  stale: StaleReplay
+}
+
+// `ok` is fresh until 61 000; these are served past it.
+const staleCases: StaleCase[] = [
+  {
+    name: 'stale-while-revalidate: X-Cache STALE, a negative ttl, served as a hit',
+    entry: ok,
+    now: 63_500,
+    stale: { reason: 'revalidate' },
+    status: 200,
+    headers: full({
+      'content-length': '5',
+      etag: '"e1"',
+      ...stale('62', 'cachet; hit; ttl=-3; detail=stale-while-revalidate'),
+    }),
+    body: 'hello',
+  },
+  {
+    name: 'stale-if-error after the coalesced call it waited on failed: a hit, no fwd',
+    entry: ok,
+    now: 71_000,
+    stale: { reason: 'error' },
+    status: 200,
+    headers: full({
+      'content-length': '5',
+      etag: '"e1"',
+      ...stale('70', 'cachet; hit; ttl=-10; detail=stale-if-error'),
+    }),
+    body: 'hello',
+  },
+  {
+    name: 'stale-if-error after its own origin call answered 503: fwd=miss and fwd-status',
+    entry: ok,
+    now: 71_000,
+    stale: { reason: 'error', forwarded: true, originStatus: 503 },
+    status: 200,
+    headers: full({
+      'content-length': '5',
+      etag: '"e1"',
+      ...stale('70', 'cachet; fwd=miss; fwd-status=503; ttl=-10; detail=stale-if-error'),
+    }),
+    body: 'hello',
+  },
+  {
+    name: 'stale-if-error after its own origin call threw: fwd=miss without fwd-status',
+    entry: ok,
+    now: 71_000,
+    stale: { reason: 'error', forwarded: true },
+    status: 200,
+    headers: full({
+      'content-length': '5',
+      etag: '"e1"',
+      ...stale('70', 'cachet; fwd=miss; ttl=-10; detail=stale-if-error'),
+    }),
+    body: 'hello',
+  },
+  {
+    name: 'an origin status without forwarding is not reported',
+    entry: ok,
+    now: 71_000,
+    stale: { reason: 'error', forwarded: false, originStatus: 500 },
+    status: 200,
+    headers: full({
+      'content-length': '5',
+      etag: '"e1"',
+      ...stale('70', 'cachet; hit; ttl=-10; detail=stale-if-error'),
+    }),
+    body: 'hello',
+  },
+  {
+    name: 'the ttl rounds away from zero: 1 ms stale is ttl=-1',
+    entry: ok,
+    now: 61_001,
+    stale: { reason: 'revalidate' },
+    status: 200,
+    headers: full({
+      'content-length': '5',
+      etag: '"e1"',
+      ...stale('60', 'cachet; hit; ttl=-1; detail=stale-while-revalidate'),
+    }),
+    body: 'hello',
+  },
+  {
+    name: 'exactly at the end of freshness: ttl=0 (never "-0")',
+    entry: ok,
+    now: 61_000,
+    stale: { reason: 'revalidate' },
+    status: 200,
+    headers: full({
+      'content-length': '5',
+      etag: '"e1"',
+      ...stale('60', 'cachet; hit; ttl=0; detail=stale-while-revalidate'),
+    }),
+    body: 'hello',
+  },
+  {
+    name: 'a matching If-None-Match on a stale copy: 304 carrying X-Cache STALE',
+    entry: ok,
+    now: 63_500,
+    ifNoneMatch: '"e1"',
+    stale: { reason: 'revalidate' },
+    status: 304,
+    headers: notModified({
+      etag: '"e1"',
+      ...stale('62', 'cachet; hit; ttl=-3; detail=stale-while-revalidate'),
+    }),
+    body: undefined,
+  },
+  {
+    name: 'a matching If-None-Match on a stale-if-error copy: 304, fwd-status kept',
+    entry: ok,
+    now: 71_000,
+    ifNoneMatch: 'W/"e1"',
+    stale: { reason: 'error', forwarded: true, originStatus: 502 },
+    status: 304,
+    headers: notModified({
+      etag: '"e1"',
+      ...stale('70', 'cachet; fwd=miss; fwd-status=502; ttl=-10; detail=stale-if-error'),
+    }),
+    body: undefined,
+  },
+  {
+    name: 'HEAD on a stale copy: the headers, no body',
+    entry: ok,
+    now: 63_500,
+    head: true,
+    stale: { reason: 'revalidate' },
+    status: 200,
+    headers: full({
+      'content-length': '5',
+      etag: '"e1"',
+      ...stale('62', 'cachet; hit; ttl=-3; detail=stale-while-revalidate'),
+    }),
+    body: undefined,
+  },
+]
+
+describe('replay of a stale copy', () => {
+  test.each(staleCases)('$name', (c) => {
+    const r = replay(c.entry, c.now, c.ifNoneMatch, c.head ?? false, c.stale)
+    expect(r.status).toBe(c.status)
+    expect(asObject(r.headers)).toEqual(c.headers)
+    expect(r.headers.length).toBe(Object.keys(c.headers).length * 2)
+    expect(r.body?.toString()).toBe(c.body)
+  })
+
+  test('without `stale` the same entry past its ttl is a HIT with ttl=0 (the caller decides)', () => {
+    const r = asObject(replay(ok, 63_500, undefined, false).headers)
+    expect(r['x-cache']).toBe('HIT')
+    expect(r['cache-status']).toBe('cachet; hit; ttl=0')
+  })
+})
+
+describe('cacheStatusStale', () => {
+  test.each<[Parameters<typeof cacheStatusStale>, string]>([
+    [[-5, 'revalidate', false, undefined], 'cachet; hit; ttl=-5; detail=stale-while-revalidate'],
+    [[-5, 'error', false, undefined], 'cachet; hit; ttl=-5; detail=stale-if-error'],
+    [[-5, 'error', false, 503], 'cachet; hit; ttl=-5; detail=stale-if-error'],
+    [[-5, 'error', true, undefined], 'cachet; fwd=miss; ttl=-5; detail=stale-if-error'],
+    [[-5, 'error', true, 500], 'cachet; fwd=miss; fwd-status=500; ttl=-5; detail=stale-if-error'],
+  ])('%j → %s', (args, expected) => expect(cacheStatusStale(...args)).toBe(expected))
 })
 
 describe('entries stored by the engine replay correctly', () => {

@@ -308,14 +308,30 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     const lead = new Flight()
     this.#flights.set(key, lead)
     const tags = this.#tagsFor(m, ex)
-    if (this.#remote === undefined) return this.#fill(m, ex, key, tags, lead, undefined, true)
+    if (this.#remote === undefined) {
+      this.#refreshFilling(key)
+      return this.#fill(m, ex, key, tags, lead, undefined, true)
+    }
     return this.#lookupRemote(m, ex, key, tags, { flight: lead, revalidate: true }).then(
       (found) => {
-        if (found !== 'busy' && found.type === 'miss') return found.fill
+        if (found !== 'busy' && found.type === 'miss') {
+          this.#refreshFilling(key)
+          return found.fill
+        }
         this.#endRevalidation(key, 'skipped', rule.name)
         return undefined
       },
     )
+  }
+
+  /**
+   * The refresh of `key` is now its fill's to end (its completion may come
+   * after the internal request has finished, once the shared tier's write
+   * answers): the adapter's claim no longer matches, so its `refreshSettled`
+   * does not end it too.
+   */
+  #refreshFilling(key: string): void {
+    this.#revalidations.set(key, { key, until: Date.now() + this.#abandonFlightMs })
   }
 
   async #lookupRemote(
@@ -467,6 +483,10 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
 
   servedStale(fill: Fill, entry: CacheEntry): void {
     this.#servedStale(fill.rule, 'error', entry, Date.now())
+  }
+
+  staleUsable(entry: CacheEntry): boolean {
+    return this.#state.isValid(entry)
   }
 
   /** Called by a fill exactly once: store the entry if its fence holds, then release waiters. */

@@ -17,6 +17,8 @@ export interface FillSink {
   ): void
   /** The adapter served the fill's stale-if-error copy instead of the origin's failure. */
   servedStale(fill: Fill, entry: CacheEntry): void
+  /** Whether a stale copy may still be served (nothing invalidated it since it was read). */
+  staleUsable(entry: CacheEntry): boolean
 }
 
 /**
@@ -35,11 +37,7 @@ export class Fill {
   readonly flight: Flight | undefined
   /** The shared tier's fence, when the fill may be stored there. */
   readonly remote: RemoteFence | undefined
-  /**
-   * A copy past its ttl inside the rule's `staleIfError` window: the adapter
-   * serves it instead of a 5xx or a thrown error.
-   */
-  readonly stale: CacheEntry | undefined
+  readonly #stale: CacheEntry | undefined
   /** A background refresh (stale-while-revalidate): nobody waits for its response. */
   readonly revalidation: boolean
   #sink: FillSink
@@ -73,8 +71,18 @@ export class Fill {
     this.fence = init.fence
     this.flight = init.flight
     this.remote = init.remote
-    this.stale = init.stale
+    this.#stale = init.stale
     this.revalidation = init.revalidation ?? false
+  }
+
+  /**
+   * A copy past its ttl inside the rule's `staleIfError` window: the adapter
+   * serves it instead of a 5xx or a thrown error. Checked on every read: a
+   * copy invalidated while the origin ran is no longer offered.
+   */
+  get stale(): CacheEntry | undefined {
+    const stale = this.#stale
+    return stale !== undefined && this.#sink.staleUsable(stale) ? stale : undefined
   }
 
   /** The origin failed: a 5xx, or the response ended early (a thrown error, a reset). */
