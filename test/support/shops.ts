@@ -31,6 +31,14 @@ export interface ShopLike {
     readonly ready: Promise<void>
     invalidate(target: InvalidateTarget): Promise<unknown>
     close(): Promise<void>
+    /**
+     * The cache middleware's engine (both adapters' handles carry it), for the
+     * counters of background work no request waits on. Optional here because
+     * the shops' declared `ShopCache` does not name it.
+     */
+    readonly engine?: {
+      stats(): { revalidations: Record<string, number>; stale: Record<string, number> }
+    }
   }
   close(): Promise<void>
 }

@@ -362,8 +362,14 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
       if (flight !== undefined) this.#settle(key, flight, undefined)
       return found.kind === 'bypass' ? { type: 'bypass', reason: found.reason } : 'busy'
     }
-    const stale =
-      found.stale !== undefined ? this.#toEntry(key, found.stale, fence) : options.fallback
+    // A background refresh answers nobody: it has no stale copy to stand in
+    // for a failure (as without a shared tier), so a failed refresh is not
+    // counted as a stale answer.
+    const stale = revalidate
+      ? undefined
+      : found.stale !== undefined
+        ? this.#toEntry(key, found.stale, fence)
+        : options.fallback
     return {
       type: 'miss',
       fill: new Fill(this, {
