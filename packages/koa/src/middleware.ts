@@ -10,6 +10,7 @@ import {
   clearHeaders,
   type Exchange,
   type Fill,
+  fillOutcome,
   isInternalRequest,
   type RequestCache,
   type RuleMatch,
@@ -96,6 +97,19 @@ function serveStale(ctx: Context, fill: Fill, status: number, ifNoneMatch: strin
   )
 }
 
+/**
+ * Koa answers a thrown error after removing every header set so far, then
+ * sets the error's own `headers`: the cache's headers go there, so that the
+ * error response still says what the cache did (CONTRACT.md: every response
+ * to a matched route carries `X-Cache`).
+ */
+function withCacheHeaders(err: unknown, [outcome, status]: readonly [string, string]): unknown {
+  if (err === null || typeof err !== 'object') return err
+  const e = err as { headers?: Record<string, string> }
+  e.headers = { ...e.headers, 'x-cache': outcome, 'cache-status': status }
+  return err
+}
+
 /** Lets downstream answer a miss, then records what it left in `ctx.body`. */
 async function forward(ctx: Context, next: Next, fill: Fill): Promise<void> {
   const ifNoneMatch = ctx.get('if-none-match') || undefined
@@ -117,7 +131,7 @@ async function forward(ctx: Context, next: Next, fill: Fill): Promise<void> {
       return serveStale(ctx, fill, typeof status === 'number' ? status : 0, ifNoneMatch)
     }
     fill.onAbort()
-    throw err
+    throw withCacheHeaders(err, fillOutcome(fill.veto ?? 'status'))
   } finally {
     if (head) ctx.method = 'HEAD'
   }
@@ -196,10 +210,15 @@ export function cacheMiddleware(input: readonly CacheRule[] | KoaCacheOptions): 
       return
     }
     if (lookup.type === 'bypass') {
-      const [outcome, status] = bypassOutcome(lookup.reason)
-      ctx.set('x-cache', outcome)
-      ctx.set('cache-status', status)
-      return next()
+      const outcome = bypassOutcome(lookup.reason)
+      ctx.set('x-cache', outcome[0])
+      ctx.set('cache-status', outcome[1])
+      try {
+        await next()
+      } catch (err) {
+        throw withCacheHeaders(err, outcome)
+      }
+      return
     }
     return forward(ctx, next, lookup.fill)
   }
