@@ -1,6 +1,7 @@
 export type { CacheHandle, RequestCache } from './engine/adapter-support'
 export {
   clearHeaders,
+  observeMiss,
   refreshInBackground,
   splitAdapterOptions,
   userIdOf,
@@ -12,7 +13,10 @@ export type {
   BreakerEvent,
   CacheEvents,
   CacheStats,
+  Explanation,
+  InvalidationRecord,
   RevalidateEvent,
+  RuleStats,
   StaleEvent,
   TierErrorEvent,
   TierOperation,
@@ -22,6 +26,8 @@ export { ruleNeedsUser, splitUrl } from './engine/exchange'
 export { Fill } from './engine/fill'
 export type { InternalRequestInit } from './engine/internal-request'
 export { internalRequest, isInternalRequest, serverListener } from './engine/internal-request'
+export type { InvalidationCounts, Tier } from './engine/metrics'
+export { Histogram, LATENCY_BUCKETS, RuleMetrics } from './engine/metrics'
 export type { CacheOptions } from './engine/options'
 export type { Replay, StaleReplay } from './engine/replay'
 export { replay } from './engine/replay'

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import {
   bypassOutcome,
   CacheEngine,
@@ -11,6 +12,7 @@ import {
   type Fill,
   isInternalRequest,
   type Lookup,
+  observeMiss,
   type RequestCache,
   type RuleMatch,
   refreshInBackground,
@@ -90,6 +92,7 @@ export function cacheMiddleware(
     req: IncomingMessage,
     res: ServerResponse,
     next: Next,
+    started: number,
   ) => {
     if (lookup.type === 'hit' || lookup.type === 'stale') {
       const stale = lookup.type === 'stale' ? { reason: lookup.reason } : undefined
@@ -103,6 +106,7 @@ export function cacheMiddleware(
           stale,
         ),
       )
+      engine.observe(rule, 'hit', (performance.now() - started) / 1000)
       if (lookup.type === 'stale' && lookup.refresh !== undefined) {
         const listener = serverListener(req) ?? (req as { app?: RequestListener }).app
         const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/'
@@ -119,6 +123,7 @@ export function cacheMiddleware(
       next()
       return
     }
+    observeMiss(engine, rule, res, started)
     forward(lookup.fill, req, res, next)
   }
 
@@ -169,11 +174,12 @@ export function cacheMiddleware(
       else refresh(fill, req, res, next)
       return
     }
+    const started = performance.now()
     const lookup = engine.lookup(cacheMatch, ex)
     if (lookup instanceof Promise) {
-      lookup.then((l) => respond(l, cacheMatch.rule, req, res, next), next)
+      lookup.then((l) => respond(l, cacheMatch.rule, req, res, next, started), next)
     } else {
-      respond(lookup, cacheMatch.rule, req, res, next)
+      respond(lookup, cacheMatch.rule, req, res, next, started)
     }
   }
 

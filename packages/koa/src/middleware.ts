@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import type { Readable } from 'node:stream'
 import {
   bypassOutcome,
@@ -12,6 +13,7 @@ import {
   type Fill,
   fillOutcome,
   isInternalRequest,
+  observeMiss,
   type RequestCache,
   type RuleMatch,
   refreshInBackground,
@@ -187,6 +189,7 @@ export function cacheMiddleware(input: readonly CacheRule[] | KoaCacheOptions): 
       }
       return forward(ctx, next, fill)
     }
+    const started = performance.now()
     const found = engine.lookup(cacheMatch, ex)
     const lookup = found instanceof Promise ? await found : found
     if (lookup.type === 'hit' || lookup.type === 'stale') {
@@ -196,6 +199,7 @@ export function cacheMiddleware(input: readonly CacheRule[] | KoaCacheOptions): 
         ctx,
         replay(lookup.entry, Date.now(), ctx.get('if-none-match') || undefined, false, stale),
       )
+      engine.observe(cacheMatch.rule, 'hit', (performance.now() - started) / 1000)
       if (lookup.type === 'stale' && lookup.refresh !== undefined) {
         const listener = serverListener(ctx.req) ?? appListener(ctx.app)
         refreshInBackground(
@@ -220,6 +224,7 @@ export function cacheMiddleware(input: readonly CacheRule[] | KoaCacheOptions): 
       }
       return
     }
+    observeMiss(engine, cacheMatch.rule, ctx.res, started)
     return forward(ctx, next, lookup.fill)
   }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import { CachetConfigError } from '../errors'
 import type { InvalidationTarget } from '../invalidation/target'
 import type { CacheRule, CompiledCacheRule, RuleMatch } from '../rules/types'
@@ -35,6 +36,7 @@ function edgeListener(engine: CacheEngine, listener: RequestListener): RequestLi
   return function cachetEdge(req, res) {
     const method = req.method
     if (method === 'GET' || method === 'HEAD') {
+      const started = performance.now()
       const { path, rawQuery } = splitUrl(req.url ?? '/')
       const m = engine.match(method, path)
       if (m !== undefined && m.rule.kind === 'cache') {
@@ -45,6 +47,7 @@ function edgeListener(engine: CacheEngine, listener: RequestListener): RequestLi
           const r = replay(entry, Date.now(), ifNoneMatch, method === 'HEAD')
           res.writeHead(r.status, r.headers)
           res.end(r.body)
+          engine.observe(m.rule as CompiledCacheRule, 'hit', (performance.now() - started) / 1000)
           return
         }
       }
@@ -124,4 +127,14 @@ export function refreshInBackground(
 /** Removes every header set so far, before a stale copy replaces what the origin began to answer. */
 export function clearHeaders(res: ServerResponse): void {
   for (const name of res.getHeaderNames()) res.removeHeader(name)
+}
+
+/** Records a miss's latency, from the lookup to the end of the response, once it is sent. */
+export function observeMiss(
+  engine: CacheEngine,
+  rule: CompiledCacheRule,
+  res: ServerResponse,
+  started: number,
+): void {
+  res.once('finish', () => engine.observe(rule, 'miss', (performance.now() - started) / 1000))
 }

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import type { IncomingHttpHeaders } from 'node:http'
 import { debuglog } from 'node:util'
 import { type CacheEntry, entrySize } from '../entry/entry'
 import type { ResponseBypassReason } from '../http/storable'
@@ -16,10 +17,17 @@ import type { TemplateVars } from '../rules/template'
 import type { CompiledCacheRule, CompiledWriteRule, RuleMatch } from '../rules/types'
 import { MemoryTier } from '../tiers/memory-tier'
 import type { StoredResponse } from '../tiers/remote-tier'
-import type { CacheEvents, CacheStats, TierOperation } from './events'
-import type { Exchange } from './exchange'
+import type {
+  CacheEvents,
+  CacheStats,
+  Explanation,
+  InvalidationRecord,
+  TierOperation,
+} from './events'
+import { type Exchange, splitUrl } from './exchange'
 import { Fill, type FillSink } from './fill'
 import { Flight } from './flight'
+import { type InvalidationCounts, RuleMetrics } from './metrics'
 import { resolveOptions } from './options'
 import { PassMarkers } from './pass-markers'
 import { RemotePath } from './remote-path'
@@ -58,6 +66,12 @@ export interface RefreshClaim {
   readonly until: number
 }
 
+/** Keys whose last storage decision `explain()` remembers; the oldest are forgotten first. */
+const DECISIONS_KEPT = 1000
+
+/** Invalidations kept for `recentInvalidations()`. */
+const RECENT_INVALIDATIONS = 50
+
 /** Keys whose background refresh is tracked at once; the oldest are forgotten first. */
 const MAX_REVALIDATIONS = 10_000
 
@@ -84,6 +98,18 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
   readonly #l1MaxTtlMs: number
   /** Keys with a background refresh under way (or recently failed): when another may start. */
   readonly #revalidations = new Map<string, RefreshClaim>()
+  /** Counters per rule, by the rule's index. */
+  readonly metrics: readonly RuleMetrics[]
+  readonly invalidations: InvalidationCounts = {
+    done: 0,
+    failed: 0,
+    tags: 0,
+    patterns: 0,
+    users: 0,
+  }
+  readonly #recent: InvalidationRecord[] = []
+  /** The last storage decision per key, for `explain()`. */
+  readonly #decisions = new Map<string, { at: number; stored: boolean; reason?: string }>()
   readonly #counters = {
     errors: { read: 0, write: 0, abandon: 0, invalidate: 0 } as Record<TierOperation, number>,
     timeouts: 0,
@@ -95,6 +121,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     super()
     const resolved = resolveOptions(options)
     this.rules = new RuleSet(resolved.rules, resolved.defaults)
+    this.metrics = this.rules.rules.map((r) => new RuleMetrics(r.name))
     const l2 = resolved.l2
     // With a shared tier that has no bus, memory entries are kept only for an
     // explicit `store.l1.maxTtl`: nothing else would bound their staleness.
@@ -182,7 +209,9 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
       return undefined
     const now = Date.now()
     const entry = this.#memoryFind(m.rule, buildKey(this.#namespace, m.rule, ex), now)
-    return entry !== undefined && now < entry.staleAt ? entry : undefined
+    if (entry === undefined || now >= entry.staleAt) return undefined
+    this.#hit(m.rule, entry, 'memory')
+    return entry
   }
 
   /** Hit, stale, bypass or miss; synchronous on a memory hit and when there is no shared tier. */
@@ -191,13 +220,13 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     const reason = requestBypassReason(rule, ex.headers, ex.user)
     if (reason !== undefined) {
       debug('bypass %s %s: %s', rule.name, ex.path, reason)
-      return { type: 'bypass', reason }
+      return this.#bypass(rule, reason)
     }
     const key = buildKey(this.#namespace, rule, ex)
     const now = Date.now()
     const entry = this.#memoryFind(rule, key, now)
     if (entry !== undefined) {
-      if (now < entry.staleAt) return { type: 'hit', entry }
+      if (now < entry.staleAt) return this.#hit(rule, entry, 'memory')
       if (now - entry.staleAt < rule.staleWhileRevalidateMs)
         return this.#staleRevalidate(rule, key, entry, now)
     }
@@ -205,7 +234,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     // stale-if-error copy, for when the origin fails.
     const fallback = entry
     const marker = this.#markers.get(key, now)
-    if (marker?.pass) return { type: 'bypass', reason: marker.reason }
+    if (marker?.pass) return this.#bypass(rule, marker.reason)
     let flight = marker === undefined ? this.#flights.get(key) : undefined
     if (flight !== undefined && now - flight.startedAt > this.#abandonFlightMs) {
       // A leader that never finished (an adapter that lost track of its fill):
@@ -234,6 +263,21 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     return { type: 'stale', entry, reason: 'revalidate', refresh }
   }
 
+  #hit(rule: CompiledCacheRule, entry: CacheEntry, tier: 'memory' | 'shared'): Lookup {
+    const m = this.metrics[rule.index] as RuleMetrics
+    if (tier === 'memory') m.hitsMemory++
+    else m.hitsShared++
+    if (this.listenerCount('hit') > 0) this.emit('hit', { rule: rule.name, tier })
+    return { type: 'hit', entry }
+  }
+
+  #bypass(rule: CompiledCacheRule, reason: BypassReason): Lookup {
+    ;(this.metrics[rule.index] as RuleMetrics).bypass(reason)
+    if (this.listenerCount('bypass') > 0)
+      this.emit('bypass', { rule: rule.name, reason, side: 'request' })
+    return { type: 'bypass', reason }
+  }
+
   #servedStale(
     rule: CompiledCacheRule,
     reason: 'revalidate' | 'error',
@@ -241,6 +285,9 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     now: number,
   ): void {
     this.#counters.stale[reason]++
+    const m = this.metrics[rule.index] as RuleMetrics
+    if (reason === 'revalidate') m.staleRevalidate++
+    else m.staleError++
     if (this.listenerCount('stale') > 0)
       this.emit('stale', { rule: rule.name, reason, staleMs: now - entry.staleAt })
   }
@@ -355,12 +402,12 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
       const entry = this.#toEntry(key, found.response, fence)
       this.#storeLocal(entry, fence)
       if (flight !== undefined) this.#settle(key, flight, entry)
-      if (found.kind === 'hit') return { type: 'hit', entry }
+      if (found.kind === 'hit') return this.#hit(m.rule, entry, 'shared')
       return this.#staleRevalidate(m.rule, key, entry, Date.now())
     }
     if (found.kind === 'bypass' || found.busy === true) {
       if (flight !== undefined) this.#settle(key, flight, undefined)
-      return found.kind === 'bypass' ? { type: 'bypass', reason: found.reason } : 'busy'
+      return found.kind === 'bypass' ? this.#bypass(m.rule, found.reason) : 'busy'
     }
     // A background refresh answers nobody: it has no stale copy to stand in
     // for a failure (as without a shared tier), so a failed refresh is not
@@ -395,7 +442,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     const entry = await flight.wait(this.#maxWaitMs)
     const now = Date.now()
     if (entry !== undefined && this.#state.isValid(entry)) {
-      if (now < entry.staleAt) return { type: 'hit', entry }
+      if (now < entry.staleAt) return this.#hit(m.rule, entry, 'memory')
       if (now - entry.staleAt < m.rule.staleWhileRevalidateMs)
         return this.#staleRevalidate(m.rule, key, entry, now)
     }
@@ -481,6 +528,63 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     return (this.l1 as MemoryTier).set(entry)
   }
 
+  /** Stores a fill's entry in the memory tier (counted). */
+  #storeFill(fill: Fill, entry: CacheEntry): boolean {
+    const stored = this.#storeLocal(entry, fill.fence)
+    if (stored) this.#stored(fill.rule, 'memory')
+    return stored
+  }
+
+  /** Counts a fill's end: a miss (X-Cache MISS) or a response-side bypass, and its origin time. */
+  #fillEnded(
+    fill: Fill,
+    entry: CacheEntry | undefined,
+    reason: ResponseBypassReason | undefined,
+  ): void {
+    const decision =
+      entry !== undefined
+        ? { at: Date.now(), stored: true }
+        : {
+            at: Date.now(),
+            stored: false,
+            reason: reason ?? (fill.failed ? 'origin-failed' : 'aborted'),
+          }
+    this.#decisions.delete(fill.key)
+    this.#decisions.set(fill.key, decision)
+    if (this.#decisions.size > DECISIONS_KEPT) {
+      const oldest = this.#decisions.keys().next().value
+      if (oldest !== undefined) this.#decisions.delete(oldest)
+    }
+    if (fill.revalidation) return
+    const m = this.metrics[fill.rule.index] as RuleMetrics
+    const rule = fill.rule.name
+    if (reason !== undefined) {
+      m.bypass(reason)
+      if (this.listenerCount('bypass') > 0) this.emit('bypass', { rule, reason, side: 'response' })
+      return
+    }
+    m.misses++
+    if (entry !== undefined) {
+      m.originSeconds += fill.originSeconds
+      m.originFills++
+    }
+    if (this.listenerCount('miss') > 0)
+      this.emit('miss', { rule, stored: entry !== undefined, originSeconds: fill.originSeconds })
+  }
+
+  #stored(rule: CompiledCacheRule, tier: 'memory' | 'shared'): void {
+    const m = this.metrics[rule.index] as RuleMetrics
+    if (tier === 'memory') m.storesMemory++
+    else m.storesShared++
+    if (this.listenerCount('store') > 0) this.emit('store', { rule: rule.name, tier })
+  }
+
+  /** Latency of a request the adapter answered: a hit (or stale answer) or a miss. */
+  observe(rule: CompiledCacheRule, kind: 'hit' | 'miss', seconds: number): void {
+    const m = this.metrics[rule.index] as RuleMetrics
+    ;(kind === 'hit' ? m.hitLatency : m.missLatency).observe(seconds)
+  }
+
   /** Releases a flight's waiters; forgets the flight if it is still the key's. */
   #settle(key: string, flight: Flight, entry: CacheEntry | undefined, failed = false): void {
     if (this.#flights.get(key) === flight) this.#flights.delete(key)
@@ -501,6 +605,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     entry: CacheEntry | undefined,
     reason: ResponseBypassReason | undefined,
   ): void {
+    this.#fillEnded(fill, entry, reason)
     if (entry === undefined) {
       // A marker only for a response that will be refused again (a veto); an
       // origin failure (5xx, thrown, cut short) is no reason to stop coalescing.
@@ -516,7 +621,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     }
     this.#markers.delete(fill.key)
     if (fill.remote === undefined) {
-      const stored = this.#storeLocal(entry, fill.fence)
+      const stored = this.#storeFill(fill, entry)
       if (!stored)
         debug('not stored %s %s: invalidated while the origin ran', fill.rule.name, fill.path)
       if (fill.flight !== undefined) this.#settle(fill.key, fill.flight, stored ? entry : undefined)
@@ -540,8 +645,9 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
       // The shared tier's fence refused it: an invalidation this process may
       // not know of yet came after the fill started. When the tier could not
       // be asked, a healthy bus makes the local fence enough.
+      if (written === true) this.#stored(fill.rule, 'shared')
       const storable = written === true || (written === undefined && remote.tier.trusted())
-      const stored = storable && this.#storeLocal(entry, fill.fence)
+      const stored = storable && this.#storeFill(fill, entry)
       if (fill.flight !== undefined && !released)
         this.#settle(fill.key, fill.flight, written === true ? entry : undefined)
       if (!stored && written !== true) debug('not stored %s %s: fenced', fill.rule.name, fill.path)
@@ -571,22 +677,149 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
    * is in effect everywhere: no response stored before the call is served
    * afterwards by any process. Rejects when that cannot be promised.
    */
-  async invalidate(target: InvalidationTarget): Promise<void> {
-    await this.#apply(normalizeTarget(target))
+  async invalidate(target: InvalidationTarget, options: { by?: string } = {}): Promise<void> {
+    await this.#apply(normalizeTarget(target), options.by === undefined ? 'api' : options.by)
   }
 
   /** Runs a write rule's invalidation; the adapter awaits it before sending the write's response. */
   async invalidateAfterWrite(m: RuleMatch<CompiledWriteRule>, ex: Exchange): Promise<void> {
-    await this.#apply(this.writeTarget(m, ex))
+    await this.#apply(this.writeTarget(m, ex), `rule ${m.rule.name}`)
   }
 
-  async #apply(target: NormalizedTarget): Promise<void> {
+  async #apply(target: NormalizedTarget, by: string): Promise<void> {
     const plan = this.#state.plan(target)
+    const started = Date.now()
     // Locally first: it can only cause misses, and this process is covered
     // even before the bus brings the message back.
-    this.#state.apply(plan, Date.now())
-    if (this.#remote !== undefined) await this.#remote.invalidate(plan)
-    debug('invalidated %o', plan)
+    this.#state.apply(plan, started)
+    let error: Error | undefined
+    try {
+      if (this.#remote !== undefined) await this.#remote.invalidate(plan)
+    } catch (err) {
+      error = err as Error
+    }
+    const c = this.invalidations
+    if (error === undefined) {
+      c.done++
+      c.tags += target.tags.length
+      c.patterns += target.patterns.length
+      c.users += target.users.length
+    } else c.failed++
+    const record: InvalidationRecord = {
+      at: started,
+      by,
+      tags: target.tags,
+      patterns: target.patterns,
+      users: target.users,
+      ok: error === undefined,
+      ms: Date.now() - started,
+    }
+    if (this.#recent.length >= RECENT_INVALIDATIONS) this.#recent.shift()
+    this.#recent.push(record)
+    if (this.listenerCount('invalidate') > 0) this.emit('invalidate', record)
+    debug('invalidated by %s %o%s', by, plan, error === undefined ? '' : `: ${error.message}`)
+    if (error !== undefined) throw error
+  }
+
+  /**
+   * Why a request would (not) be served from or stored in the cache: the rule
+   * it matches, the components of its key (never the raw key), freshness and
+   * stale windows, what the memory tier holds for it, and the last storage
+   * decision for that key in this process. Reads nothing from the shared tier
+   * and changes nothing.
+   */
+  explain(request: {
+    method?: string
+    url: string
+    headers?: IncomingHttpHeaders
+    user?: string
+  }): Explanation {
+    const method = (request.method ?? 'GET').toUpperCase()
+    const { path, rawQuery } = splitUrl(request.url)
+    const headers = request.headers ?? {}
+    const m = this.rules.match(method, path)
+    if (m === undefined) return { method, path, matched: false }
+    const rule = m.rule
+    if (rule.kind === 'invalidate') {
+      const target = this.writeTarget(m as RuleMatch<CompiledWriteRule>, {
+        method,
+        path,
+        rawQuery,
+        headers,
+        user: request.user,
+      })
+      return {
+        method,
+        path,
+        matched: true,
+        rule: { name: rule.name, path: rule.path, kind: 'write' },
+        invalidates: { tags: target.tags, patterns: target.patterns, users: target.users },
+      }
+    }
+    const ex: Exchange = { method, path, rawQuery, headers, user: request.user }
+    const cm = m as RuleMatch<CompiledCacheRule>
+    const query = parseQuery(rawQuery)
+    const keyQuery: Array<[string, string]> =
+      rule.key.query === 'none'
+        ? []
+        : rule.key.query === 'all'
+          ? [...query].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+          : rule.key.query.flatMap((name) =>
+              query.getAll(name).map((v) => [name, v] as [string, string]),
+            )
+    const explanation: Explanation = {
+      method,
+      path,
+      matched: true,
+      rule: {
+        name: rule.name,
+        path: rule.path,
+        kind: 'cache',
+        ttlSeconds: rule.ttlMs / 1000,
+        staleWhileRevalidateSeconds: rule.staleWhileRevalidateMs / 1000,
+        staleIfErrorSeconds: rule.staleIfErrorMs / 1000,
+        perUser: rule.perUser,
+        statuses: [...rule.statuses],
+        maxBodySize: rule.maxBodySize,
+      },
+      key: {
+        path,
+        query: keyQuery,
+        ignoredQuery: [...query.keys()].filter((n) => !keyQuery.some(([k]) => k === n)),
+        headers: rule.key.headers.map((h) => [h, String(headers[h] ?? '')] as [string, string]),
+        perUser: rule.perUser,
+      },
+      tags: this.#tagsFor(cm, ex).filter((t) => !t.startsWith('#')),
+    }
+    const bypass = requestBypassReason(rule, headers, request.user)
+    if (bypass !== undefined) return { ...explanation, bypass }
+    const key = buildKey(this.#namespace, rule, ex)
+    const now = Date.now()
+    const entry = this.l1?.peek(key)
+    if (entry !== undefined && now < entry.deleteAt && this.#state.isValid(entry)) {
+      const staleMs = now - entry.staleAt
+      explanation.memory = {
+        state:
+          staleMs < 0
+            ? 'fresh'
+            : staleMs < rule.staleWhileRevalidateMs
+              ? 'stale-while-revalidate'
+              : staleMs < rule.staleIfErrorMs
+                ? 'stale-if-error'
+                : 'expired',
+        ageSeconds: Math.floor((now - entry.cachedAt) / 1000),
+        ttlSeconds: Math.ceil(-staleMs / 1000),
+        bytes: entry.size,
+      }
+    } else explanation.memory = { state: 'absent' }
+    const decision = this.#decisions.get(key)
+    if (decision !== undefined) explanation.last = { ...decision }
+    return explanation
+  }
+
+  /** The last invalidations this process made (at most 50), oldest first. */
+  recentInvalidations(): readonly InvalidationRecord[] {
+    return this.#recent.slice()
   }
 
   /** A snapshot of the engine's counters and tier state. */
@@ -618,6 +851,25 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
             },
       stale: { ...c.stale },
       revalidations: { ...c.revalidations },
+      rules: this.rules.rules.flatMap((r) => {
+        if (r.kind !== 'cache') return []
+        const m = this.metrics[r.index] as RuleMetrics
+        const served = m.hits + m.staleRevalidate + m.staleError
+        const total = served + m.misses
+        return [
+          {
+            name: r.name,
+            hits: { memory: m.hitsMemory, shared: m.hitsShared },
+            misses: m.misses,
+            stale: { revalidate: m.staleRevalidate, error: m.staleError },
+            bypasses: Object.fromEntries(m.bypasses),
+            stores: { memory: m.storesMemory, shared: m.storesShared },
+            hitRatio: total === 0 ? 0 : served / total,
+            savedSeconds: m.savedSeconds,
+          },
+        ]
+      }),
+      invalidations: { ...this.invalidations },
     }
   }
 

@@ -39,11 +39,37 @@ export interface RevalidateEvent {
   readonly outcome: 'stored' | 'not-stored' | 'skipped'
 }
 
+/** One invalidation this process made, as events and `recentInvalidations()` report it. */
+export interface InvalidationRecord {
+  /** When it started (ms since the epoch). */
+  readonly at: number
+  /** Who asked: `api` (`cache.invalidate()`), `rule <name>` (a write rule), or the admin token's name. */
+  readonly by: string
+  readonly tags: readonly string[]
+  readonly patterns: readonly string[]
+  readonly users: readonly string[]
+  /** Whether it completed (false: rejected, the shared tier could not confirm it). */
+  readonly ok: boolean
+  readonly ms: number
+}
+
 /**
- * What `cache.engine` emits (a Node `EventEmitter`). Emitting costs nothing
- * measurable without listeners; none is emitted on the hit path.
+ * What `cache.engine` emits (a Node `EventEmitter`). An event without
+ * listeners costs one `listenerCount` check and no allocation.
  */
 export interface CacheEvents {
+  /** A request was answered from a tier without running the route. */
+  hit: [{ readonly rule: string; readonly tier: 'memory' | 'shared' }]
+  /** A request went to the origin and its response was (or was meant to be) stored. */
+  miss: [{ readonly rule: string; readonly stored: boolean; readonly originSeconds: number }]
+  /** The cache stood aside: a request it would not serve or store, or a response it would not store. */
+  bypass: [
+    { readonly rule: string; readonly reason: string; readonly side: 'request' | 'response' },
+  ]
+  /** A response was stored in a tier. */
+  store: [{ readonly rule: string; readonly tier: 'memory' | 'shared' }]
+  /** An invalidation this process made completed or failed. */
+  invalidate: [InvalidationRecord]
   /** A shared-tier operation failed or ran past its deadline; the request went on without it. */
   'tier:error': [TierErrorEvent]
   /** The shared tier's circuit breaker changed state. */
@@ -75,4 +101,72 @@ export interface CacheStats {
     | undefined
   stale: { revalidate: number; error: number }
   revalidations: { started: number; stored: number; notStored: number; skipped: number }
+  /** Per cache rule, in rule order. */
+  rules: RuleStats[]
+  invalidations: {
+    done: number
+    failed: number
+    tags: number
+    patterns: number
+    users: number
+  }
+}
+
+/** One cache rule's counters since the process started. */
+export interface RuleStats {
+  name: string
+  hits: { memory: number; shared: number }
+  misses: number
+  stale: { revalidate: number; error: number }
+  /** By reason: request side (`credentials`, `no-user`...) and response vetoes (`set-cookie`, `status`...). */
+  bypasses: Record<string, number>
+  stores: { memory: number; shared: number }
+  /** Answers from the cache (hits and stale) over those and misses; 0 before any request. */
+  hitRatio: number
+  /** Estimated origin time saved: answers from the cache times the rule's mean origin time. */
+  savedSeconds: number
+}
+
+/** What `engine.explain(request)` answers. Never contains the raw key. */
+export interface Explanation {
+  method: string
+  path: string
+  /** Whether a rule matches the method and path. */
+  matched: boolean
+  rule?: {
+    name: string
+    path: string
+    kind: 'cache' | 'write'
+    ttlSeconds?: number
+    staleWhileRevalidateSeconds?: number
+    staleIfErrorSeconds?: number
+    perUser?: boolean
+    statuses?: number[]
+    maxBodySize?: number
+  }
+  /** The key's components: path, the query parameters in the key, those ignored, keyed headers. */
+  key?: {
+    path: string
+    query: Array<[string, string]>
+    ignoredQuery: string[]
+    headers: Array<[string, string]>
+    /** Whether the user is part of the key (the user id itself is not shown). */
+    perUser: boolean
+  }
+  /** The entry's tags (explicit and per-user ones). */
+  tags?: string[]
+  /** Why the request itself would bypass the cache (credentials, no-user, a body...). */
+  bypass?: string
+  /** What this process's memory tier holds for the key. */
+  memory?: {
+    state: 'fresh' | 'stale-while-revalidate' | 'stale-if-error' | 'expired' | 'absent'
+    ageSeconds?: number
+    /** Seconds of freshness left (negative: how far past it). */
+    ttlSeconds?: number
+    bytes?: number
+  }
+  /** The last storage decision for this key in this process: stored, or why not. */
+  last?: { at: number; stored: boolean; reason?: string }
+  /** A write rule: what a 2xx answer to this request would invalidate. */
+  invalidates?: { tags: readonly string[]; patterns: readonly string[]; users: readonly string[] }
 }

@@ -1,4 +1,5 @@
 import type { OutgoingHttpHeaders } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import { type CacheEntry, entrySize } from '../entry/entry'
 import { strongEtag } from '../http/conditional'
 import { headerString, storableHeaders } from '../http/headers'
@@ -50,6 +51,9 @@ export class Fill {
   #capturing = false
   #finished = false
   #aborted = false
+  readonly #startedAt = performance.now()
+  /** How long the origin took, from the fill's start to the end of its body (0 until then). */
+  originSeconds = 0
 
   constructor(
     sink: FillSink,
@@ -204,6 +208,7 @@ export class Fill {
   #finish(entry: CacheEntry | undefined): void {
     if (this.#finished) return
     this.#finished = true
+    this.originSeconds = (performance.now() - this.#startedAt) / 1000
     this.#sink.complete(this, entry, this.#verdict)
   }
 }

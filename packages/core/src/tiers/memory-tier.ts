@@ -72,6 +72,11 @@ export class MemoryTier {
     return node.entry
   }
 
+  /** The entry for `key`, without touching its recency or expiring it (for inspection). */
+  peek(key: string): CacheEntry | undefined {
+    return this.#map.get(key)?.entry
+  }
+
   /** Stores the entry, evicting from the cold end; false when it can never fit. */
   set(entry: CacheEntry): boolean {
     if (entry.size > this.maxBytes) return false
