@@ -158,6 +158,23 @@ export interface RoundOptions {
    * 0: a 503 is an anomaly.
    */
   retryWritesForMs?: number
+  /**
+   * A write that still answers 503 once its retries (if any) are over is an honest
+   * refusal, not an anomaly: its invalidation could not be confirmed and the write says
+   * so, which promises nothing. Counted in `write503` only; the round stops there. For
+   * writes made while a fault is active. Default false (a 503 is a write failure).
+   */
+  refusalsAllowed?: boolean
+  /** Deadline of each write request; a write with no answer by then rejects. Default 10 s. */
+  writeTimeoutMs?: number
+}
+
+/** One write request of a round: its status and how long it took. */
+export interface WriteAttempt {
+  status: number
+  ms: number
+  /** When it was sent (`Date.now()`). */
+  at: number
 }
 
 const MAX_DETAILS = 20
@@ -206,6 +223,8 @@ export class Rounds {
   readonly writeMs: number[] = []
   /** Durations of every successful write (steps 1 and 4). */
   readonly allWriteMs: number[] = []
+  /** Every write request sent, retries included, in order. */
+  readonly writeAttempts: WriteAttempt[] = []
   readonly readA = new Tally()
   readonly readB = new Tally()
   readonly afterWriteB = new Tally()
@@ -238,11 +257,14 @@ export class Rounds {
     const { a } = this.pair
     const deadline = Date.now() + (this.options.retryWritesForMs ?? 0)
     for (;;) {
+      const at = Date.now()
       const reply = await send(this.pair.agent, a.url, r.writePath ?? r.path, {
         method: r.write.method,
         headers: { ...r.headers },
         body: r.write.body(),
+        timeoutMs: this.options.writeTimeoutMs,
       })
+      this.writeAttempts.push({ status: reply.status, ms: reply.ms, at })
       if (reply.status === r.write.status) {
         this.allWriteMs.push(reply.ms)
         if (timed) this.writeMs.push(reply.ms)
@@ -254,6 +276,7 @@ export class Rounds {
           await sleep(50)
           continue
         }
+        if (this.options.refusalsAllowed) return undefined
       } else {
         this.writeFailures++
       }

@@ -55,6 +55,19 @@ export interface LoadOptions {
   stopWhen?: (progress: LoadProgress) => boolean
   /** How many error messages to keep. Default 10. */
   maxErrors?: number
+  /** Keep the first few requests (maxErrors) that took longer than this, for diagnosis. Default: none kept. */
+  slowMs?: number
+}
+
+/** A request that took longer than `slowMs`. */
+export interface SlowRequest {
+  /** `GET /products/1 on http://127.0.0.1:PORT`. */
+  request: string
+  status: number
+  xCache: string
+  ms: number
+  /** When it was sent, in ms from the start of the run. */
+  sentAtMs: number
 }
 
 export type LoadStop = 'maxRequests' | 'duration' | 'until' | 'stopWhen'
@@ -78,6 +91,8 @@ export interface LoadResult {
   byXCache: Record<string, number>
   /** The first few error messages (connection errors and timeouts). */
   errors: string[]
+  /** The first few requests slower than `slowMs` (empty without it). */
+  slow: SlowRequest[]
   /** Why sending stopped. */
   stoppedBy: LoadStop
   /** From the start to the end of runLoad. */
@@ -126,6 +141,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const byXCache: Record<string, number> = {}
   const latencies: number[] = []
   const errors: string[] = []
+  const slow: SlowRequest[] = []
   let sent = 0
   let settled = 0
   let connectionErrors = 0
@@ -164,6 +180,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 
   const one = async (i: number): Promise<void> => {
     const { base, req } = pick(opts, i)
+    const sentAtMs = performance.now() - started
     let hardTimer: NodeJS.Timeout | undefined
     const hard = new Promise<'hard'>((resolve) => {
       hardTimer = setTimeout(() => resolve('hard'), timeoutMs + HARD_SLACK_MS)
@@ -187,6 +204,15 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         const cache = xCache(reply)
         byXCache[cache] = (byXCache[cache] ?? 0) + 1
         latencies.push(reply.ms)
+        if (opts.slowMs !== undefined && reply.ms > opts.slowMs && slow.length < maxErrors) {
+          slow.push({
+            request: `${req.method ?? 'GET'} ${req.path} on ${base}`,
+            status: reply.status,
+            xCache: cache,
+            ms: reply.ms,
+            sentAtMs,
+          })
+        }
       }
     } catch (err) {
       const message = (err as Error).message
@@ -258,6 +284,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     max: latencies.length > 0 ? Math.max(...latencies) : Number.NaN,
     byXCache,
     errors,
+    slow,
     stoppedBy: stoppedBy ?? 'maxRequests',
     elapsedMs: performance.now() - started,
   }

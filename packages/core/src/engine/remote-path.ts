@@ -17,6 +17,9 @@ const MARKER_MAX_MS = 120_000
 /** Polling a key whose fill lock another process holds: first and longest pause. */
 const POLL_FIRST_MS = 5
 const POLL_MAX_MS = 50
+/** Lock releases held back by an open breaker: at most this many, this old (locks expire anyway). */
+const MAX_HELD_RELEASES = 1000
+const HELD_RELEASE_MAX_AGE_MS = 60_000
 
 export type RemoteLookup =
   | { readonly kind: 'hit'; readonly response: StoredResponse }
@@ -60,6 +63,8 @@ export class RemotePath {
   readonly #hooks: CoherenceHooks
   readonly #report: RemoteReport
   readonly #patterns = new Map<string, (path: string) => unknown>()
+  /** Fill locks whose release the open breaker held back (see #holdRelease). */
+  readonly #heldReleases: Array<{ key: string; fence: RemoteFence; at: number }> = []
 
   constructor(
     tier: RemoteTier,
@@ -71,9 +76,10 @@ export class RemotePath {
     this.#maxWaitMs = options.maxWaitMs
     this.#hooks = hooks
     this.#report = report
-    this.breaker = new CircuitBreaker(options.breaker, (state, previous, failures) =>
-      report.breaker(state, previous, failures),
-    )
+    this.breaker = new CircuitBreaker(options.breaker, (state, previous, failures) => {
+      report.breaker(state, previous, failures)
+      if (state === 'closed') this.#sendHeldReleases()
+    })
   }
 
   start(): Promise<void> {
@@ -157,7 +163,10 @@ export class RemotePath {
    * breaker kept the call from being made.
    */
   async write(fill: Fill, entry: CacheEntry): Promise<boolean | undefined> {
-    if (!this.breaker.allow(Date.now())) return undefined
+    if (!this.breaker.allow(Date.now())) {
+      this.#holdRelease(fill)
+      return undefined
+    }
     try {
       const stored = await this.tier.write(fill.key, entry, fill.remote as RemoteFence)
       this.breaker.success()
@@ -172,12 +181,38 @@ export class RemotePath {
   abandon(fill: Fill, reason: ResponseBypassReason | undefined): void {
     const marker =
       reason === undefined ? undefined : { reason, ms: Math.min(fill.rule.ttlMs, MARKER_MAX_MS) }
-    // With the breaker open the lock is left to expire (the tier's lockTtl).
-    if (!this.breaker.allow(Date.now())) return
+    // With the breaker open nothing is sent: no marker, and the lock is released
+    // once the breaker closes (or expires first, after the tier's lockTtl).
+    if (!this.breaker.allow(Date.now())) {
+      this.#holdRelease(fill)
+      return
+    }
     this.tier.abandon(fill.key, fill.remote as RemoteFence, marker).then(
       () => this.breaker.success(),
       (err: unknown) => this.#failed('abandon', err),
     )
+  }
+
+  /**
+   * A fill whose write or abandon the open breaker kept from the tier may hold
+   * the fill lock: left to expire, it would keep other processes waiting for
+   * this fill (polling, up to `coalesce.maxWait`) until the tier's `lockTtl`
+   * runs out, long after Redis answers again. Released as soon as the breaker
+   * closes, in the background (no request waits for it, and the breaker has no
+   * say in it).
+   */
+  #holdRelease(fill: Fill): void {
+    const fence = fill.remote as RemoteFence | undefined
+    if (fence?.lock !== true) return
+    if (this.#heldReleases.length >= MAX_HELD_RELEASES) this.#heldReleases.shift()
+    this.#heldReleases.push({ key: fill.key, fence, at: Date.now() })
+  }
+
+  #sendHeldReleases(): void {
+    const now = Date.now()
+    for (const { key, fence, at } of this.#heldReleases.splice(0)) {
+      if (now - at < HELD_RELEASE_MAX_AGE_MS) this.tier.abandon(key, fence).catch(() => {})
+    }
   }
 
   /**

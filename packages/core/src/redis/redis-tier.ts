@@ -64,6 +64,9 @@ const SUBSCRIBER_CONNECTION: RedisOptions = {
   retryStrategy: (times) => Math.min(50 * times, 1000),
 }
 
+/** Fill locks remembered for release once the connection is back; beyond it, they expire by themselves. */
+const MAX_UNRELEASED = 10_000
+
 const CLUSTER_SEEDS = /^[^\s,:/]+:\d+(,[^\s,:/]+:\d+)*$/
 const CLUSTER_CONNECTION: ClusterOptions = {
   enableOfflineQueue: false,
@@ -102,6 +105,9 @@ export class RedisTier implements RemoteTier {
   readonly #invalidateMs: number
   readonly #patternLogSize: number
   #tokens = 0
+  /** Fill locks to release once the connection is back (see #release), by token. */
+  readonly #unreleased = new Map<string, { h: string; until: number }>()
+  readonly #onReady = () => this.#releaseUnreleased()
 
   constructor(options: RedisTierOptions | string | Redis | Cluster) {
     const opts: RedisTierOptions =
@@ -139,6 +145,7 @@ export class RedisTier implements RemoteTier {
       )
     }
     this.#cmd.on('error', () => {})
+    this.#cmd.on('ready', this.#onReady)
     this.#sub =
       this.#cmd instanceof Cluster
         ? this.#cmd.duplicate([], {
@@ -173,25 +180,33 @@ export class RedisTier implements RemoteTier {
     const k = this.#keys
     const h = k.hash(key)
     const token = options.lock ? `${this.#id}:${++this.#tokens}` : ''
-    const reply = await withDeadline(
-      'read',
-      this.#readMs,
-      this.#cmd.cachetReadBuffer(
-        5 + tags.length,
-        k.entry(h),
-        k.lock(h),
-        k.marker(h),
-        k.state,
-        k.patternLog,
-        ...tags.map((t) => k.tag(t)),
-        options.skipEntry ? '1' : '0',
-        token,
-        this.#lockMs,
-        this.#tagTtlMs,
-        randomBytes(8).toString('hex'),
-        ...tags,
-      ),
-    )
+    let reply: Buffer[]
+    try {
+      reply = await withDeadline(
+        'read',
+        this.#readMs,
+        this.#cmd.cachetReadBuffer(
+          5 + tags.length,
+          k.entry(h),
+          k.lock(h),
+          k.marker(h),
+          k.state,
+          k.patternLog,
+          ...tags.map((t) => k.tag(t)),
+          options.skipEntry ? '1' : '0',
+          token,
+          this.#lockMs,
+          this.#tagTtlMs,
+          randomBytes(8).toString('hex'),
+          ...tags,
+        ),
+      )
+    } catch (err) {
+      // The read may have run in Redis all the same (its reply late or lost) and
+      // taken the fill lock for a fill that no longer counts on it.
+      if (token !== '') this.#release(h, token)
+      throw err
+    }
     if (String(reply[0]) === 'hit') {
       const response = decodeEnvelope(reply[1] as Buffer)
       if (response !== undefined) {
@@ -227,7 +242,7 @@ export class RedisTier implements RemoteTier {
     const k = this.#keys
     const h = k.hash(key)
     const envelope = encodeEnvelope(response, fence.versions, Number(fence.patternSeq), fence.epoch)
-    const stored = await withDeadline(
+    const writing = withDeadline(
       'write',
       this.#writeMs,
       this.#cmd.cachetWrite(
@@ -246,7 +261,9 @@ export class RedisTier implements RemoteTier {
         ...fence.versions,
       ),
     )
-    return stored === 1
+    // The write releases the lock; if it failed, it may not have.
+    if (fence.token !== '') writing.catch(() => this.#release(h, fence.token))
+    return (await writing) === 1
   }
 
   async abandon(
@@ -258,7 +275,7 @@ export class RedisTier implements RemoteTier {
     if (fence.token === '' && marker === undefined) return
     const k = this.#keys
     const h = k.hash(key)
-    await withDeadline(
+    const abandoning = withDeadline(
       'abandon',
       this.#writeMs,
       this.#cmd.cachetAbandon(
@@ -270,6 +287,40 @@ export class RedisTier implements RemoteTier {
         marker?.ms ?? 0,
       ),
     )
+    if (fence.token !== '') abandoning.catch(() => this.#release(h, fence.token))
+    await abandoning
+  }
+
+  /**
+   * Releases, in the background, a fill lock that this process may hold although
+   * no fill of its will release it: the read that took it, or the write or abandon
+   * that would have released it, was cut off by a deadline or a lost connection.
+   * Otherwise other processes would wait for it (polling, up to `coalesce.maxWait`)
+   * until it expires, `lockTtl` after Redis answers again. Sent on the same
+   * connection as the command it follows, so Redis runs it after that one; when
+   * the connection is down, sent again once it is back (`ready`) while the lock
+   * could still be alive. The token makes it a no-op for anybody else's lock.
+   */
+  #release(h: string, token: string, until = Date.now() + this.#lockMs): void {
+    const k = this.#keys
+    this.#cmd.cachetAbandon(2, k.lock(h), k.marker(h), token, '', 0).then(
+      () => {},
+      () => {
+        if (Date.now() >= until) return
+        if (this.#unreleased.size >= MAX_UNRELEASED) {
+          const oldest = this.#unreleased.keys().next().value
+          if (oldest !== undefined) this.#unreleased.delete(oldest)
+        }
+        this.#unreleased.set(token, { h, until })
+      },
+    )
+  }
+
+  #releaseUnreleased(): void {
+    const now = Date.now()
+    const pending = [...this.#unreleased]
+    this.#unreleased.clear()
+    for (const [token, { h, until }] of pending) if (until > now) this.#release(h, token, until)
   }
 
   async invalidate(plan: InvalidationPlan): Promise<void> {
@@ -305,6 +356,8 @@ export class RedisTier implements RemoteTier {
   }
 
   async close(): Promise<void> {
+    this.#cmd.off('ready', this.#onReady)
+    this.#unreleased.clear()
     await this.#bus.close()
     this.#sub.disconnect()
     if (this.#ownsClient) this.#cmd.disconnect()
