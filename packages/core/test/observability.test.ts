@@ -30,7 +30,14 @@ function record(engine: CacheEngine): Recorded {
   const names: Array<keyof CacheEvents> = ['hit', 'miss', 'bypass', 'store', 'invalidate']
   for (const name of names) {
     seen[name] = []
-    engine.on(name, (e: never) => (seen[name] as unknown[]).push(e))
+    const push = (e: unknown) => {
+      ;(seen[name] as unknown[]).push(e)
+    }
+    ;(engine.on as (event: string, listener: (e: unknown) => void) => unknown).call(
+      engine,
+      name,
+      push,
+    )
   }
   return seen
 }
