@@ -1,4 +1,5 @@
-import { compilePath, mayOverlap, requestFirstSegment } from '../src/rules/path-pattern'
+import fc from 'fast-check'
+import { compilePath, mayOverlap, patternShape } from '../src/rules/path-pattern'
 import { RuleSet } from '../src/rules/rule-set'
 import type { CacheRule } from '../src/rules/types'
 
@@ -94,13 +95,125 @@ describe('RuleSet.match', () => {
   })
 })
 
-describe('requestFirstSegment', () => {
-  test.each([
-    ['/products/1', 'products'],
-    ['/Products', 'products'],
-    ['/', ''],
-    ['/a/', 'a'],
-  ])('%s → %s', (path, seg) => expect(requestFirstSegment(path)).toBe(seg))
+describe('patternShape: what the rule index knows of a pattern', () => {
+  test.each<[string, string[], number, number]>([
+    ['/products/:id', ['products'], 2, 2],
+    ['/products/featured', ['products', 'featured'], 2, 2],
+    ['/Products/Featured', ['products', 'featured'], 2, 2],
+    ['/', [], 0, 1],
+    ['/about/', ['about'], 1, 2],
+    ['/files/*path', ['files'], 1, Number.POSITIVE_INFINITY],
+    ['/:lang/home', [], 2, 2],
+    ['/docs{/:page}', [], 0, 2],
+    ['/data/f5{/x}', ['data'], 1, 3],
+    ['/prefix-:id', [], 1, 1],
+    ['/caf\u00e9/menu', [], 2, 2],
+  ])('%s → literal %j, %d..%d slashes', (pattern, literal, min, max) => {
+    const shape = patternShape(compilePath(pattern))
+    expect(shape).toEqual({ literal, min, max })
+  })
+})
+
+describe('the index finds what a scan of every rule finds', () => {
+  // Rules and request paths from one small alphabet, so that they meet often:
+  // literal segments in both cases, parameters, optional groups, wildcards,
+  // trailing slashes, empty and repeated slashes, non-ASCII text.
+  const word = fc.constantFrom('a', 'b', 'A', 'ab', 'data', 'Data', 'x1', 'é')
+  const patternSegment = fc.oneof(
+    { weight: 4, arbitrary: word },
+    { weight: 2, arbitrary: fc.constantFrom(':p', ':q') },
+    { weight: 1, arbitrary: fc.constantFrom('{:o}', 'v:p', '{x}') },
+  )
+  const pattern = fc
+    .tuple(
+      fc.array(patternSegment, { minLength: 0, maxLength: 4 }),
+      fc.constantFrom('', '/', '{/:tail}', '/*rest', '{/x}'),
+    )
+    .map(([segments, end]) => {
+      // Parameter names must be unique within a pattern.
+      let n = 0
+      const path = segments.map((s) => s.replace(/:([pqo])/g, () => `:n${n++}`)).join('/')
+      return `/${path}${end}`
+    })
+  const requestPath = fc
+    .tuple(
+      fc.array(fc.oneof(word, fc.constantFrom('7', 'v1', 'x', '', 'DATA')), {
+        minLength: 0,
+        maxLength: 5,
+      }),
+      fc.constantFrom('', '/', '//'),
+    )
+    .map(([segments, end]) => `/${segments.join('/')}${end}`)
+
+  test('first match: same rule, same params', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(pattern, { minLength: 1, maxLength: 12 }),
+        fc.array(requestPath, { minLength: 1, maxLength: 10 }),
+        (patterns, paths) => {
+          const rules = patterns.flatMap((path, i) => {
+            try {
+              compilePath(path)
+            } catch {
+              return []
+            }
+            return [{ name: `r${i}`, path, ttl: 1 }]
+          })
+          fc.pre(rules.length > 0)
+          const rs = new RuleSet(rules)
+          for (const path of paths) {
+            let expected: { rule: string; params: Record<string, string> } | undefined
+            for (const rule of rs.rules) {
+              const params = rule.match(path)
+              if (params !== undefined) {
+                expected = { rule: rule.name, params }
+                break
+              }
+            }
+            const found = rs.match('GET', path)
+            const actual =
+              found === undefined ? undefined : { rule: found.rule.name, params: found.params }
+            if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+              throw new Error(
+                `${path} with ${JSON.stringify(patterns)}: index ${JSON.stringify(actual)}, scan ${JSON.stringify(expected)}`,
+              )
+            }
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    )
+  })
+
+  test('200 rules sharing a first segment: the hit rule is found, and only rules that can match are tried', () => {
+    const rules: CacheRule[] = []
+    for (let i = 0; i < 199; i++) {
+      const path =
+        i % 3 === 0 ? `/data/:size/f${i}` : i % 3 === 1 ? `/data/f${i}/:id` : `/data/f${i}`
+      rules.push({ path, ttl: 60 })
+    }
+    rules.push({ name: 'data', path: '/data/:size', ttl: 60 })
+    const rs = new RuleSet(rules)
+    const tried: string[] = []
+    for (const rule of rs.rules) {
+      const match = rule.match
+      ;(rule as { match: typeof match }).match = (path) => {
+        tried.push(rule.name)
+        return match(path)
+      }
+    }
+    expect(rs.match('GET', '/data/2k')?.rule.name).toBe('data')
+    expect(tried).toEqual(['data'])
+    tried.length = 0
+    expect(rs.match('GET', '/data/f4/9')?.rule.name).toBe('GET,HEAD /data/f4/:id')
+    // The earlier `/data/:size/fN` rules have three segments too, and their
+    // literal third segment is past what the index keys on: they are tried.
+    expect(tried).toEqual([
+      'GET,HEAD /data/:size/f0',
+      'GET,HEAD /data/:size/f3',
+      'GET,HEAD /data/f4/:id',
+    ])
+  })
 })
 
 interface ExclusiveCase {

@@ -69,10 +69,65 @@ export function compilePath(pattern: string): CompiledPath {
   }
 }
 
-/** The first path segment of a request path, lower-cased, for the rule index. */
-export function requestFirstSegment(path: string): string {
-  const end = path.indexOf('/', 1)
-  return (end === -1 ? path.slice(1) : path.slice(1, end)).toLowerCase()
+/**
+ * What the rule index knows of a pattern: the literal segments every path it
+ * matches starts with (lower-cased, ASCII only: a pattern's literal text
+ * matches case-insensitively in ASCII only), and the range of the number of
+ * `/` in the paths it matches once one trailing slash is dropped (`max` is
+ * `Infinity` with a wildcard).
+ */
+export interface PatternShape {
+  readonly literal: readonly string[]
+  readonly min: number
+  readonly max: number
+}
+
+const ASCII = /^[\x20-\x7e]*$/
+
+function slashRange(tokens: readonly Token[]): [number, number] {
+  let min = 0
+  let max = 0
+  for (const t of tokens) {
+    if (t.type === 'text') {
+      let n = 0
+      for (let i = 0; i < t.value.length; i++) if (t.value.charCodeAt(i) === 47) n++
+      min += n
+      max += n
+    } else if (t.type === 'wildcard') max = Number.POSITIVE_INFINITY
+    else if (t.type === 'group') max += slashRange(t.tokens)[1]
+  }
+  return [min, max]
+}
+
+export function patternShape(compiled: CompiledPath): PatternShape {
+  const tokens = compiled.tokens
+  let text = ''
+  let i = 0
+  while (i < tokens.length && tokens[i]?.type === 'text') {
+    text += (tokens[i] as { value: string }).value
+    i++
+  }
+  const literal: string[] = []
+  const pieces = text.split('/')
+  // pieces[0] is what precedes the first '/': a pattern starts with '/'.
+  for (let j = 1; j < pieces.length; j++) {
+    const piece = pieces[j] as string
+    // A piece is a whole segment when a '/' follows it, or when the pattern
+    // is all text and it is the last one.
+    const whole = j < pieces.length - 1 || i === tokens.length
+    if (!whole || piece === '' || !ASCII.test(piece)) break
+    literal.push(piece.toLowerCase())
+  }
+  if (pieces[0] !== '') literal.length = 0
+  const [min, max] = slashRange(tokens)
+  // A matched path that ends with '/' loses it before counting: a pattern
+  // that can end with '/' (its last text does, or a last group or wildcard
+  // may; a parameter never matches an empty or '/'-holding value) also
+  // matches paths with one '/' fewer.
+  const last = tokens[tokens.length - 1]
+  const canEndWithSlash =
+    last === undefined || (last.type === 'text' ? last.value.endsWith('/') : last.type !== 'param')
+  return { literal, min: canEndWithSlash ? Math.max(0, min - 1) : min, max }
 }
 
 type Segment = { text: string } | { param: true }

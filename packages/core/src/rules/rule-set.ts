@@ -1,19 +1,53 @@
 import { CachetConfigError, describeValue } from '../errors'
 import { compileRule, type RuleDefaults } from './compile-rule'
-import { compilePath, mayOverlap, requestFirstSegment } from './path-pattern'
+import { compilePath, mayOverlap, type PatternShape, patternShape } from './path-pattern'
 import type { CompiledCacheRule, CompiledRule, RuleMatch } from './types'
 
-interface MethodIndex {
-  /** Rules to try, in order, for a request whose first segment is the map key. */
-  bySegment: Map<string, CompiledRule[]>
-  /** Rules to try for any other first segment (rules without a literal first segment). */
-  other: CompiledRule[]
+/** Segment counts whose candidate lists a trie node caches; deeper requests filter each time. */
+const CACHED_COUNTS = 32
+
+interface IndexedRule {
+  readonly rule: CompiledRule
+  readonly min: number
+  readonly max: number
 }
 
 /**
- * The compiled rules, indexed by method and first path segment so that a
- * request no rule can match costs a map lookup. First match wins.
+ * A node of the literal-segment trie: the rules whose literal prefix ends
+ * here, and (lazily, per number of segments) the ordered candidates for a
+ * request that reaches this node: its rules and its ancestors', in rule order,
+ * keeping only those that can match that many segments.
  */
+class TrieNode {
+  readonly children = new Map<string, TrieNode>()
+  /** Rules of this node and its ancestors, in rule order. */
+  candidates: IndexedRule[] = []
+  readonly #byCount = new Map<number, CompiledRule[]>()
+
+  forCount(slashes: number): CompiledRule[] {
+    let list = this.#byCount.get(slashes)
+    if (list !== undefined) return list
+    list = []
+    for (const c of this.candidates) if (slashes >= c.min && slashes <= c.max) list.push(c.rule)
+    if (slashes <= CACHED_COUNTS) this.#byCount.set(slashes, list)
+    return list
+  }
+}
+
+interface MethodIndex {
+  root: TrieNode
+  /** Every rule of the method, in order: for request paths the trie does not handle. */
+  all: CompiledRule[]
+}
+
+/** Number of '/' in a request path once one trailing slash is dropped. */
+function slashCount(path: string): number {
+  let n = 0
+  for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 47) n++
+  if (path.length > 1 && path.charCodeAt(path.length - 1) === 47) n--
+  return n
+}
+
 export class RuleSet {
   readonly rules: readonly CompiledRule[]
   #byMethod = new Map<string, MethodIndex>()
@@ -40,27 +74,44 @@ export class RuleSet {
     this.#buildIndex()
   }
 
+  /**
+   * Per method, a trie of the rules' leading literal segments. A request walks
+   * it along its own segments (lower-cased) as far as it goes; the rules that
+   * can match are those of the nodes it passed, and of those only the ones
+   * whose number of segments fits the request's. Both filters only drop rules
+   * that cannot match, so the first match is the same as a scan of every rule.
+   */
   #buildIndex(): void {
+    const shapes = new Map<CompiledRule, PatternShape>()
+    for (const r of this.rules) shapes.set(r, patternShape(compilePath(r.path)))
     const methods = new Set(this.rules.flatMap((r) => [...r.methods]))
     for (const method of methods) {
       const rules = this.rules.filter((r) => r.methods.has(method))
-      const segments = new Set<string>()
-      for (const r of rules) {
-        const seg = compilePath(r.path).firstSegment
-        if (seg !== null) segments.add(seg)
+      const root = new TrieNode()
+      const own = new Map<TrieNode, IndexedRule[]>()
+      for (const rule of rules) {
+        const shape = shapes.get(rule) as PatternShape
+        let node = root
+        for (const seg of shape.literal) {
+          let child = node.children.get(seg)
+          if (child === undefined) {
+            child = new TrieNode()
+            node.children.set(seg, child)
+          }
+          node = child
+        }
+        const list = own.get(node) ?? []
+        list.push({ rule, min: shape.min, max: shape.max })
+        own.set(node, list)
       }
-      const firstOf = (r: CompiledRule) => compilePath(r.path).firstSegment
-      const bySegment = new Map<string, CompiledRule[]>()
-      for (const seg of segments) {
-        bySegment.set(
-          seg,
-          rules.filter((r) => {
-            const s = firstOf(r)
-            return s === null || s === seg
-          }),
+      const fill = (node: TrieNode, inherited: IndexedRule[]) => {
+        node.candidates = [...inherited, ...(own.get(node) ?? [])].sort(
+          (a, b) => a.rule.index - b.rule.index,
         )
+        for (const child of node.children.values()) fill(child, node.candidates)
       }
-      this.#byMethod.set(method, { bySegment, other: rules.filter((r) => firstOf(r) === null) })
+      fill(root, [])
+      this.#byMethod.set(method, { root, all: rules })
     }
   }
 
@@ -68,7 +119,23 @@ export class RuleSet {
   match(method: string, path: string): RuleMatch | undefined {
     const index = this.#byMethod.get(method)
     if (index === undefined) return undefined
-    const candidates = index.bySegment.get(requestFirstSegment(path)) ?? index.other
+    let candidates: readonly CompiledRule[]
+    if (path.charCodeAt(0) !== 47 || path.includes('//')) {
+      // Not a plain path: every rule of the method, in order.
+      candidates = index.all
+    } else {
+      let node = index.root
+      let start = 1
+      while (node.children.size > 0 && start < path.length) {
+        let end = path.indexOf('/', start)
+        if (end === -1) end = path.length
+        const child = node.children.get(path.slice(start, end).toLowerCase())
+        if (child === undefined) break
+        node = child
+        start = end + 1
+      }
+      candidates = node.forCount(slashCount(path))
+    }
     for (const rule of candidates) {
       const params = rule.match(path)
       if (params !== undefined) return { rule, params }
