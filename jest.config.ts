@@ -8,7 +8,7 @@ const config: Config = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   moduleNameMapper: {
-    '^@cachet/(core|express|koa)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@cachet/(core|express|koa|cli)$': '<rootDir>/packages/$1/src/index.ts',
     '^@cachet/core/(.+)$': '<rootDir>/packages/core/src/$1/index.ts',
     '^@cachet/shop-common$': '<rootDir>/examples/shop-common/src/index.ts',
     '^@cachet/(express|koa)-shop$': '<rootDir>/examples/$1-shop/src/app.ts',

@@ -17,6 +17,8 @@ export interface ShopConfig {
   redisPrefix: string
   /** The Redis tier's lease; short in the parity suite, where a fresh keyspace waits one out. */
   redisLease: string
+  /** CACHE_ADMIN_TOKEN: mounts the admin API at `/admin/cache` (token name `admin`); unset: 404. */
+  adminToken: string
 }
 
 export interface InvalidateTarget {

@@ -1,4 +1,4 @@
-import { cacheMiddleware } from '@cachet/express'
+import { adminRouter, cacheMiddleware } from '@cachet/express'
 import {
   type BodyError,
   bodyErrorFrom,
@@ -6,6 +6,7 @@ import {
   closeOnce,
   createOrigin,
   JSON_BODY_LIMIT,
+  metricsRoute,
   notFound,
   type OriginRoute,
   resolveConfig,
@@ -42,8 +43,12 @@ export function createShop(partial: Partial<ShopConfig> = {}): ExpressShop {
   // body parsing comes after it, so a cache hit never reads a request body.
   app.use(demoAuth)
   app.use(cache)
+  // The admin API reads its own body; without CACHE_ADMIN_TOKEN its paths 404.
+  if (config.adminToken !== undefined) {
+    app.use('/admin/cache', adminRouter(cache, { tokens: { admin: config.adminToken } }))
+  }
   app.use(parseJsonBody)
-  for (const route of origin.routes) register(app, route)
+  for (const route of [...origin.routes, metricsRoute(cache)]) register(app, route)
   app.use(answerNotFound)
 
   return {

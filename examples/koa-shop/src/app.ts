@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { cacheMiddleware } from '@cachet/koa'
+import { adminMiddleware, cacheMiddleware } from '@cachet/koa'
 import {
   type BodyError,
   bodyErrorFrom,
@@ -7,6 +7,7 @@ import {
   closeOnce,
   createOrigin,
   JSON_BODY_LIMIT,
+  metricsRoute,
   notFound,
   type OriginRoute,
   resolveConfig,
@@ -44,6 +45,10 @@ export function createShop(partial: Partial<ShopConfig> = {}): KoaShop {
   // body parsing comes after it, so a cache hit never reads a request body.
   app.use(demoAuth)
   app.use(cache)
+  // The admin API reads its own body; without CACHE_ADMIN_TOKEN its paths 404.
+  if (config.adminToken !== undefined) {
+    app.use(adminMiddleware(cache, { tokens: { admin: config.adminToken } }))
+  }
   app.use(
     bodyParser({
       // JSON only, with Express's limit: the two shops must accept the same bodies.
@@ -57,7 +62,7 @@ export function createShop(partial: Partial<ShopConfig> = {}): KoaShop {
     }),
   )
   const router = new Router()
-  for (const route of origin.routes) register(router, route)
+  for (const route of [...origin.routes, metricsRoute(cache)]) register(router, route)
   app.use(router.routes())
   app.use(answerNotFound)
 

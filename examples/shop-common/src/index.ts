@@ -37,6 +37,7 @@ export {
 export type { BodyError, OriginRequest, OriginResponse } from './exchange'
 export { bodyErrorFrom, internalError, JSON_BODY_LIMIT, notFound, queryValue } from './exchange'
 export type { OriginHandler, ShopData } from './handlers'
+export { metricsRoute } from './metrics'
 export type { OriginCalls, RouteKey } from './origin-state'
 export { createOriginState, delay, OriginState } from './origin-state'
 export type { Origin, OriginRoute, RouteMethod } from './routes'

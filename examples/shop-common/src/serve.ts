@@ -19,13 +19,15 @@ export function runShop(
   env: ShopEnv = process.env,
 ): void {
   let config: ShopConfig
+  let shop: Servable
   try {
     config = readConfig(env)
+    // A bad option (a CACHE_ADMIN_TOKEN too short, say) is one line, not a stack.
+    shop = create(config)
   } catch (err) {
     console.error((err as Error).message)
     process.exit(1)
   }
-  const shop = create(config)
   // Listen once the cache has joined its Redis bus, so that "listening" means
   // this process takes part in the cluster's invalidations.
   void shop.cache.ready.then(() => serveShop(shop, config))

@@ -22,7 +22,23 @@ export class CachetError extends Error {
 export class CachetConfigError extends CachetError {}
 
 /** A bad argument to `invalidate()`, or an invalidation that could not be made durable. */
-export class CachetInvalidationError extends CachetError {}
+export class CachetInvalidationError extends CachetError {
+  /**
+   * For `CACHET_INVALID_INVALIDATION`: the target's field at fault (`tags`,
+   * `pattern`, `user`, an unknown field's name, or `target` for the whole),
+   * so that an HTTP API can name it without parsing the message.
+   */
+  readonly field: string | undefined
+
+  constructor(
+    code: CachetErrorCode,
+    message: string,
+    options?: { cause?: unknown; field?: string },
+  ) {
+    super(code, message, options)
+    this.field = options?.field
+  }
+}
 
 export function isCachetError(value: unknown): value is CachetError {
   return value instanceof CachetError

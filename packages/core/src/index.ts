@@ -24,8 +24,13 @@ export type {
 export type { Exchange } from './engine/exchange'
 export { ruleNeedsUser, splitUrl } from './engine/exchange'
 export { Fill } from './engine/fill'
-export type { InternalRequestInit } from './engine/internal-request'
-export { internalRequest, isInternalRequest, serverListener } from './engine/internal-request'
+export type { InternalRequestInit, InternalResponse } from './engine/internal-request'
+export {
+  internalExchange,
+  internalRequest,
+  isInternalRequest,
+  serverListener,
+} from './engine/internal-request'
 export type { InvalidationCounts, Tier } from './engine/metrics'
 export { Histogram, LATENCY_BUCKETS, RuleMetrics } from './engine/metrics'
 export type { CacheOptions } from './engine/options'
@@ -54,7 +59,8 @@ export { parseCacheControl } from './http/cache-control'
 export { ifNoneMatchMatches, strongEtag } from './http/conditional'
 export type { ResponseBypassReason } from './http/storable'
 export type { InvalidationPlan } from './invalidation/local-state'
-export type { InvalidationTarget } from './invalidation/target'
+export type { InvalidationTarget, NormalizedTarget } from './invalidation/target'
+export { normalizeTarget, userTag } from './invalidation/target'
 export { parseDuration, parseSize } from './options/units'
 export type { RuleDefaults } from './rules/compile-rule'
 export { buildKey } from './rules/key'
@@ -80,3 +86,7 @@ export type {
   RemoteTier,
   StoredResponse,
 } from './tiers/remote-tier'
+export type { TopUrl } from './warm/top-urls'
+export type { WarmInput, WarmOptions, WarmProgress, WarmSummary } from './warm/warm'
+export { MAX_WARM_CONCURRENCY, MAX_WARM_URLS, warmCache } from './warm/warm'
+export { topEndpoint, warmEndpoint } from './warm/warm-endpoint'

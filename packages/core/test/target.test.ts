@@ -48,6 +48,7 @@ describe('normalizeTarget rejects', () => {
     expect(err).toBeInstanceOf(CachetInvalidationError)
     expect(err.code).toBe('CACHET_INVALID_INVALIDATION')
     expect(err.message.startsWith(`invalidate(): "${field}": `)).toBe(true)
+    expect((err as CachetInvalidationError).field).toBe(field)
     expect(err.message).toMatch(problem)
   })
 })

@@ -1,3 +1,6 @@
 export type { CacheHandle, RequestCache } from '@cachet/core'
+export type { AdminOptions, AdminTokens } from '@cachet/core/admin'
+export type { ExpressAdminRouter } from './admin'
+export { adminRouter } from './admin'
 export type { ExpressCacheMiddleware, ExpressCacheOptions, Identify } from './middleware'
 export { cacheMiddleware, defaultIdentify } from './middleware'

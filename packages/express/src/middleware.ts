@@ -68,6 +68,8 @@ export function cacheMiddleware(
   const [options, identify] = splitAdapterOptions(input, defaultIdentify)
   const engine = new CacheEngine(options)
   const requestCache: RequestCache = { invalidate: (target) => engine.invalidate(target) }
+  /** The app, as the first request saw it: what `cache.warm()` sends its requests through. */
+  let appListener: RequestListener | undefined
 
   const write = (res: ServerResponse, r: ReturnType<typeof replay>) => {
     res.writeHead(r.status, r.headers)
@@ -145,6 +147,8 @@ export function cacheMiddleware(
     next: Next,
   ): void {
     req.cache = requestCache
+    if (appListener === undefined)
+      appListener = serverListener(req) ?? (req as { app?: RequestListener }).app
     const method = req.method ?? 'GET'
     const { path, rawQuery } = splitUrl(
       (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/',
@@ -183,5 +187,5 @@ export function cacheMiddleware(
     }
   }
 
-  return withHandle(middleware, engine)
+  return withHandle(middleware, engine, () => appListener)
 }

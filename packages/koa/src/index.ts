@@ -1,3 +1,6 @@
 export type { CacheHandle, RequestCache } from '@cachet/core'
+export type { AdminOptions, AdminTokens } from '@cachet/core/admin'
+export type { KoaAdminOptions } from './admin'
+export { adminMiddleware } from './admin'
 export type { Identify, KoaCacheMiddleware, KoaCacheOptions } from './middleware'
 export { cacheMiddleware, defaultIdentify } from './middleware'

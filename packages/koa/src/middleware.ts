@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { Readable } from 'node:stream'
 import {
@@ -151,9 +152,12 @@ export function cacheMiddleware(input: readonly CacheRule[] | KoaCacheOptions): 
   const [options, identify] = splitAdapterOptions(input, defaultIdentify)
   const engine = new CacheEngine(options)
   const requestCache: RequestCache = { invalidate: (target) => engine.invalidate(target) }
+  /** The app, as the first request saw it: what `cache.warm()` sends its requests through. */
+  let listener: RequestListener | undefined
 
   const middleware = async function cachetMiddleware(ctx: Context, next: Next): Promise<void> {
     ctx.cache = requestCache
+    if (listener === undefined) listener = serverListener(ctx.req) ?? appListener(ctx.app)
     const { path, rawQuery } = splitUrl(ctx.originalUrl)
     const m = engine.match(ctx.method, path)
     if (m === undefined) return next()
@@ -228,5 +232,5 @@ export function cacheMiddleware(input: readonly CacheRule[] | KoaCacheOptions): 
     return forward(ctx, next, lookup.fill)
   }
 
-  return withHandle(middleware, engine)
+  return withHandle(middleware, engine, () => listener)
 }

@@ -3,6 +3,13 @@ import { performance } from 'node:perf_hooks'
 import { CachetConfigError } from '../errors'
 import type { InvalidationTarget } from '../invalidation/target'
 import type { CacheRule, CompiledCacheRule, RuleMatch } from '../rules/types'
+import {
+  registerListener,
+  type WarmInput,
+  type WarmOptions,
+  type WarmSummary,
+  warmCache,
+} from '../warm/warm'
 import type { CacheEngine, RefreshClaim } from './engine'
 import { type Exchange, splitUrl } from './exchange'
 import { internalRequest } from './internal-request'
@@ -27,6 +34,12 @@ export interface CacheHandle extends RequestCache {
    * rules, writes — goes on to the app and its cache middleware.
    */
   edge(listener: RequestListener): RequestListener
+  /**
+   * Fetches URLs through the app so that the cache holds them: a list, or
+   * `{ top: n }` (the most requested, with `warm.track`). See `WarmOptions`:
+   * before the first request, pass `{ listener }`.
+   */
+  warm(input: WarmInput, options?: WarmOptions): Promise<WarmSummary>
 }
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void
@@ -58,11 +71,17 @@ function edgeListener(engine: CacheEngine, listener: RequestListener): RequestLi
 
 /**
  * Gives a middleware function its handle: `engine`, `ready`, `invalidate`,
- * `close`. Starting the engine here means a shared tier that is down at
- * start-up never stops the app: requests are answered (from the origin)
- * while the bus keeps trying.
+ * `close`, `edge`, `warm`. Starting the engine here means a shared tier that
+ * is down at start-up never stops the app: requests are answered (from the
+ * origin) while the bus keeps trying. `appListener` returns the app's request
+ * listener once the middleware has seen a request (for `warm`).
  */
-export function withHandle<F extends object>(middleware: F, engine: CacheEngine): F & CacheHandle {
+export function withHandle<F extends object>(
+  middleware: F,
+  engine: CacheEngine,
+  appListener?: () => RequestListener | undefined,
+): F & CacheHandle {
+  if (appListener !== undefined) registerListener(engine, appListener)
   const ready = engine.start().catch(() => {})
   return Object.defineProperties(middleware, {
     engine: { value: engine },
@@ -70,6 +89,9 @@ export function withHandle<F extends object>(middleware: F, engine: CacheEngine)
     invalidate: { value: (target: InvalidationTarget) => engine.invalidate(target) },
     close: { value: () => engine.close() },
     edge: { value: (listener: RequestListener) => edgeListener(engine, listener) },
+    warm: {
+      value: (input: WarmInput, options?: WarmOptions) => warmCache(engine, input, options),
+    },
   }) as F & CacheHandle
 }
 

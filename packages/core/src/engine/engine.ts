@@ -17,6 +17,8 @@ import type { TemplateVars } from '../rules/template'
 import type { CompiledCacheRule, CompiledWriteRule, RuleMatch } from '../rules/types'
 import { MemoryTier } from '../tiers/memory-tier'
 import type { StoredResponse } from '../tiers/remote-tier'
+import { SharedTopUrls, topUrlStore } from '../warm/shared-top'
+import { type TopUrl, TopUrls } from '../warm/top-urls'
 import type {
   CacheEvents,
   CacheStats,
@@ -98,6 +100,11 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
   readonly #l1MaxTtlMs: number
   /** Keys with a background refresh under way (or recently failed): when another may start. */
   readonly #revalidations = new Map<string, RefreshClaim>()
+  /** The most requested URLs (`warm.track`), and their copy in the shared tier. */
+  readonly #top: TopUrls | undefined
+  readonly #sharedTop: SharedTopUrls | undefined
+  /** Shared-tier writes of completed fills, until their entry is stored (see `settled`). */
+  readonly #writes = new Set<Promise<void>>()
   /** Counters per rule, by the rule's index. */
   readonly metrics: readonly RuleMetrics[]
   readonly invalidations: InvalidationCounts = {
@@ -164,11 +171,29 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
               },
             },
           )
+    const track = resolved.warm.track
+    this.#top =
+      track === 0
+        ? undefined
+        : new TopUrls(
+            this.rules.rules.filter((r): r is CompiledCacheRule => r.kind === 'cache'),
+            this.rules.rules.length,
+            track,
+          )
+    const store = topUrlStore(l2)
+    this.#sharedTop =
+      this.#top === undefined || store === undefined
+        ? undefined
+        : new SharedTopUrls(this.#top, store, (url, n) => this.#seedTop(url, n), resolved.warm)
   }
 
-  /** Connects the shared tier's bus; resolves once this process takes part in invalidations. */
+  /**
+   * Connects the shared tier's bus; resolves once this process takes part in
+   * invalidations (and, with `warm.track`, once the shared top URLs are read back).
+   */
   async start(): Promise<void> {
     await this.#remote?.start()
+    await this.#sharedTop?.start()
   }
 
   match(method: string, path: string): RuleMatch | undefined {
@@ -208,8 +233,10 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     if (m.rule.perUser || requestBypassReason(m.rule, ex.headers, undefined) !== undefined)
       return undefined
     const now = Date.now()
-    const entry = this.#memoryFind(m.rule, buildKey(this.#namespace, m.rule, ex), now)
+    const key = buildKey(this.#namespace, m.rule, ex)
+    const entry = this.#memoryFind(m.rule, key, now)
     if (entry === undefined || now >= entry.staleAt) return undefined
+    this.#top?.record(m.rule, key, ex.path, ex.rawQuery, false)
     this.#hit(m.rule, entry, 'memory')
     return entry
   }
@@ -225,6 +252,8 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     const key = buildKey(this.#namespace, rule, ex)
     const now = Date.now()
     const entry = this.#memoryFind(rule, key, now)
+    // Counted on every lookup; a key enters the list only on a memory miss.
+    this.#top?.record(rule, key, ex.path, ex.rawQuery, entry === undefined)
     if (entry !== undefined) {
       if (now < entry.staleAt) return this.#hit(rule, entry, 'memory')
       if (now - entry.staleAt < rule.staleWhileRevalidateMs)
@@ -641,7 +670,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
       this.#settle(fill.key, fill.flight, holds ? entry : undefined)
       released = true
     }
-    void remote.write(fill, entry).then((written) => {
+    const writing = remote.write(fill, entry).then((written) => {
       // The shared tier's fence refused it: an invalidation this process may
       // not know of yet came after the fill started. When the tier could not
       // be asked, a healthy bus makes the local fence enough.
@@ -658,6 +687,36 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
           fill.rule.name,
         )
     })
+    this.#writes.add(writing)
+    const written = () => void this.#writes.delete(writing)
+    writing.then(written, written)
+  }
+
+  /**
+   * Resolves once the fills completed so far are stored (or refused) in every
+   * tier: a fill's response can be finished before the shared tier's write
+   * answers, and the memory tier stores after it.
+   */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#writes])
+  }
+
+  /**
+   * The `n` most requested URLs (path and query as first requested for their
+   * key), most requested first; empty unless `warm.track` is set. Counts are
+   * upper bounds (see README, Warm-up).
+   */
+  topUrls(n: number): TopUrl[] {
+    return this.#top?.top(n) ?? []
+  }
+
+  /** A count read back from the shared tier, merged into the memory list. */
+  #seedTop(url: string, count: number): void {
+    const { path, rawQuery } = splitUrl(url)
+    const m = this.rules.match('GET', path)
+    if (m === undefined || m.rule.kind !== 'cache' || !Number.isFinite(count)) return
+    const ex: Exchange = { method: 'GET', path, rawQuery, headers: {}, user: undefined }
+    this.#top?.seed(m.rule, buildKey(this.#namespace, m.rule, ex), url, count)
   }
 
   /** What a successful write matched by `m` invalidates. */
@@ -881,6 +940,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
   async close(): Promise<void> {
     for (const flight of this.#flights.values()) flight.settle(undefined)
     this.#flights.clear()
+    await this.#sharedTop?.close()
     await this.#remote?.tier.close()
   }
 }

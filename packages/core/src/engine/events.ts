@@ -1,4 +1,5 @@
 import type { BreakerState } from '../tiers/breaker'
+import type { WarmProgress } from '../warm/warm'
 
 /** The shared-tier operations a request or an invalidation makes. */
 export type TierOperation = 'read' | 'write' | 'abandon' | 'invalidate'
@@ -78,6 +79,8 @@ export interface CacheEvents {
   stale: [StaleEvent]
   /** A background refresh (stale-while-revalidate) ended. */
   revalidate: [RevalidateEvent]
+  /** A warm-up request finished (`cache.warm()`): how far the warm-up is. */
+  warm: [WarmProgress]
 }
 
 /** Counters kept by the engine; `engine.stats()` returns a snapshot. */

@@ -38,6 +38,15 @@ export interface CacheOptions {
    * probe up to `maxCooldown`. Defaults 5, `'500ms'`, `'5s'`.
    */
   breaker?: { failures?: number; cooldown?: number | string; maxCooldown?: number | string }
+  /**
+   * Warm-up support. `track`: count requests per cache rule (not per-user
+   * ones) and keep the `track` most requested URLs of each, for
+   * `engine.topUrls(n)` and `cache.warm({ top: n })`; off by default. With a
+   * shared tier that can keep them (Redis), the list is also saved there
+   * every `save` (default `'30s'`) and on close, kept for `ttl` after the last
+   * save (default `'7d'`), and read back at start.
+   */
+  warm?: { track?: number; save?: number | string; ttl?: number | string }
 }
 
 export interface ResolvedOptions {
@@ -50,7 +59,12 @@ export interface ResolvedOptions {
   maxWaiters: number
   maxWaitMs: number
   breaker: BreakerOptions
+  /** `track` 0: off. */
+  warm: { track: number; saveMs: number; ttlMs: number }
 }
+
+/** Most URLs tracked per rule by `warm.track`. */
+export const MAX_TRACKED_PER_RULE = 10_000
 
 /** Node's timers fire at once beyond this (TimeoutOverflowWarning). */
 const MAX_TIMER_MS = 2 ** 31 - 1
@@ -77,7 +91,7 @@ function plainObject(option: string, value: unknown): Record<string, unknown> {
 /** Validates the options in one place and fills in the defaults. */
 export function resolveOptions(input: unknown): ResolvedOptions {
   const options = Array.isArray(input) ? { rules: input } : plainObject('options', input)
-  checkKeys('', options, ['rules', 'store', 'defaults', 'namespace', 'coalesce', 'breaker'])
+  checkKeys('', options, ['rules', 'store', 'defaults', 'namespace', 'coalesce', 'breaker', 'warm'])
   const store = plainObject('store', options.store)
   checkKeys('store.', store, ['l1', 'l2'])
   const l1 = store.l1 === false ? false : plainObject('store.l1', store.l1)
@@ -137,6 +151,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   }
   return {
     breaker: resolveBreaker(plainObject('breaker', options.breaker)),
+    warm: resolveWarm(plainObject('warm', options.warm)),
     rules: options.rules,
     l1: l1 === false ? false : { maxBytes: l1.maxBytes as MemoryTierOptions['maxBytes'] },
     l1MaxTtlMs,
@@ -153,6 +168,27 @@ function timerDuration(option: string, value: unknown): number {
   if (typeof ms === 'string') fail(option, ms)
   if (ms > MAX_TIMER_MS) fail(option, `expected at most ${MAX_TIMER_MS} ms, got ${ms} ms`)
   return ms
+}
+
+function resolveWarm(warm: Record<string, unknown>): ResolvedOptions['warm'] {
+  checkKeys('warm.', warm, ['track', 'save', 'ttl'])
+  const track = warm.track ?? 0
+  if (
+    !Number.isSafeInteger(track) ||
+    (track as number) < 0 ||
+    (track as number) > MAX_TRACKED_PER_RULE
+  ) {
+    fail(
+      'warm.track',
+      `expected a whole number from 0 (off) to ${MAX_TRACKED_PER_RULE}, got ${describeValue(track)}`,
+    )
+  }
+  const saveMs = timerDuration('warm.save', warm.save ?? '30s')
+  if (saveMs < 100) fail('warm.save', `expected at least 100 ms, got ${saveMs} ms`)
+  const ttlMs = parseDuration(warm.ttl ?? '7d')
+  if (typeof ttlMs === 'string') fail('warm.ttl', ttlMs)
+  if (ttlMs < 1000) fail('warm.ttl', `expected at least 1 second, got ${ttlMs} ms`)
+  return { track: track as number, saveMs, ttlMs }
 }
 
 function resolveBreaker(breaker: Record<string, unknown>): BreakerOptions {

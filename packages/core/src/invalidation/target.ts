@@ -19,6 +19,7 @@ function fail(field: string, problem: string): never {
   throw new CachetInvalidationError(
     'CACHET_INVALID_INVALIDATION',
     `invalidate(): "${field}": ${problem}`,
+    { field },
   )
 }
 

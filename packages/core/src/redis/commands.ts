@@ -3,7 +3,18 @@ import type { Cluster, Redis } from 'ioredis'
 /** What the tier talks to: one Redis, or a Redis Cluster (every key in one hash slot). */
 export type RedisClient = Redis | Cluster
 
-import { ABANDON, ACK, INVALIDATE, LEAVE, PENDING, READ, RENEW, RESYNC, WRITE } from './scripts'
+import {
+  ABANDON,
+  ACK,
+  INVALIDATE,
+  LEAVE,
+  PENDING,
+  READ,
+  RENEW,
+  RESYNC,
+  TOP_SAVE,
+  WRITE,
+} from './scripts'
 
 type Arg = string | number | Buffer
 type Call<R> = (numKeys: number, ...args: Arg[]) => Promise<R>
@@ -19,6 +30,7 @@ export interface Scripts {
   cachetResync: Call<[string, number]>
   cachetLeave: Call<number>
   cachetAck: Call<number>
+  cachetTopSave: Call<number>
 }
 
 /** Adds the scripts to a connection (idempotent). */
@@ -33,6 +45,7 @@ export function withScripts(client: RedisClient): RedisClient & Scripts {
     cachetResync: RESYNC,
     cachetLeave: LEAVE,
     cachetAck: ACK,
+    cachetTopSave: TOP_SAVE,
   }
   for (const [name, lua] of Object.entries(scripts)) {
     if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {

@@ -11,10 +11,13 @@ export class Keyspace extends TierKeyspace {
   /** The one hash of coordination state (see scripts.ts). */
   readonly state: string
   readonly channel: string
+  /** The most requested URLs, saved by processes with `warm.track` (a sorted set by count). */
+  readonly top: string
 
   constructor(name: string) {
     super(`{${name}}`)
     this.state = `${this.prefix}:state`
     this.channel = `${this.prefix}:bus`
+    this.top = `${this.prefix}:top`
   }
 }

@@ -324,6 +324,16 @@ export class RedisTier implements RemoteTier {
   }
 
   async invalidate(plan: InvalidationPlan): Promise<void> {
+    await this.invalidateWithReport(plan)
+  }
+
+  /**
+   * `invalidate()`, resolving with the bus sequence and how many processes
+   * held a live lease (each applied it or lost its lease). Needs no
+   * `start()`: a process that does not join the bus (the CLI) invalidates
+   * with the same promise, durable and acknowledged, or it rejects.
+   */
+  async invalidateWithReport(plan: InvalidationPlan): Promise<{ seq: number; processes: number }> {
     const k = this.#keys
     let reply: Array<number | string>
     try {
@@ -353,6 +363,36 @@ export class RedisTier implements RemoteTier {
     }
     const [seq, waitMs, epoch, ...live] = reply
     await this.#bus.waitApplied(Number(seq), String(epoch), live.map(String), Number(waitMs))
+    return { seq: Number(seq), processes: live.length }
+  }
+
+  /** Merges this process's top URLs into the shared list (see `TOP_SAVE`). */
+  async saveTopUrls(
+    urls: ReadonlyArray<{ url: string; count: number }>,
+    max: number,
+    ttlMs: number,
+  ): Promise<void> {
+    const args: Array<string | number> = [ttlMs, max]
+    for (const { url, count } of urls) args.push(count, url)
+    await withDeadline(
+      'top save',
+      this.#writeMs,
+      this.#cmd.cachetTopSave(1, this.#keys.top, ...args),
+    )
+  }
+
+  /** The shared list's `max` most requested URLs, most requested first. */
+  async loadTopUrls(max: number): Promise<Array<{ url: string; count: number }>> {
+    if (max <= 0) return []
+    const flat = await withDeadline(
+      'top load',
+      this.#writeMs,
+      this.#cmd.zrevrange(this.#keys.top, 0, max - 1, 'WITHSCORES'),
+    )
+    const out: Array<{ url: string; count: number }> = []
+    for (let i = 0; i + 1 < flat.length; i += 2)
+      out.push({ url: flat[i] as string, count: Number(flat[i + 1]) })
+    return out
   }
 
   async close(): Promise<void> {

@@ -224,6 +224,23 @@ redis.call('HSET', KEYS[1], 'l:' .. ARGV[2], now_ms() + tonumber(ARGV[3]), 'a:' 
 return {e, tonumber(seq)}
 `
 
+/**
+ * KEYS: top. ARGV: ttlMs, max, then count, url pairs. Merges a process's top
+ * URLs into the shared list: the highest count per URL stays (processes
+ * count on their own, so counts are not added up), the list keeps its `max`
+ * highest, and it lives `ttlMs` after the last save.
+ */
+export const TOP_SAVE = `
+for i = 3, #ARGV, 2 do
+  local n = tonumber(ARGV[i])
+  local cur = redis.call('ZSCORE', KEYS[1], ARGV[i + 1])
+  if not cur or tonumber(cur) < n then redis.call('ZADD', KEYS[1], n, ARGV[i + 1]) end
+end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[2]) + 1))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return redis.call('ZCARD', KEYS[1])
+`
+
 /** KEYS: state. ARGV: id. A clean shutdown: nobody waits for this process. */
 export const LEAVE = `
 redis.call('HDEL', KEYS[1], 'l:' .. ARGV[1], 'a:' .. ARGV[1])

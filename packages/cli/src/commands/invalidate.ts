@@ -1,0 +1,166 @@
+import { performance } from 'node:perf_hooks'
+import {
+  CachetInvalidationError,
+  type NormalizedTarget,
+  normalizeTarget,
+  userTag,
+} from '@cachet/core'
+import { RedisTier } from '@cachet/core/redis'
+import { adminRequest, refuse } from '../admin-client'
+import {
+  ADMIN_OPTIONS,
+  duration,
+  EXIT_OK,
+  Failure,
+  type Io,
+  type OptionSpec,
+  one,
+  parse,
+  REDIS_OPTIONS,
+  target,
+  UsageError,
+} from '../args'
+import { formatMs, list } from '../format'
+import { connectRedis } from '../redis-connection'
+
+export const INVALIDATE_USAGE = `usage: cachet invalidate (--tag T ... | --pattern P | --user U)
+                         (--redis URL [--prefix P] [--lease D] | --admin URL (--token T | --token-env VAR))
+
+Invalidates cached responses in every process of the cluster, and exits 0 once
+the invalidation is durable and acknowledged by every live process (or exits 1).
+
+What (at least one; they combine):
+  --tag T          a tag (repeat for several): --tag product:1 --tag products
+  --pattern P      a path pattern, as in the rules: /products/:id, /products/*
+  --user U         every per-user entry of user U
+
+Where (one):
+  --redis URL      Redis directly (redis://host:port, rediss://, or host:port,host:port
+                   for a Redis Cluster); works without HTTP access to any process
+  --prefix P       the cache's key prefix (redisTier's prefix option; default cachet)
+  --lease D        the cluster's lease (redisTier's lease option; default 3s): must match
+  --admin URL      an admin API, e.g. http://127.0.0.1:3000/admin/cache
+  --token T        its bearer token (visible in the process list: prefer --token-env)
+  --token-env VAR  the name of an environment variable holding the token
+
+  --timeout D      give up after D (default 30s)
+  -h, --help       this help
+
+Through Redis, a pattern goes to the pattern log that every process checks (the CLI
+has no rules, so a rule's own pattern is not turned into a cheaper tag bump).
+
+Exit: 0 done, 1 failed or unreachable, 2 usage error.
+`
+
+const SPEC: OptionSpec = {
+  tag: { type: 'string' },
+  pattern: { type: 'string' },
+  user: { type: 'string' },
+  timeout: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  ...REDIS_OPTIONS,
+  ...ADMIN_OPTIONS,
+}
+
+/** `invalidate(): "pattern": expected …` → `--pattern: expected …`. */
+function usageFrom(err: CachetInvalidationError): UsageError {
+  const m = /^invalidate\(\): "([^"]+)": (.*)$/s.exec(err.message)
+  if (m === null) return new UsageError(err.message)
+  const [, field, problem] = m as unknown as [string, string, string]
+  const flag = field === 'tags' ? '--tag' : field === 'target' ? 'target' : `--${field}`
+  return new UsageError(`${flag}: ${problem}`)
+}
+
+function describe(t: NormalizedTarget): string {
+  const parts: string[] = []
+  if (t.tags.length > 0) parts.push(`${t.tags.length === 1 ? 'tag' : 'tags'} ${t.tags.join(', ')}`)
+  if (t.patterns.length > 0) parts.push(`pattern ${t.patterns.join(', ')}`)
+  if (t.users.length > 0) parts.push(`user ${t.users.join(', ')}`)
+  return list(parts)
+}
+
+export async function invalidateCommand(args: readonly string[], io: Io): Promise<number> {
+  const p = parse(args, SPEC)
+  if (p.flags.help) {
+    io.stdout.write(INVALIDATE_USAGE)
+    return EXIT_OK
+  }
+  const tags = p.strings.tag ?? []
+  const pattern = one(p, 'pattern')
+  const user = one(p, 'user')
+  if (tags.length === 0 && pattern === undefined && user === undefined)
+    throw new UsageError('nothing to invalidate: give --tag, --pattern or --user')
+  const input = {
+    ...(tags.length > 0 ? { tags } : {}),
+    ...(pattern !== undefined ? { pattern } : {}),
+    ...(user !== undefined ? { user } : {}),
+  }
+  let normalized: NormalizedTarget
+  try {
+    normalized = normalizeTarget(input)
+  } catch (err) {
+    if (err instanceof CachetInvalidationError) throw usageFrom(err)
+    throw err
+  }
+  const where = target(p, io, { redis: true })
+  const timeoutMs = duration(p, 'timeout', '30s')
+  const started = performance.now()
+  const what = describe(normalized)
+
+  if (where.kind === 'admin') {
+    const answer = await adminRequest(
+      where.url,
+      where.token,
+      'POST',
+      '/invalidate',
+      timeoutMs,
+      input,
+    )
+    if (answer.status !== 200) refuse(answer, `${where.url}/invalidate`)
+    const by = (answer.body as { by?: unknown } | undefined)?.by
+    io.stdout.write(
+      `invalidated ${what} on every process${typeof by === 'string' ? ` (as ${by})` : ''} in ${formatMs(performance.now() - started)}\n`,
+    )
+    return EXIT_OK
+  }
+
+  const client = await connectRedis(where.url)
+  // The tier without start(): it does not join the bus (no lease, no
+  // subscription), so nobody waits for the CLI; its invalidation still waits
+  // for every process that holds a lease.
+  const tier = new RedisTier({
+    client,
+    prefix: where.prefix,
+    lease: `${where.lease}ms`,
+    timeouts: { invalidate: `${Math.min(timeoutMs, 10_000)}ms` },
+  })
+  try {
+    const plan = {
+      tags: [...normalized.tags, ...normalized.users.map(userTag)],
+      patterns: [...normalized.patterns],
+    }
+    const run = tier.invalidateWithReport(plan)
+    let timer: NodeJS.Timeout | undefined
+    const report = await Promise.race([
+      run,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Failure(`no confirmation within ${formatMs(timeoutMs)}`)),
+          timeoutMs,
+        )
+      }),
+    ]).finally(() => clearTimeout(timer))
+    const n = report.processes
+    io.stdout.write(
+      `invalidated ${what}: durable in Redis (bus seq ${report.seq}), applied by ${n} live ${n === 1 ? 'process' : 'processes'}, in ${formatMs(performance.now() - started)}\n`,
+    )
+    return EXIT_OK
+  } catch (err) {
+    if (err instanceof CachetInvalidationError)
+      throw new Failure(err.message.replace(/^invalidate\(\): /, ''))
+    throw err
+  } finally {
+    await tier.close().catch(() => {})
+    client.disconnect()
+  }
+}

@@ -1,0 +1,411 @@
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { REPO_ROOT, type ShopProcess, startShopProcess } from '../support/processes'
+import { sharedRedisUrl } from '../support/redis/shared'
+import { jsonBody, type OriginCalls, send } from '../support/shops'
+import { closedPort, runCli } from './run-cli'
+
+// The `cachet` binary against a real Redis and two running shop processes
+// (Express and Koa) that form one cache cluster: invalidations through Redis
+// directly and through the admin API, stats, warm-up, and its errors.
+
+const TOKEN = randomBytes(16).toString('hex')
+const PREFIX = `cli-${randomBytes(6).toString('hex')}`
+const LEASE = '1s'
+
+let a: ShopProcess
+let b: ShopProcess
+let redis: string[]
+
+beforeAll(async () => {
+  const env = {
+    REDIS_URL: sharedRedisUrl(),
+    CACHE_REDIS_PREFIX: PREFIX,
+    CACHE_REDIS_LEASE: LEASE,
+    CACHE_ADMIN_TOKEN: TOKEN,
+  }
+  ;[a, b] = await Promise.all([startShopProcess('express', env), startShopProcess('koa', env)])
+  redis = ['--redis', sharedRedisUrl(), '--prefix', PREFIX, '--lease', LEASE]
+}, 30_000)
+
+afterAll(async () => {
+  await Promise.all([a?.stop(), b?.stop()])
+})
+
+async function xCache(shop: ShopProcess, p: string, headers?: Record<string, string>) {
+  return (await send(shop.url, { path: p, headers })).headers['x-cache']
+}
+async function calls(shop: ShopProcess): Promise<OriginCalls> {
+  return jsonBody(await send(shop.url, { path: '/__origin/calls' })) as OriginCalls
+}
+async function reset(...shops: ShopProcess[]): Promise<void> {
+  for (const shop of shops) await send(shop.url, { method: 'POST', path: '/__origin/reset' })
+}
+/** Both processes hold `p` in memory. */
+async function warmBoth(p: string): Promise<void> {
+  await xCache(a, p)
+  await xCache(b, p)
+  expect(await xCache(a, p)).toBe('HIT')
+  expect(await xCache(b, p)).toBe('HIT')
+}
+const admin = () => `${a.url}/admin/cache`
+const oneLine = (text: string) => text.trim().split('\n').length === 1
+
+describe('cachet invalidate --redis', () => {
+  test('--tag: durable, acknowledged by both processes; each then answers MISS with one more origin call', async () => {
+    await warmBoth('/products/1')
+    await reset(a, b)
+    const run = await runCli(['invalidate', '--tag', 'product:1', ...redis])
+    expect(run).toMatchObject({ code: 0, stderr: '' })
+    expect(run.stdout).toMatch(
+      /^invalidated tag product:1: durable in Redis \(bus seq \d+\), applied by 2 live processes, in \d/,
+    )
+    expect(oneLine(run.stdout)).toBe(true)
+    // The first process asked refills; the other then finds that new copy in Redis.
+    expect(await xCache(b, '/products/1')).toBe('MISS')
+    expect(await xCache(a, '/products/1')).toBe('HIT')
+    expect([(await calls(a)).total, (await calls(b)).total]).toEqual([0, 1])
+
+    const again = await runCli(['invalidate', '--tag', 'product:1', ...redis])
+    expect(again.code).toBe(0)
+    expect(await xCache(a, '/products/1')).toBe('MISS')
+    expect(await xCache(b, '/products/1')).toBe('HIT')
+    expect([(await calls(a)).total, (await calls(b)).total]).toEqual([1, 1])
+  })
+
+  test('--user: that user’s per-user entries; another user’s stay', async () => {
+    const u1 = { authorization: 'Bearer cli-u1' }
+    const u2 = { authorization: 'Bearer cli-u2' }
+    await xCache(a, '/me/cart', u1)
+    await xCache(a, '/me/cart', u2)
+    expect(await xCache(a, '/me/cart', u1)).toBe('HIT')
+    await reset(a)
+    const run = await runCli(['invalidate', '--user', 'cli-u1', ...redis])
+    expect(run.code).toBe(0)
+    expect(run.stdout).toMatch(/^invalidated user cli-u1: /)
+    expect(await xCache(a, '/me/cart', u1)).toBe('MISS')
+    expect(await xCache(a, '/me/cart', u2)).toBe('HIT')
+    expect((await calls(a)).byRoute['GET /me/cart']).toBe(1)
+  })
+
+  test('--pattern: through the pattern log, in both processes', async () => {
+    await warmBoth('/products/5')
+    await warmBoth('/products?page=2')
+    await reset(a, b)
+    const run = await runCli(['invalidate', '--pattern', '/products/*', ...redis])
+    expect(run.code).toBe(0)
+    expect(run.stdout).toMatch(/^invalidated pattern \/products\/\*: /)
+    expect(await xCache(a, '/products/5')).toBe('MISS')
+    expect(await xCache(b, '/products?page=2')).toBe('HIT') // not under /products/*
+    expect((await calls(a)).total).toBe(1)
+    expect((await calls(b)).total).toBe(0)
+  })
+
+  test('a process that stopped answering (SIGSTOP) is waited for until its lease ran out; resumed, it does not serve the old copy', async () => {
+    await warmBoth('/products/6')
+    await reset(a, b)
+    b.pause()
+    let run: Awaited<ReturnType<typeof runCli>>
+    try {
+      run = await runCli(['invalidate', '--tag', 'product:6', ...redis])
+    } finally {
+      b.resume()
+    }
+    expect(run.code).toBe(0)
+    expect(run.stdout).toMatch(/applied by 2 live processes/)
+    // The paused process could not acknowledge: the CLI waited out its lease (1 s).
+    expect(run.ms).toBeGreaterThan(300)
+    expect(await xCache(b, '/products/6')).toBe('MISS')
+    expect((await calls(b)).total).toBe(1)
+  })
+
+  test('Redis unreachable: exit 1 within a few seconds, one line on stderr', async () => {
+    const port = await closedPort()
+    const run = await runCli(['invalidate', '--tag', 'x', '--redis', `redis://127.0.0.1:${port}`])
+    expect(run.code).toBe(1)
+    expect(run.ms).toBeLessThan(4000)
+    expect(run.stdout).toBe('')
+    expect(run.stderr).toBe(
+      `cachet invalidate: cannot connect to Redis at redis://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`,
+    )
+  })
+})
+
+describe('usage errors: exit 2 with one clear line', () => {
+  const url = () => sharedRedisUrl()
+  test.each<[string, () => string[], RegExp]>([
+    [
+      'a bad pattern',
+      () => ['invalidate', '--pattern', 'products', '--redis', url()],
+      /--pattern: expected a path pattern starting with "\/", got "products"/,
+    ],
+    [
+      'a reserved tag',
+      () => ['invalidate', '--tag', '#user:x', '--redis', url()],
+      /--tag: tags starting with "#" are reserved/,
+    ],
+    [
+      'an empty user',
+      () => ['invalidate', '--user=', '--redis', url()],
+      /--user: expected a non-empty string/,
+    ],
+    ['an unknown flag', () => ['invalidate', '--tg', 'x', '--redis', url()], /unknown option --tg/],
+    [
+      'a missing value',
+      () => ['invalidate', '--redis', url(), '--tag'],
+      /option --tag needs a value/,
+    ],
+    ['a positional argument', () => ['invalidate', 'product:1'], /unexpected argument "product:1"/],
+    ['nothing to invalidate', () => ['invalidate', '--redis', url()], /nothing to invalidate/],
+    ['no target', () => ['invalidate', '--tag', 'x'], /give --redis URL or --admin URL/],
+    [
+      'two targets',
+      () => ['invalidate', '--tag', 'x', '--redis', url(), '--admin', 'http://127.0.0.1:1'],
+      /either --redis or --admin/,
+    ],
+    [
+      'a bad Redis URL',
+      () => ['invalidate', '--tag', 'x', '--redis', 'localhost'],
+      /--redis: expected redis:\/\/host:port/,
+    ],
+    [
+      'a pattern twice',
+      () => ['invalidate', '--pattern', '/a', '--pattern', '/b', '--redis', url()],
+      /give --pattern once/,
+    ],
+    [
+      'admin without a token',
+      () => ['stats', '--admin', 'http://127.0.0.1:1/admin/cache'],
+      /--admin needs --token T or --token-env VAR/,
+    ],
+    [
+      'an unset token variable',
+      () => ['stats', '--admin', 'http://127.0.0.1:1', '--token-env', 'CACHET_NO_SUCH_VAR'],
+      /the variable CACHET_NO_SUCH_VAR is not set/,
+    ],
+    [
+      'warm through Redis',
+      () => ['warm', '--url', '/products/1', '--redis', url()],
+      /needs --admin URL/,
+    ],
+    [
+      'warm with two sources',
+      () => [
+        'warm',
+        '--url',
+        '/a',
+        '--top',
+        '3',
+        '--admin',
+        'http://127.0.0.1:1',
+        '--token',
+        TOKEN,
+      ],
+      /one of --url U \.\.\., --file F or --top N/,
+    ],
+    [
+      'a bad duration',
+      () => ['stats', '--redis', url(), '--timeout', 'soon'],
+      /--timeout: expected a duration/,
+    ],
+  ])('%s', async (_, args, message) => {
+    const run = await runCli(args())
+    expect(run.code).toBe(2)
+    expect(run.stdout).toBe('')
+    expect(run.stderr).toMatch(message)
+    expect(run.stderr).toMatch(/\(see cachet \w+ --help\)\n$/)
+    expect(oneLine(run.stderr)).toBe(true)
+  })
+
+  test('an unknown command, and no command at all', async () => {
+    const unknown = await runCli(['frobnicate'])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toBe(
+      'cachet: unknown command "frobnicate" (expected invalidate, stats or warm; see cachet --help)\n',
+    )
+    const none = await runCli([])
+    expect(none.code).toBe(2)
+    expect(none.stderr).toMatch(/^usage: cachet <command>/)
+  })
+
+  test('the package bin (bin/cachet.js, what npx runs) runs the built CLI', async () => {
+    const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, [
+        path.join(REPO_ROOT, 'packages/cli/bin/cachet.js'),
+        '--version',
+      ])
+      let out = ''
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString()
+      })
+      child.once('close', (code) => resolve({ code, out }))
+    })
+    expect(run).toEqual({ code: 0, out: 'cachet 0.1.0\n' })
+  })
+
+  test('--help for each command: exit 0, usage on stdout', async () => {
+    for (const command of ['invalidate', 'stats', 'warm']) {
+      const run = await runCli([command, '--help'])
+      expect(run).toMatchObject({ code: 0, stderr: '' })
+      expect(run.stdout).toMatch(new RegExp(`^usage: cachet ${command} `))
+      expect(run.stdout).toMatch(/Exit: 0 /)
+    }
+    const top = await runCli(['--help'])
+    expect(top.code).toBe(0)
+    expect(top.stdout).toMatch(/Exit codes: 0 done, 1 failed .*2 usage error/s)
+  })
+})
+
+describe('cachet stats --redis', () => {
+  test('two live processes, their leases, the counters', async () => {
+    const run = await runCli(['stats', ...redis])
+    expect(run).toMatchObject({ code: 0, stderr: '' })
+    expect(run.stdout).toMatch(/^processes\s+2 live/m)
+    expect(run.stdout).toMatch(/renewed .* ago\s+lease .* left\s+applied seq \d+/)
+    expect(run.stdout).toMatch(/^memory\s+.* used/m)
+    const json = await runCli(['stats', ...redis, '--json'])
+    expect(json.code).toBe(0)
+    const stats = JSON.parse(json.stdout)
+    expect(stats.processes).toHaveLength(2)
+    expect(stats.epoch).toMatch(/^[0-9a-f]{16}$/)
+    expect(stats.busSeq).toBeGreaterThan(0)
+    expect(stats.entries.complete).toBe(true)
+    expect(stats.entries.count).toBeGreaterThan(0)
+    expect(stats.memory.usedBytes).toBeGreaterThan(0)
+    for (const p of stats.processes) {
+      expect(p.leaseLeftMs).toBeGreaterThan(0)
+      expect(p.appliedSeq).toBe(stats.busSeq)
+    }
+  })
+
+  test('an unused prefix: no epoch, no process', async () => {
+    const run = await runCli([
+      'stats',
+      '--redis',
+      sharedRedisUrl(),
+      '--prefix',
+      `none-${PREFIX}`,
+      '--json',
+    ])
+    expect(run.code).toBe(0)
+    expect(JSON.parse(run.stdout)).toMatchObject({ epoch: null, processes: [], busSeq: 0 })
+  })
+})
+
+describe('through the admin API (CACHE_ADMIN_TOKEN)', () => {
+  test('stats: the right token exits 0; a wrong one exits 1 with "401"', async () => {
+    const ok = await runCli(['stats', '--admin', admin(), '--token-env', 'CACHET_TOKEN'], {
+      env: { CACHET_TOKEN: TOKEN },
+    })
+    expect(ok).toMatchObject({ code: 0, stderr: '' })
+    expect(ok.stdout).toMatch(/^rule\s+hits mem\/shared\s+misses/m)
+    expect(ok.stdout).toMatch(/^product\s+\d+\/\d+/m)
+    const json = await runCli(['stats', '--admin', admin(), '--token', TOKEN, '--json'])
+    expect(JSON.parse(json.stdout).stats.rules.length).toBeGreaterThan(0)
+    const wrong = await runCli(['stats', '--admin', admin(), '--token', `${TOKEN}x`])
+    expect(wrong.code).toBe(1)
+    expect(wrong.stderr).toMatch(/^cachet stats: 401 unauthorized/)
+    expect(oneLine(wrong.stderr)).toBe(true)
+  })
+
+  test('invalidate: every process, then a MISS with one more origin call', async () => {
+    await warmBoth('/products/2')
+    await reset(a, b)
+    const run = await runCli([
+      'invalidate',
+      '--tag',
+      'product:2',
+      '--admin',
+      admin(),
+      '--token',
+      TOKEN,
+    ])
+    expect(run).toMatchObject({ code: 0, stderr: '' })
+    expect(run.stdout).toMatch(/^invalidated tag product:2 on every process \(as admin\) in /)
+    expect(await xCache(b, '/products/2')).toBe('MISS')
+    expect((await calls(b)).total).toBe(1)
+    const wrong = await runCli([
+      'invalidate',
+      '--tag',
+      'x',
+      '--admin',
+      admin(),
+      '--token',
+      'wrong-token-wrong-token',
+    ])
+    expect(wrong.code).toBe(1)
+    expect(wrong.stderr).toMatch(/401/)
+  })
+
+  test('an admin URL nobody answers: exit 1', async () => {
+    const port = await closedPort()
+    const run = await runCli([
+      'stats',
+      '--admin',
+      `http://127.0.0.1:${port}/admin/cache`,
+      '--token',
+      TOKEN,
+    ])
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/cannot reach the admin API .*ECONNREFUSED/)
+  })
+})
+
+describe('cachet warm', () => {
+  test('--url: the app fetches them; one final line; the following requests are HITs', async () => {
+    await reset(a, b)
+    const run = await runCli([
+      'warm',
+      '--admin',
+      admin(),
+      '--token',
+      TOKEN,
+      '--url',
+      '/products/31',
+      '--url',
+      '/products/32?lang=fr',
+      '--url',
+      '/me/cart',
+    ])
+    expect(run.code).toBe(0)
+    expect(run.stdout).toMatch(/^warmed 3\/3 ok=2 failed=0 skipped=1 \(hits=0 misses=2\) in .+\n$/)
+    expect(run.stderr).toBe('  /me/cart: rule cart is per-user\n')
+    expect((await calls(a)).byRoute['GET /products/:id']).toBe(2)
+    expect(await xCache(a, '/products/31')).toBe('HIT')
+    expect(await xCache(b, '/products/32?lang=fr')).toBe('HIT')
+    expect((await calls(a)).total).toBe(2)
+    expect((await calls(b)).total).toBe(0)
+  })
+
+  test('--file (and - for stdin), in batches; a URL that fails makes it exit 1', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cachet-cli-'))
+    const file = path.join(dir, 'urls.txt')
+    fs.writeFileSync(file, '# hot products\n/products/41\n\n/products/42\n/status/503\n')
+    try {
+      const run = await runCli([
+        'warm',
+        '--admin',
+        admin(),
+        '--token',
+        TOKEN,
+        '--file',
+        file,
+        '--batch',
+        '1',
+      ])
+      expect(run.code).toBe(1)
+      expect(run.stdout).toMatch(/^warmed 3\/3 ok=2 failed=1 skipped=0 /)
+      expect(run.stderr).toBe('  /status/503: status 503\n')
+      const stdin = await runCli(['warm', '--admin', admin(), '--token', TOKEN, '--file', '-'], {
+        stdin: '/products/41\n/products/43\n',
+      })
+      expect(stdin.code).toBe(0)
+      expect(stdin.stdout).toMatch(/^warmed 2\/2 ok=2 failed=0 skipped=0 \(hits=1 misses=1\)/)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
