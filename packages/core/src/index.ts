@@ -1,9 +1,9 @@
 export type { CacheHandle, RequestCache } from './engine/adapter-support'
 export {
-  clearHeaders,
   observeMiss,
   refreshInBackground,
   splitAdapterOptions,
+  staleIfErrorReplay,
   userIdOf,
   withHandle,
 } from './engine/adapter-support'

@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import { clearHeaders, type Fill, fillOutcome, replay, strongEtag } from '@cachet/core'
+import { type Fill, fillOutcome, staleIfErrorReplay, strongEtag } from '@cachet/core'
 
 type Chunk = string | Buffer | Uint8Array
 
@@ -65,14 +65,7 @@ export function captureResponse(
   const replaceWithStale = (): boolean => {
     if (fill.stale === undefined || res.statusCode < 500 || res.headersSent) return false
     replaced = true
-    const status = res.statusCode
-    const stale = fill.serveStale(status)
-    clearHeaders(res)
-    const r = replay(stale, Date.now(), ifNoneMatch, false, {
-      reason: 'error',
-      forwarded: true,
-      originStatus: status,
-    })
+    const r = staleIfErrorReplay(res, fill, res.statusCode, ifNoneMatch)
     writeHead.call(res, r.status, r.headers)
     ;(end as (...a: unknown[]) => ServerResponse).call(res, r.body)
     return true

@@ -70,6 +70,9 @@ export function cacheMiddleware(
   const requestCache: RequestCache = { invalidate: (target) => engine.invalidate(target) }
   /** The app, as the first request saw it: what `cache.warm()` sends its requests through. */
   let appListener: RequestListener | undefined
+  /** The server's listener for `req`, else the Express app (`req.app`). */
+  const listenerOf = (req: IncomingMessage): RequestListener | undefined =>
+    serverListener(req) ?? (req as { app?: RequestListener }).app
 
   const write = (res: ServerResponse, r: ReturnType<typeof replay>) => {
     res.writeHead(r.status, r.headers)
@@ -110,11 +113,8 @@ export function cacheMiddleware(
       )
       engine.observe(rule, 'hit', (performance.now() - started) / 1000)
       if (lookup.type === 'stale' && lookup.refresh !== undefined) {
-        const listener = serverListener(req) ?? (req as { app?: RequestListener }).app
         const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/'
-        if (listener !== undefined)
-          refreshInBackground(engine, lookup.refresh, rule.name, listener, req, url)
-        else engine.refreshSettled(lookup.refresh, rule.name)
+        refreshInBackground(engine, lookup.refresh, rule.name, listenerOf(req), req, url)
       }
       return
     }
@@ -147,8 +147,7 @@ export function cacheMiddleware(
     next: Next,
   ): void {
     req.cache = requestCache
-    if (appListener === undefined)
-      appListener = serverListener(req) ?? (req as { app?: RequestListener }).app
+    if (appListener === undefined) appListener = listenerOf(req)
     const method = req.method ?? 'GET'
     const { path, rawQuery } = splitUrl(
       (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/',

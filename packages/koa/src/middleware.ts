@@ -9,7 +9,6 @@ import {
   type CacheRule,
   type CompiledCacheRule,
   type CompiledWriteRule,
-  clearHeaders,
   type Exchange,
   type Fill,
   fillOutcome,
@@ -23,6 +22,7 @@ import {
   serverListener,
   splitAdapterOptions,
   splitUrl,
+  staleIfErrorReplay,
   userIdOf,
   WRITE_INVALIDATION_FAILED,
   withHandle,
@@ -88,16 +88,7 @@ function serveStale(ctx: Context, fill: Fill, status: number, ifNoneMatch: strin
   const body: unknown = ctx.body
   if (body !== null && typeof body === 'object' && typeof (body as Readable).destroy === 'function')
     (body as Readable).destroy()
-  const stale = fill.serveStale(status)
-  clearHeaders(ctx.res)
-  writeHit(
-    ctx,
-    replay(stale, Date.now(), ifNoneMatch, false, {
-      reason: 'error',
-      forwarded: true,
-      originStatus: status === 0 ? undefined : status,
-    }),
-  )
+  writeHit(ctx, staleIfErrorReplay(ctx.res, fill, status, ifNoneMatch))
 }
 
 /**
@@ -205,12 +196,11 @@ export function cacheMiddleware(input: readonly CacheRule[] | KoaCacheOptions): 
       )
       engine.observe(cacheMatch.rule, 'hit', (performance.now() - started) / 1000)
       if (lookup.type === 'stale' && lookup.refresh !== undefined) {
-        const listener = serverListener(ctx.req) ?? appListener(ctx.app)
         refreshInBackground(
           engine,
           lookup.refresh,
           cacheMatch.rule.name,
-          listener,
+          serverListener(ctx.req) ?? listener,
           ctx.req,
           ctx.originalUrl,
         )

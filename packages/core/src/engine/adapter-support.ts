@@ -12,9 +12,10 @@ import {
 } from '../warm/warm'
 import type { CacheEngine, RefreshClaim } from './engine'
 import { type Exchange, splitUrl } from './exchange'
+import type { Fill } from './fill'
 import { internalRequest } from './internal-request'
 import type { CacheOptions } from './options'
-import { replay } from './replay'
+import { type Replay, replay } from './replay'
 
 /** What a request handler can reach as `req.cache` (Express) or `ctx.cache` (Koa). */
 export interface RequestCache {
@@ -131,24 +132,45 @@ export function splitAdapterOptions<F extends (request: never) => string | undef
  * Starts the background refresh a stale-while-revalidate answer claimed: a
  * GET for `url` through `listener` (the app), carrying the headers of the
  * request that found the stale copy. The cache middleware recognises it and
- * fills the entry; whatever it answers goes nowhere.
+ * fills the entry; whatever it answers goes nowhere. Without a listener the
+ * refresh is over at once (another may start later).
  */
 export function refreshInBackground(
   engine: CacheEngine,
   claim: RefreshClaim,
   rule: string,
-  listener: RequestListener,
+  listener: RequestListener | undefined,
   from: IncomingMessage,
   url: string,
 ): void {
+  if (listener === undefined) {
+    engine.refreshSettled(claim, rule)
+    return
+  }
   void internalRequest(listener, { url, from }, engine.refreshTimeoutMs).then(() =>
     engine.refreshSettled(claim, rule),
   )
 }
 
-/** Removes every header set so far, before a stale copy replaces what the origin began to answer. */
-export function clearHeaders(res: ServerResponse): void {
+/**
+ * The stale-if-error copy that replaces an origin failure (`status` 0: a
+ * thrown error), as the adapter writes it, after removing every header the
+ * failure had set on `res`. Stores nothing and counts the stale answer
+ * (`Fill.serveStale`).
+ */
+export function staleIfErrorReplay(
+  res: ServerResponse,
+  fill: Fill,
+  status: number,
+  ifNoneMatch: string | undefined,
+): Replay {
+  const stale = fill.serveStale(status)
   for (const name of res.getHeaderNames()) res.removeHeader(name)
+  return replay(stale, Date.now(), ifNoneMatch, false, {
+    reason: 'error',
+    forwarded: true,
+    originStatus: status === 0 ? undefined : status,
+  })
 }
 
 /** Records a miss's latency, from the lookup to the end of the response, once it is sent. */
