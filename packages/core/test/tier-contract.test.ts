@@ -6,7 +6,7 @@ import { CachetConfigError } from '../src/errors'
 import { keyvTier } from '../src/keyv'
 import { KeyvKeyspace } from '../src/keyv/keyv-tier'
 import { redisTier } from '../src/redis'
-import { Keyspace } from '../src/redis/keyspace'
+import { type Keyspace, shardIndex, shardKeyspaces } from '../src/redis/keyspace'
 import { engineContract, type TierFixture, tierContract } from '../src/testing'
 import type { RemoteTier } from '../src/tiers/remote-tier'
 
@@ -30,18 +30,23 @@ function closer(): { track<T extends RemoteTier>(tier: T): T; closeAll(): Promis
   }
 }
 
-async function redisFixture(): Promise<TierFixture> {
+async function redisFixture(shards = 1): Promise<TierFixture> {
   const prefix = unique('contract')
-  const keys = new Keyspace(prefix)
+  const spaces = shardKeyspaces(prefix, shards)
+  const entryKey = (key: string) => {
+    const h = (spaces[0] as Keyspace).hash(key)
+    return (spaces[shardIndex(h, shards)] as Keyspace).entry(h)
+  }
   const raw = new Redis(sharedRedisUrl(), { lazyConnect: true })
   const tiers = closer()
+  const make = () => redisTier({ client: sharedRedisUrl(), prefix, lease: LEASE, shards })
   return {
-    tier: tiers.track(redisTier({ client: sharedRedisUrl(), prefix, lease: LEASE })),
-    peer: async () => tiers.track(redisTier({ client: sharedRedisUrl(), prefix, lease: LEASE })),
+    tier: tiers.track(make()),
+    peer: async () => tiers.track(make()),
     corrupt: async (key, bytes) => {
-      await raw.set(keys.entry(keys.hash(key)), bytes, 'PX', 60_000)
+      await raw.set(entryKey(key), bytes, 'PX', 60_000)
     },
-    hasEntry: async (key) => (await raw.exists(keys.entry(keys.hash(key)))) === 1,
+    hasEntry: async (key) => (await raw.exists(entryKey(key))) === 1,
     cleanup: async () => {
       await tiers.closeAll()
       raw.disconnect()
@@ -65,7 +70,9 @@ async function keyvFixture(store = new Keyv()): Promise<TierFixture> {
   }
 }
 
-tierContract('redis', redisFixture, { coherent: true })
+tierContract('redis', () => redisFixture(), { coherent: true })
+// Four shards on one server: each entry in one, every invalidation in all.
+tierContract('redis, 4 shards', () => redisFixture(4), { coherent: true })
 tierContract('keyv', () => keyvFixture(), { coherent: false })
 // A store whose serializer would not round-trip a Buffer (JSON.stringify writes
 // an array of numbers): the tier stores strings, so it does not matter.

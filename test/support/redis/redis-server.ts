@@ -25,10 +25,23 @@ export interface RedisProcess {
   readonly pid: number
   /** The server's own temp dir (`--dir`, log file, pid file); removed by stop(). */
   readonly dir: string
+  /** `<dir>/redis.conf` when started with `config` or `sentinel` (the server may rewrite it). */
+  readonly configFile: string | undefined
+  /** False once the current process has exited (after kill() or stop(), or a crash). */
+  readonly alive: boolean
   /** SIGTERM by pid, SIGKILL after a grace period; resolves once the process is reaped. */
   stop(): Promise<void>
-  /** SHUTDOWN NOSAVE, then a new server on the same port (all data is lost). */
+  /**
+   * SHUTDOWN NOSAVE, then a new server on the same port (all data is lost), with the
+   * same dir, config file and arguments (so a cluster node keeps its nodes.conf).
+   * After kill(): just the new server.
+   */
   restart(): Promise<void>
+  /**
+   * SIGKILL by pid, like a crash (no shutdown, nothing saved, the dir is kept);
+   * resolves once the process is reaped. restart() brings it back on the same port.
+   */
+  kill(): Promise<void>
   /** SIGSTOP: the port still accepts connections but nothing answers. */
   pause(): void
   /** SIGCONT */
@@ -78,6 +91,17 @@ export interface StartRedisOptions {
   port?: number
   /** Extra redis-server arguments, e.g. `['--maxmemory', '10mb']`. */
   args?: string[]
+  /**
+   * A config file's text: written to `<dir>/redis.conf` and passed as the first
+   * argument, so the fixed options (port, bind, dir, ...) and `args` come after it
+   * and win. The file stays writable (CONFIG REWRITE, Sentinel's state).
+   */
+  config?: string
+  /**
+   * Sentinel mode (`redis-server <dir>/redis.conf --sentinel`). Sentinel needs a
+   * config file, so an empty one is written when `config` is not given.
+   */
+  sentinel?: boolean
 }
 
 /** Environment variable naming the dir under which servers of one Jest run live (see global-setup). */
@@ -88,6 +112,7 @@ const STOP_GRACE_MS = 2000
 const READY_TIMEOUT_MS = 10_000
 const PID_FILE = 'redis.pid'
 const LOG_FILE = 'redis.log'
+const CONFIG_FILE = 'redis.conf'
 
 let cachedBinary: string | undefined
 
@@ -234,8 +259,38 @@ interface Running {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-function launch(bin: string, port: number, dir: string, extra: string[]): Running {
+/**
+ * Polls `probe` every `intervalMs` until it returns true, and resolves with the ms
+ * that took. Any other result (or a thrown error's message) describes the state so
+ * far: after `timeoutMs` the last one ends the one-line error,
+ * `<what> within <timeoutMs> ms (last: <state>)`.
+ */
+export async function waitFor(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<true | string>,
+  intervalMs = 50,
+): Promise<number> {
+  const t0 = Date.now()
+  let last = 'not probed yet'
+  for (;;) {
+    try {
+      const state = await probe()
+      if (state === true) return Date.now() - t0
+      last = state
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err)
+    }
+    if (Date.now() - t0 >= timeoutMs) {
+      throw oneLineError(`${what} within ${timeoutMs} ms (last: ${last.replace(/\s+/g, ' ')})`)
+    }
+    await sleep(intervalMs)
+  }
+}
+
+function launch(bin: string, port: number, dir: string, extra: string[], conf?: string): Running {
   const args = [
+    ...(conf === undefined ? [] : [conf]),
     '--port',
     String(port),
     '--bind',
@@ -322,9 +377,9 @@ function lastLines(text: string): string {
 class PortBusy extends Error {}
 
 /** Spawns and waits until this very process (checked by INFO's process_id) answers PING. */
-async function launchReady(bin: string, port: number, dir: string, extra: string[]) {
+async function launchReady(bin: string, port: number, dir: string, extra: string[], conf?: string) {
   const logFrom = logSize(dir)
-  const running = launch(bin, port, dir, extra)
+  const running = launch(bin, port, dir, extra, conf)
   const deadline = Date.now() + READY_TIMEOUT_MS
   while (Date.now() < deadline) {
     if (running.exited) {
@@ -357,14 +412,19 @@ function makeDir(): string {
 /** Starts a throwaway redis-server and resolves once it answers PING. */
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisProcess> {
   const bin = ensureRedisInstalled()
-  const extra = opts.args ?? []
+  const extra = [...(opts.args ?? []), ...(opts.sentinel ? ['--sentinel'] : [])]
   const dir = makeDir()
+  let conf: string | undefined
+  if (opts.config !== undefined || opts.sentinel) {
+    conf = path.join(dir, CONFIG_FILE)
+    fs.writeFileSync(conf, opts.config ?? '', { mode: 0o600 })
+  }
   let port = opts.port ?? (await freePort())
   let running: Running | undefined
   try {
     for (let attempt = 1; !running; attempt++) {
       try {
-        running = await launchReady(bin, port, dir, extra)
+        running = await launchReady(bin, port, dir, extra, conf)
       } catch (err) {
         if (!(err instanceof PortBusy) || attempt >= 5) throw err
         if (opts.port === undefined) port = await freePort()
@@ -383,15 +443,17 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisPro
   const restart = async (): Promise<void> => {
     if (stopping) throw new Error('restart() after stop()')
     const old = current
-    try {
-      process.kill(old.pid, 'SIGCONT')
-    } catch {}
-    await redisCommand(fixedPort, ['SHUTDOWN', 'NOSAVE'], { timeoutMs: 1000 }).catch(() => {})
+    if (!old.exited) {
+      try {
+        process.kill(old.pid, 'SIGCONT')
+      } catch {}
+      await redisCommand(fixedPort, ['SHUTDOWN', 'NOSAVE'], { timeoutMs: 1000 }).catch(() => {})
+    }
     await terminate(old) // normally already exiting: waits for the reap, else signals
     const deadline = Date.now() + 3000 // a listener leaves no TIME_WAIT, but be robust
     for (;;) {
       try {
-        current = await launchReady(bin, fixedPort, dir, extra)
+        current = await launchReady(bin, fixedPort, dir, extra, conf)
         return
       } catch (err) {
         if (!(err instanceof PortBusy) || Date.now() > deadline) throw err
@@ -407,11 +469,23 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisPro
       return current.pid
     },
     dir,
+    configFile: conf,
+    get alive() {
+      return !current.exited
+    },
     stop() {
       stopping ??= terminate(current).then(() => fs.rmSync(dir, { recursive: true, force: true }))
       return stopping
     },
     restart,
+    async kill() {
+      const running = current
+      if (running.exited) return
+      try {
+        process.kill(running.pid, 'SIGKILL')
+      } catch {}
+      await running.whenExited
+    },
     pause() {
       process.kill(current.pid, 'SIGSTOP')
     },

@@ -13,6 +13,8 @@ export interface BusOptions {
   id: string
   leaseMs: number
   commandMs: number
+  /** The keyspace's number of shards (checked against Redis's record of it). */
+  shards: number
   newEpoch: () => string
 }
 
@@ -184,6 +186,7 @@ export class RedisBus {
             this.#opts.newEpoch(),
             this.#opts.id,
             this.#opts.leaseMs,
+            this.#opts.shards,
           ),
         )
         this.#epoch = String(epoch)

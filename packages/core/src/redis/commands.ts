@@ -6,6 +6,7 @@ export type RedisClient = Redis | Cluster
 import {
   ABANDON,
   ACK,
+  CHECK_SHARDS,
   INVALIDATE,
   LEAVE,
   PENDING,
@@ -31,6 +32,7 @@ export interface Scripts {
   cachetLeave: Call<number>
   cachetAck: Call<number>
   cachetTopSave: Call<number>
+  cachetCheckShards: Call<number>
 }
 
 /** Adds the scripts to a connection (idempotent). */
@@ -46,6 +48,7 @@ export function withScripts(client: RedisClient): RedisClient & Scripts {
     cachetLeave: LEAVE,
     cachetAck: ACK,
     cachetTopSave: TOP_SAVE,
+    cachetCheckShards: CHECK_SHARDS,
   }
   for (const [name, lua] of Object.entries(scripts)) {
     if (typeof (client as unknown as Record<string, unknown>)[name] !== 'function') {

@@ -1,4 +1,5 @@
 export { decodeEnvelope, ENVELOPE_MAGIC, encodeEnvelope } from '../tiers/envelope'
-export { Keyspace as RedisKeyspace } from './keyspace'
+export { Keyspace as RedisKeyspace, shardIndex, shardKeyspaces } from './keyspace'
 export type { RedisTierOptions } from './redis-tier'
-export { RedisTier, redisTier } from './redis-tier'
+export { RedisTier, redisTier, sentinelOptions } from './redis-tier'
+export { shardTags, slotOf } from './slot'

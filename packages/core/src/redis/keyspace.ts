@@ -1,11 +1,15 @@
 import { TierKeyspace } from '../tiers/keyspace'
+import { shardTags } from './slot'
 
 /**
- * The Redis tier's keys. The prefix is a hash tag (`{cachet}:…`): on Redis
- * Cluster every key lives in one slot, so each script (an entry checked
- * against its tags' versions, a fenced write) touches a single slot. The
- * price is that one shard holds the whole cache; a sharded layout is the
- * Cluster issue's subject.
+ * The keys of one shard of the Redis tier. The shard's name is a hash tag
+ * (`{cachet}:…`, or `{cachet#7}:…` when there are several shards): on Redis
+ * Cluster every key of a shard lives in one slot, so each script (an entry
+ * checked against its tags' versions, a fenced write) touches a single slot.
+ * Each shard has its own coordination hash, tag versions and pattern log;
+ * an invalidation is recorded in every shard, an entry lives in one.
+ * The first shard is the home: its hash also holds the bus's sequence and
+ * the processes' leases, and its channel carries the bus.
  */
 export class Keyspace extends TierKeyspace {
   /** The one hash of coordination state (see scripts.ts). */
@@ -14,10 +18,21 @@ export class Keyspace extends TierKeyspace {
   /** The most requested URLs, saved by processes with `warm.track` (a sorted set by count). */
   readonly top: string
 
-  constructor(name: string) {
-    super(`{${name}}`)
+  constructor(tag: string) {
+    super(`{${tag}}`)
     this.state = `${this.prefix}:state`
     this.channel = `${this.prefix}:bus`
     this.top = `${this.prefix}:top`
   }
+}
+
+/** The keyspaces of `n` shards under `prefix`; the first is the home. */
+export function shardKeyspaces(prefix: string, n: number): Keyspace[] {
+  return shardTags(prefix, n).map((tag) => new Keyspace(tag))
+}
+
+/** The shard an entry's key hash (base64url) belongs to. */
+export function shardIndex(hash: string, n: number): number {
+  if (n === 1) return 0
+  return Buffer.from(hash.slice(0, 8), 'base64url').readUInt32BE(0) % n
 }

@@ -16,15 +16,29 @@ import type {
 import { TierOptionChecker } from '../tiers/tier-options'
 import { RedisBus } from './bus'
 import { type RedisClient, type Scripts, withScripts } from './commands'
-import { Keyspace } from './keyspace'
+import { type Keyspace, shardIndex, shardKeyspaces } from './keyspace'
 
 export interface RedisTierOptions {
   /**
    * A `redis://` URL, a comma-separated list of `host:port` seeds of a Redis
-   * Cluster, or an ioredis `Redis` or `Cluster` client (cachet duplicates it
+   * Cluster, a `sentinel://host:port[,host:port…]/<master name>` URL of Redis
+   * Sentinel, or an ioredis `Redis` or `Cluster` client (cachet duplicates it
    * for its subscription).
    */
   client: string | Redis | Cluster
+  /**
+   * Into how many shards the keyspace is split, each under its own hash tag
+   * (so its own Cluster slot): an entry lives in one, an invalidation is
+   * recorded in all. Default 1 on one Redis, 12 on a Cluster. Every process
+   * of a prefix must use the same number (a mismatch is refused: CACHET_SHARDS).
+   */
+  shards?: number
+  /**
+   * Replicas that must acknowledge an invalidation (Redis `WAIT`) before it is
+   * reported done, so that a failover to a replica cannot lose it; `timeout`
+   * bounds each wait (default 500 ms). Off (0) by default.
+   */
+  wait?: { replicas: number; timeout?: number | string }
   /** Prefix of every key and channel. Default `'cachet'`. */
   prefix?: string
   /** How long a process's lease lasts; renewed every third of it. Default `'3s'`. */
@@ -48,6 +62,11 @@ interface RedisFence extends RemoteFence {
   readonly epoch: string
 }
 
+/** Errors no retry can fix. */
+const PERMANENT = /^(CACHET_|NOSCRIPT|WRONGTYPE|NOPERM|WRONGPASS)/
+/** Default shards on a Redis Cluster: spreads evenly over 2, 3, 4 or 6 masters. */
+const CLUSTER_SHARDS = 12
+
 // Annotated so that `check.fail()` narrows like a `never` call.
 const check: TierOptionChecker = new TierOptionChecker('redisTier')
 
@@ -68,6 +87,7 @@ const SUBSCRIBER_CONNECTION: RedisOptions = {
 const MAX_UNRELEASED = 10_000
 
 const CLUSTER_SEEDS = /^[^\s,:/]+:\d+(,[^\s,:/]+:\d+)*$/
+const SENTINEL_URL = /^sentinel:\/\/(?:([^@/]*)@)?([^\s/@]+)\/([^\s/?]+)(?:\?(.*))?$/
 const CLUSTER_CONNECTION: ClusterOptions = {
   enableOfflineQueue: false,
   maxRedirections: 4,
@@ -83,6 +103,43 @@ function clusterSeeds(list: string): Array<{ host: string; port: number }> {
 }
 
 /**
+ * `sentinel://[[user]:password@]host:port[,host:port…]/<master name>[?db=N]`:
+ * ioredis options that find the master through the sentinels, and reconnect
+ * (asking them again) when a demoted master answers READONLY.
+ */
+export function sentinelOptions(url: string): RedisOptions | undefined {
+  const m = SENTINEL_URL.exec(url)
+  if (m === null) return undefined
+  const [, auth, hosts, name, query] = m as unknown as [
+    string,
+    string | undefined,
+    string,
+    string,
+    string | undefined,
+  ]
+  if (!CLUSTER_SEEDS.test(hosts)) return undefined
+  const options: RedisOptions = {
+    sentinels: clusterSeeds(hosts),
+    name: decodeURIComponent(name),
+    role: 'master',
+    failoverDetector: true,
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+  }
+  if (auth !== undefined) {
+    const i = auth.indexOf(':')
+    if (i < 0) return undefined
+    if (i > 0) options.username = decodeURIComponent(auth.slice(0, i))
+    options.password = decodeURIComponent(auth.slice(i + 1))
+  }
+  const db = new URLSearchParams(query ?? '').get('db')
+  if (db !== null) {
+    if (!/^\d+$/.test(db)) return undefined
+    options.db = Number(db)
+  }
+  return options
+}
+
+/**
  * The Redis shared tier: entries in a binary envelope with their physical
  * TTL (`PX`), tag versions in Redis, fenced writes and cross-process fill
  * locks in Lua, and the invalidation bus with leases and acknowledgements
@@ -94,7 +151,13 @@ export class RedisTier implements RemoteTier {
   readonly #cmd: RedisClient & Scripts
   readonly #sub: RedisClient
   readonly #ownsClient: boolean
-  readonly #keys: Keyspace
+  /** The shards' keyspaces; the first is the home (bus, leases, top URLs). */
+  readonly #shards: Keyspace[]
+  readonly #home: Keyspace
+  readonly #waitReplicas: number
+  /** With several shards: the home's agreement on their number, checked once (see #confirmShards). */
+  #shardsConfirmed: Promise<void> | undefined
+  readonly #waitMs: number
   readonly #bus: RedisBus
   readonly #id = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
   readonly #leaseMs: number
@@ -106,7 +169,7 @@ export class RedisTier implements RemoteTier {
   readonly #patternLogSize: number
   #tokens = 0
   /** Fill locks to release once the connection is back (see #release), by token. */
-  readonly #unreleased = new Map<string, { h: string; until: number }>()
+  readonly #unreleased = new Map<string, { k: Keyspace; h: string; until: number }>()
   readonly #onReady = () => this.#releaseUnreleased()
 
   constructor(options: RedisTierOptions | string | Redis | Cluster) {
@@ -116,7 +179,17 @@ export class RedisTier implements RemoteTier {
         : options
     if (typeof opts !== 'object' || opts === null)
       check.fail('options', `expected an object, got ${describeValue(opts)}`)
-    const known = ['client', 'prefix', 'lease', 'lockTtl', 'tagTtl', 'timeouts', 'patternLogSize']
+    const known = [
+      'client',
+      'prefix',
+      'lease',
+      'lockTtl',
+      'tagTtl',
+      'timeouts',
+      'patternLogSize',
+      'shards',
+      'wait',
+    ]
     for (const k of Object.keys(opts))
       if (!known.includes(k)) check.fail(k, `unknown option (expected one of ${known.join(', ')})`)
     const prefix = check.prefix(opts.prefix)
@@ -128,9 +201,23 @@ export class RedisTier implements RemoteTier {
     this.#writeMs = check.duration('timeouts.write', opts.timeouts?.write, '1s')
     this.#invalidateMs = check.duration('timeouts.invalidate', opts.timeouts?.invalidate, '2s')
     this.#patternLogSize = check.count('patternLogSize', opts.patternLogSize, 10_000)
+    if (opts.wait !== undefined && (typeof opts.wait !== 'object' || opts.wait === null))
+      check.fail('wait', `expected { replicas, timeout? }, got ${describeValue(opts.wait)}`)
+    if (opts.wait !== undefined) check.known(opts.wait, ['replicas', 'timeout'])
+    this.#waitReplicas =
+      opts.wait === undefined ? 0 : check.count('wait.replicas', opts.wait.replicas, 1)
+    this.#waitMs = check.duration('wait.timeout', opts.wait?.timeout, '500ms')
+    if (opts.shards !== undefined) {
+      check.count('shards', opts.shards, 1)
+      if (opts.shards > 1024) check.fail('shards', `expected at most 1024, got ${opts.shards}`)
+    }
     const client = opts.client
+    const sentinel = typeof client === 'string' ? sentinelOptions(client) : undefined
     if (typeof client === 'string' && /^rediss?:\/\//.test(client)) {
       this.#cmd = withScripts(new Redis(client, COMMAND_CONNECTION))
+      this.#ownsClient = true
+    } else if (sentinel !== undefined) {
+      this.#cmd = withScripts(new Redis({ ...COMMAND_CONNECTION, ...sentinel }))
       this.#ownsClient = true
     } else if (typeof client === 'string' && CLUSTER_SEEDS.test(client)) {
       this.#cmd = withScripts(new Cluster(clusterSeeds(client), CLUSTER_CONNECTION))
@@ -141,7 +228,7 @@ export class RedisTier implements RemoteTier {
     } else {
       check.fail(
         'client',
-        `expected a redis:// URL, "host:port,host:port" cluster seeds, or an ioredis Redis or Cluster client, got ${describeValue(client)}`,
+        `expected a redis:// URL, "host:port,host:port" cluster seeds, a sentinel://host:port/name URL, or an ioredis Redis or Cluster client, got ${describeValue(client)}`,
       )
     }
     this.#cmd.on('error', () => {})
@@ -155,11 +242,14 @@ export class RedisTier implements RemoteTier {
           })
         : this.#cmd.duplicate(SUBSCRIBER_CONNECTION)
     this.#sub.on('error', () => {})
-    this.#keys = new Keyspace(prefix)
-    this.#bus = new RedisBus(this.#cmd, this.#sub, this.#keys, {
+    const shards = opts.shards ?? (this.#cmd instanceof Cluster ? CLUSTER_SHARDS : 1)
+    this.#shards = shardKeyspaces(prefix, shards)
+    this.#home = this.#shards[0] as Keyspace
+    this.#bus = new RedisBus(this.#cmd, this.#sub, this.#home, {
       id: this.#id,
       leaseMs,
       commandMs: this.#writeMs,
+      shards,
       newEpoch: () => randomBytes(8).toString('hex'),
     })
   }
@@ -177,8 +267,8 @@ export class RedisTier implements RemoteTier {
     tags: readonly string[],
     options: { lock: boolean; skipEntry?: boolean },
   ): Promise<RemoteRead> {
-    const k = this.#keys
-    const h = k.hash(key)
+    await this.#confirmShards()
+    const [k, h] = this.#locate(key)
     const token = options.lock ? `${this.#id}:${++this.#tokens}` : ''
     let reply: Buffer[]
     try {
@@ -198,13 +288,14 @@ export class RedisTier implements RemoteTier {
           this.#lockMs,
           this.#tagTtlMs,
           randomBytes(8).toString('hex'),
+          this.#shards.length,
           ...tags,
         ),
       )
     } catch (err) {
       // The read may have run in Redis all the same (its reply late or lost) and
       // taken the fill lock for a fill that no longer counts on it.
-      if (token !== '') this.#release(h, token)
+      if (token !== '') this.#release(k, h, token)
       throw err
     }
     if (String(reply[0]) === 'hit') {
@@ -239,8 +330,7 @@ export class RedisTier implements RemoteTier {
       await this.abandon(key, remote)
       return false
     }
-    const k = this.#keys
-    const h = k.hash(key)
+    const [k, h] = this.#locate(key)
     const envelope = encodeEnvelope(response, fence.versions, Number(fence.patternSeq), fence.epoch)
     const writing = withDeadline(
       'write',
@@ -262,7 +352,7 @@ export class RedisTier implements RemoteTier {
       ),
     )
     // The write releases the lock; if it failed, it may not have.
-    if (fence.token !== '') writing.catch(() => this.#release(h, fence.token))
+    if (fence.token !== '') writing.catch(() => this.#release(k, h, fence.token))
     return (await writing) === 1
   }
 
@@ -273,8 +363,7 @@ export class RedisTier implements RemoteTier {
   ): Promise<void> {
     const fence = remote as RedisFence
     if (fence.token === '' && marker === undefined) return
-    const k = this.#keys
-    const h = k.hash(key)
+    const [k, h] = this.#locate(key)
     const abandoning = withDeadline(
       'abandon',
       this.#writeMs,
@@ -287,7 +376,7 @@ export class RedisTier implements RemoteTier {
         marker?.ms ?? 0,
       ),
     )
-    if (fence.token !== '') abandoning.catch(() => this.#release(h, fence.token))
+    if (fence.token !== '') abandoning.catch(() => this.#release(k, h, fence.token))
     await abandoning
   }
 
@@ -301,8 +390,7 @@ export class RedisTier implements RemoteTier {
    * the connection is down, sent again once it is back (`ready`) while the lock
    * could still be alive. The token makes it a no-op for anybody else's lock.
    */
-  #release(h: string, token: string, until = Date.now() + this.#lockMs): void {
-    const k = this.#keys
+  #release(k: Keyspace, h: string, token: string, until = Date.now() + this.#lockMs): void {
     this.#cmd.cachetAbandon(2, k.lock(h), k.marker(h), token, '', 0).then(
       () => {},
       () => {
@@ -311,7 +399,7 @@ export class RedisTier implements RemoteTier {
           const oldest = this.#unreleased.keys().next().value
           if (oldest !== undefined) this.#unreleased.delete(oldest)
         }
-        this.#unreleased.set(token, { h, until })
+        this.#unreleased.set(token, { k, h, until })
       },
     )
   }
@@ -320,7 +408,44 @@ export class RedisTier implements RemoteTier {
     const now = Date.now()
     const pending = [...this.#unreleased]
     this.#unreleased.clear()
-    for (const [token, { h, until }] of pending) if (until > now) this.#release(h, token, until)
+    for (const [token, { k, h, until }] of pending)
+      if (until > now) this.#release(k, h, token, until)
+  }
+
+  /**
+   * With several shards, the home records how many the prefix has; until it
+   * has confirmed this process's number, the process reads and writes no
+   * shard: one with another number would store entries where the others'
+   * invalidations never go. Checked once (a round trip before the first read
+   * or invalidation); a refusal (CACHET_SHARDS) is final, any other failure
+   * is tried again next time.
+   */
+  #confirmShards(): Promise<void> {
+    if (this.#shards.length === 1) return Promise.resolve()
+    this.#shardsConfirmed ??= withDeadline(
+      'shard check',
+      this.#writeMs,
+      this.#cmd.cachetCheckShards(
+        2,
+        this.#home.state,
+        this.#home.patternLog,
+        randomBytes(8).toString('hex'),
+        this.#shards.length,
+      ),
+    ).then(
+      () => {},
+      (err: Error) => {
+        if (!err.message.startsWith('CACHET_SHARDS')) this.#shardsConfirmed = undefined
+        throw err
+      },
+    )
+    return this.#shardsConfirmed
+  }
+
+  /** The shard of an entry's key, and the key's hash. */
+  #locate(key: string): [Keyspace, string] {
+    const h = (this.#home as Keyspace).hash(key)
+    return [this.#shards[shardIndex(h, this.#shards.length)] as Keyspace, h]
   }
 
   async invalidate(plan: InvalidationPlan): Promise<void> {
@@ -334,26 +459,18 @@ export class RedisTier implements RemoteTier {
    * with the same promise, durable and acknowledged, or it rejects.
    */
   async invalidateWithReport(plan: InvalidationPlan): Promise<{ seq: number; processes: number }> {
-    const k = this.#keys
+    const until = Date.now() + this.#invalidateMs
+    const payload = JSON.stringify({ tags: plan.tags, patterns: plan.patterns })
     let reply: Array<number | string>
     try {
-      reply = await withDeadline(
-        'invalidate',
-        this.#invalidateMs,
-        this.#cmd.cachetInvalidate(
-          2 + plan.tags.length,
-          k.state,
-          k.patternLog,
-          ...plan.tags.map((t) => k.tag(t)),
-          k.channel,
-          randomBytes(8).toString('hex'),
-          this.#tagTtlMs,
-          this.#patternLogSize,
-          JSON.stringify({ tags: plan.tags, patterns: plan.patterns }),
-          this.#leaseMs,
-          ...plan.patterns,
-        ),
+      await this.#confirmShards()
+      // Every other shard first: once the bus carries the invalidation, a
+      // process that drops its memory copy must find no valid entry in any
+      // shard to refill it from.
+      await Promise.all(
+        this.#shards.slice(1).map((k) => this.#record(k, plan, false, payload, until)),
       )
+      reply = await this.#record(this.#home, plan, true, payload, until)
     } catch (err) {
       throw new CachetInvalidationError(
         'CACHET_INVALIDATION_FAILED',
@@ -364,6 +481,81 @@ export class RedisTier implements RemoteTier {
     const [seq, waitMs, epoch, ...live] = reply
     await this.#bus.waitApplied(Number(seq), String(epoch), live.map(String), Number(waitMs))
     return { seq: Number(seq), processes: live.length }
+  }
+
+  /**
+   * Records an invalidation in one shard (the home also publishes it on the
+   * bus). A failover, a resharding or a reconnect fails a command for a moment
+   * (CLUSTERDOWN, TRYAGAIN, MOVED beyond the redirections, a closed
+   * connection): the script is sent again until `until`. Running it twice is
+   * harmless: versions only move forward, a pattern logged twice matches the
+   * same keys, and a message published twice is applied twice.
+   */
+  async #record(
+    k: Keyspace,
+    plan: InvalidationPlan,
+    publish: boolean,
+    payload: string,
+    until: number,
+  ): Promise<Array<number | string>> {
+    let backoff = 25
+    for (;;) {
+      try {
+        return await withDeadline(
+          'invalidate',
+          Math.max(1, until - Date.now()),
+          this.#recordOnce(k, plan, publish, payload),
+        )
+      } catch (err) {
+        if (PERMANENT.test((err as Error).message) || until - Date.now() <= backoff) throw err
+        await new Promise((resolve) => setTimeout(resolve, backoff))
+        backoff = Math.min(backoff * 2, 200)
+      }
+    }
+  }
+
+  async #recordOnce(
+    k: Keyspace,
+    plan: InvalidationPlan,
+    publish: boolean,
+    payload: string,
+  ): Promise<Array<number | string>> {
+    const args: Array<string | number> = [
+      2 + plan.tags.length,
+      k.state,
+      k.patternLog,
+      ...plan.tags.map((t) => k.tag(t)),
+      publish ? k.channel : '',
+      randomBytes(8).toString('hex'),
+      this.#tagTtlMs,
+      this.#patternLogSize,
+      payload,
+      this.#leaseMs,
+      this.#shards.length,
+      ...plan.patterns,
+    ]
+    const [numKeys, ...rest] = args as [number, ...Array<string | number>]
+    if (this.#waitReplicas === 0) return this.#cmd.cachetInvalidate(numKeys, ...rest)
+    // WAIT on the same connection, right behind the script: it returns once
+    // that many replicas have everything this connection wrote.
+    const pipeline = this.#cmd.pipeline() as unknown as Scripts & {
+      wait(replicas: number, ms: number): unknown
+      exec(): Promise<Array<[Error | null, unknown]> | null>
+    }
+    pipeline.cachetInvalidate(numKeys, ...rest)
+    pipeline.wait(this.#waitReplicas, this.#waitMs)
+    const results = await pipeline.exec()
+    const [recorded, waited] = results ?? []
+    if (recorded === undefined || waited === undefined)
+      throw new Error('the pipeline was discarded')
+    if (recorded[0] !== null) throw recorded[0]
+    if (waited[0] !== null) throw waited[0]
+    if (Number(waited[1]) < this.#waitReplicas) {
+      throw new Error(
+        `WAIT: ${Number(waited[1])} of ${this.#waitReplicas} replica(s) acknowledged within ${this.#waitMs} ms`,
+      )
+    }
+    return recorded[1] as Array<number | string>
   }
 
   /** Merges this process's top URLs into the shared list (see `TOP_SAVE`). */
@@ -377,7 +569,7 @@ export class RedisTier implements RemoteTier {
     await withDeadline(
       'top save',
       this.#writeMs,
-      this.#cmd.cachetTopSave(1, this.#keys.top, ...args),
+      this.#cmd.cachetTopSave(1, this.#home.top, ...args),
     )
   }
 
@@ -387,7 +579,7 @@ export class RedisTier implements RemoteTier {
     const flat = await withDeadline(
       'top load',
       this.#writeMs,
-      this.#cmd.zrevrange(this.#keys.top, 0, max - 1, 'WITHSCORES'),
+      this.#cmd.zrevrange(this.#home.top, 0, max - 1, 'WITHSCORES'),
     )
     const out: Array<{ url: string; count: number }> = []
     for (let i = 0; i + 1 < flat.length; i += 2)

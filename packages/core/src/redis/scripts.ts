@@ -19,18 +19,30 @@
  * another epoch is a miss.
  */
 
-/** Shared by the scripts: the clock, and the state's epoch (a new keyspace when missing). */
+/**
+ * Shared by the scripts: the clock, and the state's epoch (a new keyspace when
+ * missing). The state also records how many shards the keyspace has: every
+ * process of a prefix must agree, or one would store entries where the
+ * others' invalidations never go; a script run by a process that disagrees
+ * fails with CACHET_SHARDS.
+ */
 const STATE = `
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local function epoch(state, plog, candidate)
+local function epoch(state, plog, candidate, shards)
   local e = redis.call('HGET', state, 'epoch')
   if not e then
     redis.call('DEL', state, plog)
-    redis.call('HSET', state, 'epoch', candidate, 'born', now_ms(), 'vseq', 0, 'pseq', 0, 'bseq', 0)
-    e = candidate
+    redis.call('HSET', state, 'epoch', candidate, 'born', now_ms(), 'vseq', 0, 'pseq', 0, 'bseq', 0, 'shards', shards)
+    return candidate
+  end
+  local s = redis.call('HGET', state, 'shards')
+  if not s then
+    redis.call('HSET', state, 'shards', shards)
+  elseif s ~= shards then
+    error({err = 'CACHET_SHARDS this prefix is in use with ' .. s .. ' shards, this process has ' .. shards})
   end
   return e
 end
@@ -47,12 +59,12 @@ end
 
 /**
  * KEYS: entry, lock, marker, state, plog, tag keys...
- * ARGV: skipEntry, lockToken ('' = no lock), lockMs, tagTtlMs, epochCandidate, tag names...
+ * ARGV: skipEntry, lockToken ('' = no lock), lockMs, tagTtlMs, epochCandidate, shards, tag names...
  * → {'hit', envelope, patternsSince...} | {'miss', lock, marker, pseq, epoch, versions...}
  */
 export const READ = `${STATE}
 local ntags = #KEYS - 5
-local e = epoch(KEYS[4], KEYS[5], ARGV[5])
+local e = epoch(KEYS[4], KEYS[5], ARGV[5], ARGV[6])
 if ARGV[1] ~= '1' then
   local v = redis.call('GET', KEYS[1])
   if v then
@@ -66,7 +78,7 @@ if ARGV[1] ~= '1' then
     elseif meta.ep == e and #meta.t == ntags then
       local valid = true
       for i = 1, ntags do
-        if meta.t[i] ~= ARGV[5 + i] or redis.call('GET', KEYS[5 + i]) ~= meta.v[i] then
+        if meta.t[i] ~= ARGV[6 + i] or redis.call('GET', KEYS[5 + i]) ~= meta.v[i] then
           valid = false
           break
         end
@@ -150,23 +162,26 @@ return 1
 
 /**
  * KEYS: state, plog, tag keys...
- * ARGV: channel, epochCandidate, tagTtlMs, plogMax, payload, leaseMs, patterns...
+ * ARGV: channel ('' = a shard other than the home: record only), epochCandidate,
+ * tagTtlMs, plogMax, payload, leaseMs, shards, patterns...
  * → {busSeq, waitMs, epoch, live process ids...}. waitMs > 0 while the keyspace is
  * younger than a lease: processes that held leases before it was born are
- * unknown, so the caller waits until theirs have surely run out.
+ * unknown, so the caller waits until theirs have surely run out. Without a
+ * channel → {0, 0, epoch}.
  */
 export const INVALIDATE = `${STATE}
-local e = epoch(KEYS[1], KEYS[2], ARGV[2])
+local e = epoch(KEYS[1], KEYS[2], ARGV[2], ARGV[7])
 local now = now_ms()
 local wait = math.max(0, tonumber(redis.call('HGET', KEYS[1], 'born')) + tonumber(ARGV[6]) - now)
 for i = 3, #KEYS do
   redis.call('SET', KEYS[i], e .. '.' .. redis.call('HINCRBY', KEYS[1], 'vseq', 1) .. '.' .. ARGV[2], 'PX', ARGV[3])
 end
-for i = 7, #ARGV do
+for i = 8, #ARGV do
   local s = redis.call('HINCRBY', KEYS[1], 'pseq', 1)
   redis.call('ZADD', KEYS[2], s, s .. ':' .. ARGV[i])
 end
-if #ARGV >= 7 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1)) end
+if #ARGV >= 8 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1)) end
+if ARGV[1] == '' then return {0, 0, e} end
 local seq = redis.call('HINCRBY', KEYS[1], 'bseq', 1)
 redis.call('PUBLISH', ARGV[1], e .. '|' .. seq .. '|' .. ARGV[5])
 local out = {seq, wait, e}
@@ -214,11 +229,11 @@ return {'ok', redis.call('HGET', KEYS[1], 'bseq')}
 `
 
 /**
- * KEYS: state, plog. ARGV: epochCandidate, id, leaseMs.
+ * KEYS: state, plog. ARGV: epochCandidate, id, leaseMs, shards.
  * → {epoch, busSeq}: the process starts over from here.
  */
 export const RESYNC = `${STATE}
-local e = epoch(KEYS[1], KEYS[2], ARGV[1])
+local e = epoch(KEYS[1], KEYS[2], ARGV[1], ARGV[4])
 local seq = redis.call('HGET', KEYS[1], 'bseq')
 redis.call('HSET', KEYS[1], 'l:' .. ARGV[2], now_ms() + tonumber(ARGV[3]), 'a:' .. ARGV[2], seq)
 return {e, tonumber(seq)}
@@ -239,6 +254,15 @@ end
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[2]) + 1))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return redis.call('ZCARD', KEYS[1])
+`
+
+/**
+ * KEYS: state, plog (the home's). ARGV: epochCandidate, shards. Fails with
+ * CACHET_SHARDS when the prefix is in use with another shard count.
+ */
+export const CHECK_SHARDS = `${STATE}
+epoch(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+return 1
 `
 
 /** KEYS: state. ARGV: id. A clean shutdown: nobody waits for this process. */

@@ -1,0 +1,275 @@
+import { randomBytes } from 'node:crypto'
+import fc from 'fast-check'
+import { Redis } from 'ioredis'
+import { sharedRedisUrl } from '../../../test/support/redis/shared'
+import { CacheEngine } from '../src/engine/engine'
+import { CachetConfigError, CachetInvalidationError } from '../src/errors'
+import { redisTier, sentinelOptions } from '../src/redis'
+import { shardIndex, shardKeyspaces } from '../src/redis/keyspace'
+import { SLOTS, shardTags, slotOf } from '../src/redis/slot'
+import type { CacheRule } from '../src/rules/types'
+import { FakeOrigin, request, sleep } from './support'
+
+// The sharded keyspace (issue "Beyond one Redis"): shard hash tags, the
+// shard count every process of a prefix must agree on, WAIT, and the
+// sentinel:// form of the client option.
+
+// ioredis's own slot function (a dependency of ioredis), as the oracle.
+const clusterKeySlot = require('cluster-key-slot') as (key: string) => number
+
+describe('slotOf (CRC16/XMODEM mod 16384, Redis Cluster spec)', () => {
+  test.each([
+    ['foo', 12182],
+    ['somekey', 11058],
+    ['123456789', 12739], // CRC16/XMODEM's check value 0x31C3
+  ])('%s → %d', (key, slot) => {
+    expect(slotOf(key)).toBe(slot)
+  })
+
+  test('agrees with ioredis for any text without braces', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (s) => {
+        fc.pre(!s.includes('{'))
+        expect(slotOf(s)).toBe(clusterKeySlot(s))
+      }),
+      { numRuns: 2000 },
+    )
+  })
+})
+
+describe('shardTags', () => {
+  test('one shard is the plain prefix: the layout of a single Redis', () => {
+    expect(shardTags('cachet', 1)).toEqual(['cachet'])
+    expect(shardKeyspaces('cachet', 1)[0]?.entry('h')).toBe('{cachet}:e:h')
+  })
+
+  test.each([2, 3, 12, 64])(
+    '%d shards: the home is the prefix, shard i in the i-th n-th of the slots',
+    (n) => {
+      const tags = shardTags('cachet', n)
+      expect(tags[0]).toBe('cachet')
+      expect(new Set(tags).size).toBe(n)
+      tags.forEach((tag, i) => {
+        const slot = slotOf(tag)
+        if (i > 0) {
+          expect(slot).toBeGreaterThanOrEqual(Math.floor((i * SLOTS) / n))
+          expect(slot).toBeLessThan(Math.floor(((i + 1) * SLOTS) / n))
+        }
+        // The key's hash tag is exactly the shard's tag.
+        expect(clusterKeySlot(`{${tag}}:e:anything`)).toBe(slot)
+      })
+      // Three masters from `redis-cli --cluster create` own thirds: 12 shards → 3 to 5 each.
+      if (n === 12) {
+        const perMaster = [0, 0, 0]
+        for (const tag of tags) {
+          const slot = slotOf(tag)
+          const master = slot <= 5460 ? 0 : slot <= 10922 ? 1 : 2
+          perMaster[master] = (perMaster[master] as number) + 1
+        }
+        for (const count of perMaster) expect(count).toBeGreaterThanOrEqual(3)
+      }
+    },
+  )
+
+  test('entries spread over the shards', () => {
+    const n = 12
+    const counts = new Array<number>(n).fill(0)
+    const ks = shardKeyspaces('cachet', n)[0]
+    for (let i = 0; i < 12_000; i++) {
+      const s = shardIndex(ks?.hash(`GET /p/${i}`) ?? '', n)
+      counts[s] = (counts[s] as number) + 1
+    }
+    for (const c of counts) expect(c).toBeGreaterThan(800)
+    for (const c of counts) expect(c).toBeLessThan(1200)
+  })
+})
+
+describe('redisTier options', () => {
+  const attempt = (options: object) => {
+    try {
+      redisTier({ client: 'redis://127.0.0.1:1', ...options } as never)
+    } catch (err) {
+      return err as CachetConfigError
+    }
+    throw new Error('expected a CachetConfigError')
+  }
+
+  test.each([
+    [{ shards: 0 }, 'option "shards": expected a whole number of 1 or more, got 0'],
+    [{ shards: 1.5 }, 'option "shards": expected a whole number of 1 or more, got 1.5'],
+    [{ shards: 2000 }, 'option "shards": expected at most 1024, got 2000'],
+    [{ wait: 1 }, 'option "wait": expected { replicas, timeout? }, got 1'],
+    [
+      { wait: { replicas: 0 } },
+      'option "wait.replicas": expected a whole number of 1 or more, got 0',
+    ],
+    [{ wait: { replicas: 1, timeout: 'soon' } }, 'option "wait.timeout"'],
+    [
+      { wait: { replicas: 1, n: 1 } },
+      'option "n": unknown option (expected one of replicas, timeout)',
+    ],
+  ])('%j is refused, naming the option', (options, message) => {
+    const err = attempt(options)
+    expect(err).toBeInstanceOf(CachetConfigError)
+    expect(err.code).toBe('CACHET_INVALID_OPTION')
+    expect(err.message).toContain(message)
+  })
+
+  test('a malformed sentinel:// URL is refused like any unknown client', () => {
+    for (const client of [
+      'sentinel://',
+      'sentinel://127.0.0.1:26379',
+      'sentinel://h:x/m',
+      'sentinel://h:1/m?db=x',
+    ]) {
+      expect(() => redisTier({ client })).toThrow(/option "client": expected a redis:\/\/ URL/)
+    }
+  })
+})
+
+describe('sentinelOptions', () => {
+  test.each<[string, object]>([
+    [
+      'sentinel://127.0.0.1:26379/cache',
+      { sentinels: [{ host: '127.0.0.1', port: 26379 }], name: 'cache', role: 'master' },
+    ],
+    [
+      'sentinel://a:1,b:2,c:3/my%20master?db=2',
+      {
+        sentinels: [
+          { host: 'a', port: 1 },
+          { host: 'b', port: 2 },
+          { host: 'c', port: 3 },
+        ],
+        name: 'my master',
+        db: 2,
+      },
+    ],
+    ['sentinel://:s3cret@h:1/m', { password: 's3cret' }],
+    ['sentinel://app:s3cret@h:1/m', { username: 'app', password: 's3cret' }],
+  ])('%s', (url, expected) => {
+    const options = sentinelOptions(url)
+    expect(options).toMatchObject(expected)
+    // A demoted master answers READONLY: reconnect, asking the sentinels again.
+    expect(
+      options?.reconnectOnError?.(
+        new Error("READONLY You can't write against a read only replica."),
+      ),
+    ).toBe(true)
+    expect(options?.reconnectOnError?.(new Error('ERR other'))).toBe(false)
+  })
+
+  test('anything else is not a sentinel URL', () => {
+    expect(sentinelOptions('redis://h:1')).toBeUndefined()
+    expect(sentinelOptions('sentinel://h:1')).toBeUndefined()
+    expect(sentinelOptions('sentinel://user@h:1/m')).toBeUndefined()
+  })
+})
+
+describe('on a real Redis', () => {
+  const LEASE = 300
+  const rules: CacheRule[] = [{ path: '/p/:id', ttl: 60, tags: ['p:{params.id}'] }]
+  const engines: CacheEngine[] = []
+  const open = async (prefix: string, shards: number, extra: object = {}) => {
+    const engine = new CacheEngine({
+      rules,
+      store: {
+        l2: redisTier({ client: sharedRedisUrl(), prefix, lease: `${LEASE}ms`, shards, ...extra }),
+      },
+    })
+    engines.push(engine)
+    await engine.start()
+    return engine
+  }
+  afterEach(async () => {
+    for (const e of engines.splice(0)) await e.close()
+  })
+
+  test('8 shards: an invalidation on one process reaches entries in every shard of another', async () => {
+    const prefix = `shards-${randomBytes(5).toString('hex')}`
+    const a = await open(prefix, 8)
+    const b = await open(prefix, 8)
+    const origin = new FakeOrigin()
+    await sleep(LEASE) // past the new keyspace's birth wait
+    const ids = Array.from({ length: 40 }, (_, i) => i)
+    for (const id of ids) expect((await request(a, origin, `/p/${id}`)).outcome).toBe('miss')
+    expect(origin.calls).toBe(40)
+    for (const id of ids) expect((await request(b, origin, `/p/${id}`)).outcome).toBe('hit')
+    expect(origin.calls).toBe(40)
+    // The entries are spread: more than one shard holds some.
+    const raw = new Redis(sharedRedisUrl())
+    try {
+      const used = new Set<number>()
+      const spaces = shardKeyspaces(prefix, 8)
+      for (const [i, ks] of spaces.entries()) {
+        const [, found] = await raw.scan('0', 'MATCH', `${ks.entry('')}*`, 'COUNT', 1000)
+        if (found.length > 0) used.add(i)
+      }
+      expect(used.size).toBeGreaterThan(4)
+    } finally {
+      raw.disconnect()
+    }
+    await b.invalidate({ tags: ids.map((id) => `p:${id}`) })
+    for (const id of ids) expect((await request(a, origin, `/p/${id}`)).outcome).toBe('miss')
+    expect(origin.calls).toBe(80)
+    await a.invalidate({ pattern: '/p/*' })
+    for (const id of ids) expect((await request(b, origin, `/p/${id}`)).outcome).toBe('miss')
+    expect(origin.calls).toBe(120)
+  })
+
+  test('a process with another shard count is refused: CACHET_SHARDS, never a silent split', async () => {
+    const prefix = `shards-${randomBytes(5).toString('hex')}`
+    const a = await open(prefix, 4)
+    const origin = new FakeOrigin()
+    await sleep(LEASE)
+    expect((await request(a, origin, '/p/1')).outcome).toBe('miss')
+    const errors: Error[] = []
+    const b = new CacheEngine({
+      rules,
+      store: {
+        l2: redisTier({ client: sharedRedisUrl(), prefix, lease: `${LEASE}ms`, shards: 2 }),
+      },
+    })
+    engines.push(b)
+    b.on('tier:error', ({ error }: { error: Error }) => errors.push(error))
+    await b.start()
+    // Its reads fail (a miss, the origin answers) and say why; its invalidations are refused.
+    expect((await request(b, origin, '/p/1')).outcome).toBe('miss')
+    expect(origin.calls).toBe(2)
+    expect(errors.map((e) => e.message).join('\n')).toMatch(
+      /CACHET_SHARDS this prefix is in use with 4 shards, this process has 2/,
+    )
+    const refused = await b.invalidate({ tags: ['p:1'] }).then(
+      () => undefined,
+      (err: unknown) => err,
+    )
+    expect(refused).toBeInstanceOf(CachetInvalidationError)
+    expect((refused as Error).message).toMatch(/CACHET_SHARDS/)
+    // A still serves from Redis as before.
+    expect((await request(a, origin, '/p/1')).outcome).toBe('hit')
+    expect(origin.calls).toBe(2)
+  })
+
+  test('wait: an invalidation no replica acknowledged is reported failed (the shared server has none)', async () => {
+    const prefix = `shards-${randomBytes(5).toString('hex')}`
+    const a = await open(prefix, 1, {
+      wait: { replicas: 1, timeout: '50ms' },
+      timeouts: { invalidate: '400ms' },
+    })
+    const origin = new FakeOrigin()
+    await sleep(LEASE)
+    expect((await request(a, origin, '/p/1')).outcome).toBe('miss')
+    const started = Date.now()
+    const err = await a.invalidate({ tags: ['p:1'] }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    )
+    expect(err).toBeInstanceOf(CachetInvalidationError)
+    expect(err?.message).toMatch(/WAIT: 0 of 1 replica\(s\) acknowledged within 50 ms/)
+    // Retried within the invalidation deadline, then given up.
+    expect(Date.now() - started).toBeLessThan(2000)
+    // Recorded on the master all the same: conservative, the entry is gone.
+    expect((await request(a, origin, '/p/1')).outcome).toBe('miss')
+    expect(origin.calls).toBe(2)
+  })
+})
