@@ -13,6 +13,12 @@ export interface ShopConfig {
   // longest an invalidation waits for a process that stopped answering. Use
   // the same value in every process of a cluster.
   redisLease?: string
+  // Replicas that must acknowledge each invalidation (CACHE_REDIS_WAIT, e.g.
+  // "1"; Redis WAIT) so that a failover cannot lose one reported done.
+  redisWaitReplicas?: number
+  // How many shards the keyspace has (CACHE_REDIS_SHARDS; default 1 on one
+  // Redis, 12 on a Cluster). The same in every process of a prefix.
+  redisShards?: number
   adminToken?: string
   originDelayMs: number
   // Whether ORIGIN_DELAY_MS was given: `/slow/:id` waits 50 ms unless it was.
@@ -50,6 +56,10 @@ export function readConfig(env: ShopEnv = process.env): ShopConfig {
   if (redisPrefix !== undefined) config.redisPrefix = redisPrefix
   const redisLease = optional(env, 'CACHE_REDIS_LEASE')
   if (redisLease !== undefined) config.redisLease = redisLease
+  if (optional(env, 'CACHE_REDIS_WAIT') !== undefined)
+    config.redisWaitReplicas = integer(env, 'CACHE_REDIS_WAIT', 0, 1, 16)
+  if (optional(env, 'CACHE_REDIS_SHARDS') !== undefined)
+    config.redisShards = integer(env, 'CACHE_REDIS_SHARDS', 1, 1, 1024)
   const adminToken = optional(env, 'CACHE_ADMIN_TOKEN')
   if (adminToken !== undefined) config.adminToken = adminToken
   return config

@@ -31,7 +31,8 @@ export interface Shop<App> {
 
 // The cache's store options for `config`: the memory tier alone, or with
 // REDIS_URL the memory tier in front of Redis, with Redis's invalidation bus
-// (two shops on one Redis form one cache).
+// (two shops on one Redis form one cache). REDIS_URL is a redis:// URL,
+// Cluster seeds ("host:port,host:port") or a sentinel://host:port/name URL.
 export function cacheStoreOptions(config: ShopConfig): {
   l1: { maxBytes: number }
   l2?: RedisTier
@@ -42,6 +43,10 @@ export function cacheStoreOptions(config: ShopConfig): {
     client: config.redisUrl,
     prefix: config.redisPrefix ?? 'cachet',
     lease: config.redisLease ?? '3s',
+    ...(config.redisShards === undefined ? {} : { shards: config.redisShards }),
+    ...(config.redisWaitReplicas === undefined
+      ? {}
+      : { wait: { replicas: config.redisWaitReplicas } }),
   })
   return { l1, l2 }
 }
