@@ -171,6 +171,7 @@ export class RedisTier implements RemoteTier {
   /** Fill locks to release once the connection is back (see #release), by token. */
   readonly #unreleased = new Map<string, { k: Keyspace; h: string; until: number }>()
   readonly #onReady = () => this.#releaseUnreleased()
+  #retryTimer: NodeJS.Timeout | undefined
 
   constructor(options: RedisTierOptions | string | Redis | Cluster) {
     const opts: RedisTierOptions =
@@ -270,32 +271,35 @@ export class RedisTier implements RemoteTier {
     await this.#confirmShards()
     const [k, h] = this.#locate(key)
     const token = options.lock ? `${this.#id}:${++this.#tokens}` : ''
+    const reading = this.#cmd.cachetReadBuffer(
+      5 + tags.length,
+      k.entry(h),
+      k.lock(h),
+      k.marker(h),
+      k.state,
+      k.patternLog,
+      ...tags.map((t) => k.tag(t)),
+      options.skipEntry ? '1' : '0',
+      token,
+      this.#lockMs,
+      this.#tagTtlMs,
+      randomBytes(8).toString('hex'),
+      this.#shards.length,
+      ...tags,
+    )
     let reply: Buffer[]
     try {
-      reply = await withDeadline(
-        'read',
-        this.#readMs,
-        this.#cmd.cachetReadBuffer(
-          5 + tags.length,
-          k.entry(h),
-          k.lock(h),
-          k.marker(h),
-          k.state,
-          k.patternLog,
-          ...tags.map((t) => k.tag(t)),
-          options.skipEntry ? '1' : '0',
-          token,
-          this.#lockMs,
-          this.#tagTtlMs,
-          randomBytes(8).toString('hex'),
-          this.#shards.length,
-          ...tags,
-        ),
-      )
+      reply = await withDeadline('read', this.#readMs, reading)
     } catch (err) {
-      // The read may have run in Redis all the same (its reply late or lost) and
-      // taken the fill lock for a fill that no longer counts on it.
-      if (token !== '') this.#release(k, h, token)
+      // The read may run in Redis all the same (its reply late, or lost) and
+      // take the fill lock for a fill that no longer counts on it. The release
+      // goes once the read has answered or failed, never before it: on a
+      // Cluster, a read redirected (MOVED, a slot refresh) can reach Redis
+      // after a command sent later.
+      if (token !== '') {
+        const release = () => this.#release(k, h, token)
+        reading.then(release, release)
+      }
       throw err
     }
     if (String(reply[0]) === 'hit') {
@@ -385,10 +389,11 @@ export class RedisTier implements RemoteTier {
    * no fill of its will release it: the read that took it, or the write or abandon
    * that would have released it, was cut off by a deadline or a lost connection.
    * Otherwise other processes would wait for it (polling, up to `coalesce.maxWait`)
-   * until it expires, `lockTtl` after Redis answers again. Sent on the same
-   * connection as the command it follows, so Redis runs it after that one; when
-   * the connection is down, sent again once it is back (`ready`) while the lock
-   * could still be alive. The token makes it a no-op for anybody else's lock.
+   * until it expires, `lockTtl` after Redis answers again. Sent once the command
+   * it follows has answered or failed; when it fails, sent again once the
+   * connection is back (`ready`), or every half second (a Cluster's node can fail
+   * a command and come back without the client ever emitting `ready`), while the
+   * lock could still be alive. The token makes it a no-op for anybody else's lock.
    */
   #release(k: Keyspace, h: string, token: string, until = Date.now() + this.#lockMs): void {
     this.#cmd.cachetAbandon(2, k.lock(h), k.marker(h), token, '', 0).then(
@@ -400,6 +405,13 @@ export class RedisTier implements RemoteTier {
           if (oldest !== undefined) this.#unreleased.delete(oldest)
         }
         this.#unreleased.set(token, { k, h, until })
+        if (this.#retryTimer === undefined) {
+          this.#retryTimer = setTimeout(() => {
+            this.#retryTimer = undefined
+            this.#releaseUnreleased()
+          }, 500)
+          this.#retryTimer.unref()
+        }
       },
     )
   }
@@ -589,6 +601,7 @@ export class RedisTier implements RemoteTier {
 
   async close(): Promise<void> {
     this.#cmd.off('ready', this.#onReady)
+    clearTimeout(this.#retryTimer)
     this.#unreleased.clear()
     await this.#bus.close()
     this.#sub.disconnect()
