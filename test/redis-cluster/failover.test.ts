@@ -1,8 +1,11 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { slotOf } from '@cachet/core/redis'
 import { originCalls, type Pair, product, Rounds, startPair } from '../cluster/cluster'
 import { sleep } from '../cluster/http'
 import { type LoadResult, runLoad } from '../support/faults/load'
 import { shopEntry } from '../support/processes'
+import { waitFor } from '../support/redis/redis-server'
 import { redisCommand } from '../support/redis/resp'
 import { type LocalCluster, startLocalCluster } from './local-cluster'
 import { type LocalSentinel, startLocalSentinel } from './local-sentinel'
@@ -57,7 +60,11 @@ function statuses(r: LoadResult): string {
  * never reads) from before `failover` until AFTER_MS after it returns; then
  * clean rounds that must all succeed and share through Redis.
  */
-async function underLoad(name: string, p: Pair, failover: () => Promise<string>): Promise<void> {
+async function underLoad(
+  name: string,
+  p: Pair,
+  failover: (refused: () => number) => Promise<string>,
+): Promise<void> {
   let over = false
   let stop: () => void = () => {}
   const until = new Promise<void>((resolve) => {
@@ -76,12 +83,13 @@ async function underLoad(name: string, p: Pair, failover: () => Promise<string>)
     maxErrors: 20,
   })
   const rounds = new Rounds(p, { refusalsAllowed: true, writeTimeoutMs: 10_000 })
+  const refused = () => rounds.write503
   const roundsDone = (async () => {
     for (let i = 0; i < MAX_ROUNDS && !over; i++) await rounds.round(product(101 + (i % 100)))
   })()
   await sleep(500)
   const started = Date.now()
-  const note = await failover()
+  const note = await failover(refused)
   const failoverMs = Date.now() - started
   await sleep(AFTER_MS)
   over = true
@@ -167,3 +175,67 @@ test('Redis Sentinel: SENTINEL FAILOVER demotes the master', async () => {
     return `master ${f.from} demoted, ${f.to} promoted after ${f.ms} ms`
   })
 }, 90_000)
+
+const run = promisify(execFile)
+
+/** `CLUSTER MYID` of the node on `port`. */
+async function nodeId(port: number): Promise<string> {
+  return String(await redisCommand(port, ['CLUSTER', 'MYID']))
+}
+
+test('Redis Cluster: resharding under load (MOVED, ASK and TRYAGAIN while slots migrate)', async () => {
+  cluster = await startLocalCluster()
+  const c = cluster
+  pair = await startPair(c.seeds, 'failover-reshard')
+  await underLoad('reshard', pair, async () => {
+    const [from, to] = c.nodes as unknown as [{ port: number }, { port: number }]
+    const started = Date.now()
+    // 2000 slots, keys and all (MIGRATE), from the first master to the second:
+    // the home shard's slot among them when it is the first master's.
+    await run(
+      'redis-cli',
+      [
+        '--cluster',
+        'reshard',
+        `127.0.0.1:${from.port}`,
+        '--cluster-from',
+        await nodeId(from.port),
+        '--cluster-to',
+        await nodeId(to.port),
+        '--cluster-slots',
+        '2000',
+        '--cluster-yes',
+      ],
+      { timeout: 60_000 },
+    )
+    return `2000 slots moved from ${from.port} to ${to.port} in ${Date.now() - started} ms`
+  })
+}, 120_000)
+
+test('Redis Cluster: a master with no replica dies (CLUSTERDOWN), then comes back', async () => {
+  cluster = await startLocalCluster()
+  const c = cluster
+  pair = await startPair(c.seeds, 'failover-down')
+  await underLoad('clusterdown', pair, async (refused: () => number) => {
+    const victim = c.nodes[1] as (typeof c.nodes)[number]
+    const before = refused()
+    await victim.kill()
+    const killedAt = Date.now()
+    // The other masters see it fail after the node timeout (2 s): CLUSTERDOWN for every slot.
+    const downMs = await waitFor('CLUSTERDOWN', 10_000, async () => {
+      const info = String(
+        await redisCommand((c.nodes[0] as { port: number }).port, ['CLUSTER', 'INFO']),
+      )
+      return info.includes('cluster_state:fail') ? true : (info.split('\r\n')[0] ?? '')
+    })
+    await sleep(1000)
+    await victim.restart()
+    await waitFor('cluster_state:ok', 15_000, async () => {
+      const info = String(
+        await redisCommand((c.nodes[0] as { port: number }).port, ['CLUSTER', 'INFO']),
+      )
+      return info.includes('cluster_state:ok') ? true : (info.split('\r\n')[0] ?? '')
+    })
+    return `master ${victim.port} killed, cluster down after ${downMs} ms, back and ok ${Date.now() - killedAt} ms after the kill; writes refused (503) meanwhile: ${refused() - before}`
+  })
+}, 120_000)
