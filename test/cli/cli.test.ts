@@ -266,10 +266,12 @@ describe('cachet stats --redis', () => {
     expect(run.stdout).toMatch(/^processes\s+2 live/m)
     expect(run.stdout).toMatch(/renewed .* ago\s+lease .* left\s+applied seq \d+/)
     expect(run.stdout).toMatch(/^memory\s+.* used/m)
+    expect(run.stdout).toMatch(/^shards\s+1 \(recorded in Redis\)$/m)
     const json = await runCli(['stats', ...redis, '--json'])
     expect(json.code).toBe(0)
     const stats = JSON.parse(json.stdout)
     expect(stats.processes).toHaveLength(2)
+    expect(stats).toMatchObject({ shards: 1, shardsSource: 'redis' })
     expect(stats.epoch).toMatch(/^[0-9a-f]{16}$/)
     expect(stats.busSeq).toBeGreaterThan(0)
     expect(stats.entries.complete).toBe(true)
@@ -291,7 +293,13 @@ describe('cachet stats --redis', () => {
       '--json',
     ])
     expect(run.code).toBe(0)
-    expect(JSON.parse(run.stdout)).toMatchObject({ epoch: null, processes: [], busSeq: 0 })
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      epoch: null,
+      processes: [],
+      busSeq: 0,
+      shards: 1,
+      shardsSource: 'default',
+    })
   })
 })
 

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { parseDuration } from '@cachet/core'
+import { sentinelOptions } from '@cachet/core/redis'
 
 /** Exit codes: documented in `cachet --help` and the README. */
 export const EXIT_OK = 0
@@ -103,15 +104,26 @@ export function count(p: Parsed, name: string, min: number, max: number): number
   return n
 }
 
+/** Most shards a prefix can have (redisTier's own bound). */
+export const MAX_SHARDS = 1024
+
 /** Where a command talks to: Redis directly, or an admin API. */
 export type Target =
-  | { kind: 'redis'; url: string; prefix: string; lease: number }
+  | {
+      kind: 'redis'
+      url: string
+      prefix: string
+      lease: number
+      /** `--shards`, when given (else what Redis records, or the default: see shards.ts). */
+      shards: number | undefined
+    }
   | { kind: 'admin'; url: string; token: string }
 
 export const REDIS_OPTIONS: OptionSpec = {
   redis: { type: 'string' },
   prefix: { type: 'string' },
   lease: { type: 'string' },
+  shards: { type: 'string' },
 }
 
 export const ADMIN_OPTIONS: OptionSpec = {
@@ -124,7 +136,12 @@ const REDIS_URL = /^rediss?:\/\/\S+$/
 const CLUSTER_SEEDS = /^[^\s,:/]+:\d+(,[^\s,:/]+:\d+)*$/
 const PREFIX = /^[\w.:-]{1,64}$/
 
-/** `--redis URL [--prefix P] [--lease D]` or `--admin URL --token T | --token-env VAR`. */
+/** `sentinel://[[user]:password@]host:port[,host:port…]/<master name>[?db=N]`, as redisTier reads it. */
+export function isSentinelUrl(url: string): boolean {
+  return url.startsWith('sentinel://') && sentinelOptions(url) !== undefined
+}
+
+/** `--redis URL [--prefix P] [--lease D] [--shards N]` or `--admin URL --token T | --token-env VAR`. */
 export function target(p: Parsed, io: Io, allowed: { redis: boolean }): Target {
   const redis = one(p, 'redis')
   const admin = one(p, 'admin')
@@ -138,18 +155,20 @@ export function target(p: Parsed, io: Io, allowed: { redis: boolean }): Target {
     for (const name of ['token', 'token-env'])
       if ((p.strings[name] ?? []).length > 0)
         throw new UsageError(`--${name} goes with --admin, not --redis`)
-    if (!REDIS_URL.test(redis) && !CLUSTER_SEEDS.test(redis))
+    if (!REDIS_URL.test(redis) && !CLUSTER_SEEDS.test(redis) && !isSentinelUrl(redis))
       throw new UsageError(
-        `--redis: expected redis://host:port (or rediss://, or host:port,host:port cluster seeds), got "${redis}"`,
+        `--redis: expected redis://host:port (or rediss://, host:port,host:port cluster seeds, or sentinel://host:port[,host:port]/<master name>), got "${redis}"`,
       )
     const prefix = one(p, 'prefix') ?? 'cachet'
     if (!PREFIX.test(prefix))
       throw new UsageError(
         `--prefix: expected 1 to 64 letters, digits, "_", "-", "." or ":", got "${prefix}"`,
       )
-    return { kind: 'redis', url: redis, prefix, lease: duration(p, 'lease', '3s') }
+    const lease = duration(p, 'lease', '3s')
+    const shards = count(p, 'shards', 1, MAX_SHARDS)
+    return { kind: 'redis', url: redis, prefix, lease, shards }
   }
-  for (const name of ['prefix', 'lease'])
+  for (const name of ['prefix', 'lease', 'shards'])
     if ((p.strings[name] ?? []).length > 0)
       throw new UsageError(`--${name} goes with --redis, not --admin`)
   let url: URL

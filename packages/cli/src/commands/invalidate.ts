@@ -22,9 +22,11 @@ import {
 } from '../args'
 import { formatMs, list } from '../format'
 import { connectRedis } from '../redis-connection'
+import { resolveShards, type Shards } from '../shards'
 
 export const INVALIDATE_USAGE = `usage: cachet invalidate (--tag T ... | --pattern P | --user U)
-                         (--redis URL [--prefix P] [--lease D] | --admin URL (--token T | --token-env VAR))
+                         (--redis URL [--prefix P] [--lease D] [--shards N]
+                          | --admin URL (--token T | --token-env VAR))
 
 Invalidates cached responses in every process of the cluster, and exits 0 once
 the invalidation is durable and acknowledged by every live process (or exits 1).
@@ -35,10 +37,16 @@ What (at least one; they combine):
   --user U         every per-user entry of user U
 
 Where (one):
-  --redis URL      Redis directly (redis://host:port, rediss://, or host:port,host:port
-                   for a Redis Cluster); works without HTTP access to any process
+  --redis URL      Redis directly: redis://host:port (or rediss://), host:port,host:port
+                   (seeds of a Redis Cluster), or sentinel://host:port[,host:port]/<master
+                   name> (Redis Sentinel); works without HTTP access to any process
   --prefix P       the cache's key prefix (redisTier's prefix option; default cachet)
   --lease D        the cluster's lease (redisTier's lease option; default 3s): must match
+  --shards N       redisTier's shards option (1 to 1024). Default: the count Redis records
+                   for the prefix (what the running processes use), else 1 on one Redis
+                   and 12 on a Cluster; a count that disagrees with Redis's record exits 1.
+                   On a prefix no process has used yet, the invalidation records the count:
+                   give the processes' own if they set the shards option
   --admin URL      an admin API, e.g. http://127.0.0.1:3000/admin/cache
   --token T        its bearer token (visible in the process list: prefer --token-env)
   --token-env VAR  the name of an environment variable holding the token
@@ -46,8 +54,9 @@ Where (one):
   --timeout D      give up after D (default 30s)
   -h, --help       this help
 
-Through Redis, a pattern goes to the pattern log that every process checks (the CLI
-has no rules, so a rule's own pattern is not turned into a cheaper tag bump).
+Through Redis, the invalidation is recorded in every shard of the prefix, and a
+pattern goes to the pattern log that every process checks (the CLI has no rules, so
+a rule's own pattern is not turned into a cheaper tag bump).
 
 Exit: 0 done, 1 failed or unreachable, 2 usage error.
 `
@@ -125,6 +134,13 @@ export async function invalidateCommand(args: readonly string[], io: Io): Promis
   }
 
   const client = await connectRedis(where.url)
+  let shards: Shards
+  try {
+    shards = await resolveShards(client, where.prefix, where.shards)
+  } catch (err) {
+    client.disconnect()
+    throw err
+  }
   // The tier without start(): it does not join the bus (no lease, no
   // subscription), so nobody waits for the CLI; its invalidation still waits
   // for every process that holds a lease.
@@ -132,6 +148,7 @@ export async function invalidateCommand(args: readonly string[], io: Io): Promis
     client,
     prefix: where.prefix,
     lease: `${where.lease}ms`,
+    shards: shards.count,
     timeouts: { invalidate: `${Math.min(timeoutMs, 10_000)}ms` },
   })
   try {
@@ -152,7 +169,7 @@ export async function invalidateCommand(args: readonly string[], io: Io): Promis
     ]).finally(() => clearTimeout(timer))
     const n = report.processes
     io.stdout.write(
-      `invalidated ${what}: durable in Redis (bus seq ${report.seq}), applied by ${n} live ${n === 1 ? 'process' : 'processes'}, in ${formatMs(performance.now() - started)}\n`,
+      `invalidated ${what}: durable in Redis (bus seq ${report.seq}${shards.count > 1 ? `, ${shards.count} shards` : ''}), applied by ${n} live ${n === 1 ? 'process' : 'processes'}, in ${formatMs(performance.now() - started)}\n`,
     )
     return EXIT_OK
   } catch (err) {

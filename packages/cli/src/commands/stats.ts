@@ -1,4 +1,4 @@
-import { RedisKeyspace } from '@cachet/core/redis'
+import { type RedisKeyspace, shardKeyspaces } from '@cachet/core/redis'
 import { Cluster, type Redis } from 'ioredis'
 import { adminRequest, refuse } from '../admin-client'
 import {
@@ -14,16 +14,23 @@ import {
 } from '../args'
 import { formatBytes, formatMs, table } from '../format'
 import { connectRedis, redact } from '../redis-connection'
+import { resolveShards, type Shards } from '../shards'
 
-export const STATS_USAGE = `usage: cachet stats (--redis URL [--prefix P] [--lease D] | --admin URL (--token T | --token-env VAR)) [--json]
+export const STATS_USAGE = `usage: cachet stats (--redis URL [--prefix P] [--lease D] [--shards N]
+                     | --admin URL (--token T | --token-env VAR)) [--json]
 
 Shows the state of a cache.
 
-  --redis URL        the cluster's shared state in Redis: keyspace epoch, live processes
-                     (leases), bus sequence, tag and pattern counters, entry keys (SCAN),
-                     Redis memory (INFO memory)
+  --redis URL        the cluster's shared state in Redis: keyspace epoch, shards, live
+                     processes (leases), bus sequence, tag and pattern counters, entry keys
+                     of every shard (SCAN), Redis memory (INFO memory). URL: redis://host:port
+                     (or rediss://), host:port,host:port (Redis Cluster seeds), or
+                     sentinel://host:port[,host:port]/<master name> (Redis Sentinel)
   --prefix P         the cache's key prefix (default cachet)
   --lease D          the cluster's lease (default 3s), to tell when a lease was renewed
+  --shards N         the shard count to expect (1 to 1024). Default: the count Redis records
+                     for the prefix, else 1 on one Redis and 12 on a Cluster; a count that
+                     disagrees with Redis's record exits 1
   --scan-limit N     count at most N entry keys (default 100000); SCAN, never KEYS
   --admin URL        one process's admin API (GET /stats): its counters per rule and tier,
                      and its recent invalidations
@@ -48,16 +55,23 @@ const SPEC: OptionSpec = {
 export interface RedisStats {
   redis: string
   prefix: string
+  /** How many shards the prefix has (the processes' `shards` option). */
+  shards: number
+  /** `redis`: recorded in Redis; `flag`: --shards, nothing recorded yet; `default`: neither. */
+  shardsSource: Shards['source']
   /** Redis's clock (ms since the epoch), which the leases are counted by. */
   now: number
   epoch: string | null
   epochAgeMs: number | null
   busSeq: number
+  /** Tag versions issued, summed over the shards (an invalidation issues one per tag in each). */
   tagVersionsIssued: number
+  /** Pattern invalidations logged (counted in the home shard; every shard logs each). */
   patternsLogged: number
   patternLogLength: number
   processes: Array<{ id: string; leaseLeftMs: number; renewedAgoMs: number; appliedSeq: number }>
   expiredLeases: number
+  /** Entry keys of every shard (`{prefix}:e:*` and `{prefix#N}:e:*`). */
   entries: { count: number; complete: boolean }
   topUrls: number
   memory: { usedBytes: number; peakBytes: number; maxBytes: number; policy: string }
@@ -86,7 +100,8 @@ export async function statsCommand(args: readonly string[], io: Io): Promise<num
   }
   const client = await connectRedis(where.url)
   try {
-    const stats = await redisStats(client, where.url, where.prefix, where.lease, scanLimit)
+    const shards = await resolveShards(client, where.prefix, where.shards)
+    const stats = await redisStats(client, where.url, where.prefix, where.lease, shards, scanLimit)
     io.stdout.write(p.flags.json ? `${JSON.stringify(stats, null, 2)}\n` : formatRedisStats(stats))
     return EXIT_OK
   } finally {
@@ -99,19 +114,43 @@ function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
 }
 
+/** Regular expression characters escaped. */
+function regexEscape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+/**
+ * The entry keys of every shard of `prefix`: `{prefix}:e:<hash>` (the home)
+ * and `{prefix#<n>}:e:<hash>`. One glob for SCAN that catches both (and more:
+ * `{prefix2}:e:…`, a tag key `{prefix}:t:x}:e:y`), and the exact expression
+ * that the keys it finds must match.
+ */
+export function entryKeyMatch(prefix: string): { glob: string; exact: RegExp } {
+  return {
+    glob: `{${globEscape(prefix)}*}:e:*`,
+    exact: new RegExp(`^\\{${regexEscape(prefix)}(?:#\\d+)?\\}:e:[\\w-]+$`),
+  }
+}
+
 async function redisStats(
   client: Redis | Cluster,
   url: string,
   prefix: string,
   leaseMs: number,
+  shards: Shards,
   scanLimit: number,
 ): Promise<RedisStats> {
-  const keys = new RedisKeyspace(prefix)
-  const [time, state, plogLength, topUrls] = await Promise.all([
+  // The home holds the bus, the leases and the top URLs; every shard issues tag versions.
+  const [keys, ...others] = shardKeyspaces(prefix, shards.count) as [
+    RedisKeyspace,
+    ...RedisKeyspace[],
+  ]
+  const [time, state, plogLength, topUrls, otherVseqs] = await Promise.all([
     client.time(),
     client.hgetall(keys.state),
     client.zcard(keys.patternLog),
     client.zcard(keys.top),
+    Promise.all(others.map((k) => client.hget(k.state, 'vseq'))),
   ])
   const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000)
   const processes: RedisStats['processes'] = []
@@ -134,7 +173,7 @@ async function redisStats(
   processes.sort((a, b) => (a.id < b.id ? -1 : 1))
   const born = state.born === undefined ? null : Number(state.born)
   const masters: Redis[] = client instanceof Cluster ? client.nodes('master') : [client]
-  const entries = await countEntries(masters, `${globEscape(keys.entry(''))}*`, scanLimit)
+  const entries = await countEntries(masters, entryKeyMatch(prefix), scanLimit)
   const memory = { usedBytes: 0, peakBytes: 0, maxBytes: 0, policy: '' }
   for (const node of masters) {
     const info = parseInfo(await node.info('memory'))
@@ -146,11 +185,13 @@ async function redisStats(
   return {
     redis: redact(url),
     prefix,
+    shards: shards.count,
+    shardsSource: shards.source,
     now,
     epoch: state.epoch ?? null,
     epochAgeMs: born === null ? null : now - born,
     busSeq: Number(state.bseq ?? 0),
-    tagVersionsIssued: Number(state.vseq ?? 0),
+    tagVersionsIssued: [state.vseq ?? null, ...otherVseqs].reduce((n, v) => n + Number(v ?? 0), 0),
     patternsLogged: Number(state.pseq ?? 0),
     patternLogLength: plogLength,
     processes,
@@ -161,10 +202,13 @@ async function redisStats(
   }
 }
 
-/** Counts keys matching `match` with SCAN (COUNT 1000), up to `limit` keys and `SCAN_MAX_MS`. */
+/**
+ * Counts the keys that `match.glob` finds (SCAN MATCH, COUNT 1000) and that
+ * `match.exact` accepts, up to `limit` keys and `SCAN_MAX_MS`.
+ */
 async function countEntries(
   nodes: readonly Redis[],
-  match: string,
+  match: { glob: string; exact: RegExp },
   limit: number,
 ): Promise<{ count: number; complete: boolean }> {
   const until = Date.now() + SCAN_MAX_MS
@@ -173,8 +217,8 @@ async function countEntries(
     let cursor = '0'
     do {
       if (n >= limit || Date.now() > until) return { count: n, complete: false }
-      const [next, found] = await node.scan(cursor, 'MATCH', match, 'COUNT', SCAN_BATCH)
-      n += found.length
+      const [next, found] = await node.scan(cursor, 'MATCH', match.glob, 'COUNT', SCAN_BATCH)
+      for (const key of found) if (match.exact.test(key)) n++
       cursor = next
     } while (cursor !== '0')
   }
@@ -190,9 +234,19 @@ function parseInfo(text: string): Record<string, string> {
   return out
 }
 
+const SHARDS_SOURCE: Record<Shards['source'], string> = {
+  redis: 'recorded in Redis',
+  flag: '--shards; none recorded in Redis yet',
+  default: 'the default; none recorded in Redis yet',
+}
+
 export function formatRedisStats(s: RedisStats): string {
   const rows: string[][] = [
-    ['redis', `${s.redis}, prefix ${s.prefix} (keys {${s.prefix}}:*)`],
+    [
+      'redis',
+      `${s.redis}, prefix ${s.prefix} (keys {${s.prefix}}:*${s.shards > 1 ? ` and {${s.prefix}#N}:*` : ''})`,
+    ],
+    ['shards', `${s.shards} (${SHARDS_SOURCE[s.shardsSource]})`],
     [
       'epoch',
       s.epoch === null
@@ -216,7 +270,7 @@ export function formatRedisStats(s: RedisStats): string {
     ['patterns', `${s.patternsLogged} logged, ${s.patternLogLength} in the log`],
     [
       'entries',
-      `${s.entries.complete ? '' : '>= '}${s.entries.count} keys${s.entries.complete ? '' : ' (scan stopped early; see --scan-limit)'}`,
+      `${s.entries.complete ? '' : '>= '}${s.entries.count} keys${s.shards > 1 ? ` in ${s.shards} shards` : ''}${s.entries.complete ? '' : ' (scan stopped early; see --scan-limit)'}`,
     ],
     ['top urls', `${s.topUrls} saved`],
     [
