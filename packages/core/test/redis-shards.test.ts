@@ -5,7 +5,8 @@ import { sharedRedisUrl } from '../../../test/support/redis/shared'
 import { CacheEngine } from '../src/engine/engine'
 import { CachetConfigError, CachetInvalidationError } from '../src/errors'
 import { redisTier, sentinelOptions } from '../src/redis'
-import { shardIndex, shardKeyspaces } from '../src/redis/keyspace'
+import { withScripts } from '../src/redis/commands'
+import { type Keyspace, shardIndex, shardKeyspaces } from '../src/redis/keyspace'
 import { SLOTS, shardTags, slotOf } from '../src/redis/slot'
 import type { CacheRule } from '../src/rules/types'
 import { FakeOrigin, request, sleep } from './support'
@@ -271,5 +272,35 @@ describe('on a real Redis', () => {
     // Recorded on the master all the same: conservative, the entry is gone.
     expect((await request(a, origin, '/p/1')).outcome).toBe('miss')
     expect(origin.calls).toBe(2)
+  })
+})
+
+describe('the READ script, run again', () => {
+  test('a read resent after a reconnect finds its own lock: acquired, not busy (else it waits on itself)', async () => {
+    const raw = withScripts(new Redis(sharedRedisUrl()))
+    try {
+      const [k] = shardKeyspaces(`resend-${randomBytes(5).toString('hex')}`, 1) as [Keyspace]
+      const h = k.hash('GET /p/1')
+      const read = (token: string) =>
+        raw.cachetReadBuffer(
+          5,
+          k.entry(h),
+          k.lock(h),
+          k.marker(h),
+          k.state,
+          k.patternLog,
+          '0',
+          token,
+          5000,
+          60_000,
+          'e1',
+          1,
+        )
+      expect(String((await read('me:1'))[1])).toBe('acquired')
+      expect(String((await read('me:1'))[1])).toBe('acquired')
+      expect(String((await read('other:1'))[1])).toBe('busy')
+    } finally {
+      raw.disconnect()
+    }
   })
 })

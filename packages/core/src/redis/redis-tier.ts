@@ -4,7 +4,7 @@ import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 import { CachetInvalidationError, describeValue } from '../errors'
 import type { ResponseBypassReason } from '../http/storable'
 import type { InvalidationPlan } from '../invalidation/local-state'
-import { withDeadline } from '../tiers/deadline'
+import { DeadlineError, withDeadline } from '../tiers/deadline'
 import { decodeEnvelope, encodeEnvelope } from '../tiers/envelope'
 import type {
   CoherenceHooks,
@@ -511,6 +511,8 @@ export class RedisTier implements RemoteTier {
     until: number,
   ): Promise<Array<number | string>> {
     let backoff = 25
+    /** The last failure that was not the deadline: what to report when the deadline ends the retries. */
+    let reason: Error | undefined
     for (;;) {
       try {
         return await withDeadline(
@@ -519,7 +521,10 @@ export class RedisTier implements RemoteTier {
           this.#recordOnce(k, plan, publish, payload),
         )
       } catch (err) {
-        if (PERMANENT.test((err as Error).message) || until - Date.now() <= backoff) throw err
+        const error = err as Error
+        if (PERMANENT.test(error.message)) throw error
+        if (!(error instanceof DeadlineError)) reason = error
+        if (until - Date.now() <= backoff) throw reason ?? error
         await new Promise((resolve) => setTimeout(resolve, backoff))
         backoff = Math.min(backoff * 2, 200)
       }

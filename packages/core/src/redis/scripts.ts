@@ -115,8 +115,14 @@ for i = 1, ntags do
   end
   out[5 + i] = cur
 end
+-- Our own token already there: this read ran before (a client that resends
+-- unanswered commands after a reconnect), and the lock is ours.
 if marker == '' and ARGV[2] ~= '' then
-  if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then out[2] = 'acquired' else out[2] = 'busy' end
+  if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) or redis.call('GET', KEYS[2]) == ARGV[2] then
+    out[2] = 'acquired'
+  else
+    out[2] = 'busy'
+  end
 end
 return out
 `
