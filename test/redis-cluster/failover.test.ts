@@ -19,13 +19,8 @@ import { type LocalSentinel, startLocalSentinel } from './local-sentinel'
 
 const CONCURRENCY = 16
 const MAX_REQUESTS = 200_000
-/**
- * A read with no answer by then counts as a timeout. Above the fill lock's
- * lifetime (5 s): on a Sentinel failover a lock can outlive its fill and keep
- * one key's readers waiting until it expires (seen: one key, about 4 s, in some
- * runs); the log line's max shows it.
- */
-const READ_TIMEOUT_MS = 8000
+/** A read with no answer by then counts as a timeout (the fill lock's lifetime is 5 s). */
+const READ_TIMEOUT_MS = 5000
 /** The load goes on this long after the failover is complete. */
 const AFTER_MS = 1500
 /** Bounds the whole load, whatever the failover does. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import fc from 'fast-check'
 import { Redis } from 'ioredis'
+import { startRedis } from '../../../test/support/redis/redis-server'
 import { sharedRedisUrl } from '../../../test/support/redis/shared'
 import { CacheEngine } from '../src/engine/engine'
 import { CachetConfigError, CachetInvalidationError } from '../src/errors'
@@ -301,6 +302,55 @@ describe('the READ script, run again', () => {
       expect(String((await read('other:1'))[1])).toBe('busy')
     } finally {
       raw.disconnect()
+    }
+  })
+})
+
+describe('a release lost in a failover', () => {
+  test('locks taken within lockTtl are released again once the connection is back', async () => {
+    // Its own server: the test kills every normal client connection on it.
+    const server = await startRedis()
+    const raw = new Redis(server.url)
+    const prefix = `lost-${randomBytes(5).toString('hex')}`
+    const tier = redisTier({ client: server.url, prefix, lockTtl: '5s' })
+    try {
+      const [k] = shardKeyspaces(prefix, 1) as [Keyspace]
+      const key = 'GET /p/1'
+      const lockKey = k.lock(k.hash(key))
+      await tier.start({ onInvalidate: () => {}, onResync: () => {} })
+      const miss = await tier.read(key, ['p:1'], { lock: true })
+      if (miss.kind !== 'miss') throw new Error('expected a miss')
+      expect(miss.lock).toBe('acquired')
+      const now = Date.now()
+      const response = {
+        status: 200,
+        headers: ['content-type', 'text/plain'],
+        body: Buffer.from('v1'),
+        etag: '"1"',
+        cachedAt: now,
+        staleAt: now + 60_000,
+        deleteAt: now + 120_000,
+        tags: ['p:1'],
+        path: '/p/1',
+      }
+      expect(await tier.write(key, response, miss.fence)).toBe(true)
+      expect(await raw.exists(lockKey)).toBe(0)
+      // The promoted replica still has the lock: the write that released it went
+      // to the old master. Somebody else's lock elsewhere must survive.
+      const token = (miss.fence as unknown as { token: string }).token
+      const otherKey = k.lock(k.hash('GET /p/2'))
+      await raw.set(lockKey, token, 'PX', 5000)
+      await raw.set(otherKey, 'another-process:1', 'PX', 5000)
+      await raw.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes')
+      const started = Date.now()
+      while ((await raw.exists(lockKey)) === 1 && Date.now() - started < 3000) await sleep(20)
+      expect(await raw.exists(lockKey)).toBe(0)
+      expect(Date.now() - started).toBeLessThan(3000)
+      expect(await raw.get(otherKey)).toBe('another-process:1')
+    } finally {
+      await tier.close()
+      raw.disconnect()
+      await server.stop()
     }
   })
 })

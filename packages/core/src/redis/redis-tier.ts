@@ -170,8 +170,18 @@ export class RedisTier implements RemoteTier {
   #tokens = 0
   /** Fill locks to release once the connection is back (see #release), by token. */
   readonly #unreleased = new Map<string, { k: Keyspace; h: string; until: number }>()
-  readonly #onReady = () => this.#releaseUnreleased()
+  readonly #onReady = () => this.#releaseUnreleased(true)
   #retryTimer: NodeJS.Timeout | undefined
+  /**
+   * Fill locks this process took within the last `lockTtl`, by token (oldest
+   * first). A failover can lose their release: between a replica's promotion
+   * and the old master's demotion, the old master still accepts the write or
+   * abandon that releases a lock, and forgets it when it becomes a replica,
+   * while the promoted replica keeps the lock it had copied. So on every
+   * reconnect (`ready`) they are released again; the token makes that a
+   * no-op wherever the lock is gone or somebody else's.
+   */
+  readonly #taken = new Map<string, { k: Keyspace; h: string; until: number }>()
 
   constructor(options: RedisTierOptions | string | Redis | Cluster) {
     const opts: RedisTierOptions =
@@ -312,6 +322,7 @@ export class RedisTier implements RemoteTier {
       return this.read(key, tags, { ...options, skipEntry: true })
     }
     const lock = String(reply[1]) as 'acquired' | 'busy' | 'none'
+    if (lock === 'acquired') this.#remember(k, h, token)
     const marker = String(reply[2])
     const fence: RedisFence = {
       lock: lock === 'acquired',
@@ -416,12 +427,22 @@ export class RedisTier implements RemoteTier {
     )
   }
 
-  #releaseUnreleased(): void {
+  #releaseUnreleased(reconnected = false): void {
     const now = Date.now()
-    const pending = [...this.#unreleased]
+    const pending = new Map(this.#unreleased)
     this.#unreleased.clear()
+    if (reconnected) for (const [token, taken] of this.#taken) pending.set(token, taken)
     for (const [token, { k, h, until }] of pending)
       if (until > now) this.#release(k, h, token, until)
+  }
+
+  #remember(k: Keyspace, h: string, token: string): void {
+    const now = Date.now()
+    for (const [t, { until }] of this.#taken) {
+      if (until > now && this.#taken.size < MAX_UNRELEASED) break
+      this.#taken.delete(t)
+    }
+    this.#taken.set(token, { k, h, until: now + this.#lockMs })
   }
 
   /**
@@ -608,6 +629,7 @@ export class RedisTier implements RemoteTier {
     this.#cmd.off('ready', this.#onReady)
     clearTimeout(this.#retryTimer)
     this.#unreleased.clear()
+    this.#taken.clear()
     await this.#bus.close()
     this.#sub.disconnect()
     if (this.#ownsClient) this.#cmd.disconnect()
