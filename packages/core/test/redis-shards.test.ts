@@ -46,29 +46,24 @@ describe('shardTags', () => {
   })
 
   test.each([2, 3, 12, 64])(
-    '%d shards: the home is the prefix, shard i in the i-th n-th of the slots',
+    '%d shards: the home is the prefix, one shard in each n-th of the slots',
     (n) => {
       const tags = shardTags('cachet', n)
       expect(tags[0]).toBe('cachet')
       expect(new Set(tags).size).toBe(n)
-      tags.forEach((tag, i) => {
-        const slot = slotOf(tag)
-        if (i > 0) {
-          expect(slot).toBeGreaterThanOrEqual(Math.floor((i * SLOTS) / n))
-          expect(slot).toBeLessThan(Math.floor(((i + 1) * SLOTS) / n))
-        }
-        // The key's hash tag is exactly the shard's tag.
-        expect(clusterKeySlot(`{${tag}}:e:anything`)).toBe(slot)
-      })
-      // Three masters from `redis-cli --cluster create` own thirds: 12 shards → 3 to 5 each.
-      if (n === 12) {
-        const perMaster = [0, 0, 0]
+      const ranges = tags.map((tag) => Math.floor((slotOf(tag) * n) / SLOTS))
+      expect(new Set(ranges).size).toBe(n)
+      // The key's hash tag is exactly the shard's tag.
+      for (const tag of tags) expect(clusterKeySlot(`{${tag}}:e:anything`)).toBe(slotOf(tag))
+      // Masters from `redis-cli --cluster create` own equal contiguous ranges.
+      for (const masters of [2, 3, 4, 6]) {
+        if (n % masters !== 0) continue
+        const per = new Array<number>(masters).fill(0)
         for (const tag of tags) {
-          const slot = slotOf(tag)
-          const master = slot <= 5460 ? 0 : slot <= 10922 ? 1 : 2
-          perMaster[master] = (perMaster[master] as number) + 1
+          const m = Math.floor((slotOf(tag) * masters) / SLOTS)
+          per[m] = (per[m] as number) + 1
         }
-        for (const count of perMaster) expect(count).toBeGreaterThanOrEqual(3)
+        expect(per).toEqual(new Array<number>(masters).fill(n / masters))
       }
     },
   )
@@ -338,6 +333,10 @@ describe('a release lost in a failover', () => {
       // The promoted replica still has the lock: the write that released it went
       // to the old master. Somebody else's lock elsewhere must survive.
       const token = (miss.fence as unknown as { token: string }).token
+      // A fill still running keeps its lock through the reconnect (single flight).
+      const running = await tier.read('GET /p/3', ['p:3'], { lock: true })
+      expect(running.kind === 'miss' && running.lock).toBe('acquired')
+      const runningKey = k.lock(k.hash('GET /p/3'))
       const otherKey = k.lock(k.hash('GET /p/2'))
       await raw.set(lockKey, token, 'PX', 5000)
       await raw.set(otherKey, 'another-process:1', 'PX', 5000)
@@ -347,10 +346,69 @@ describe('a release lost in a failover', () => {
       expect(await raw.exists(lockKey)).toBe(0)
       expect(Date.now() - started).toBeLessThan(3000)
       expect(await raw.get(otherKey)).toBe('another-process:1')
+      expect(await raw.exists(runningKey)).toBe(1)
     } finally {
       await tier.close()
       raw.disconnect()
       await server.stop()
+    }
+  })
+})
+
+describe('shard records', () => {
+  test('a keyspace from before shards were recorded, with live processes, counts as one shard', async () => {
+    const prefix = `legacy-${randomBytes(5).toString('hex')}`
+    const raw = new Redis(sharedRedisUrl())
+    const [home] = shardKeyspaces(prefix, 1) as [Keyspace]
+    await raw.hset(home.state, 'epoch', 'old', 'born', 0, 'vseq', 0, 'pseq', 0, 'bseq', 0)
+    await raw.hset(home.state, 'l:old-process', Date.now() + 60_000)
+    const tier = redisTier({
+      client: sharedRedisUrl(),
+      prefix,
+      shards: 4,
+      timeouts: { read: '1s' },
+    })
+    const same = redisTier({ client: sharedRedisUrl(), prefix, timeouts: { read: '1s' } })
+    try {
+      await sleep(100) // connected
+      const refused = await tier.read('GET /p/1', ['p:1'], { lock: false }).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      )
+      expect(refused?.message).toMatch(
+        /CACHET_SHARDS this prefix is in use with 1 shards, this process has 4/,
+      )
+      expect((await same.read('GET /p/1', ['p:1'], { lock: false })).kind).toBe('miss')
+      // Not recorded while the old processes live.
+      expect(await raw.hget(home.state, 'shards')).toBeNull()
+    } finally {
+      await tier.close()
+      await same.close()
+      raw.disconnect()
+    }
+  })
+
+  test('an invalidation creates no tag record: only existing ones move (a missing one is already invalid)', async () => {
+    const prefix = `records-${randomBytes(5).toString('hex')}`
+    const raw = new Redis(sharedRedisUrl())
+    const tier = redisTier({ client: sharedRedisUrl(), prefix, shards: 4, lease: '200ms' })
+    try {
+      await sleep(100)
+      const spaces = shardKeyspaces(prefix, 4)
+      await tier.invalidateWithReport({ tags: ['user:u1'], patterns: [] })
+      for (const ks of spaces) expect(await raw.exists(ks.tag('user:u1'))).toBe(0)
+      // A fill creates the record in its own shard only; the next invalidation moves it.
+      const miss = await tier.read('GET /me', ['user:u1'], { lock: false })
+      if (miss.kind !== 'miss') throw new Error('expected a miss')
+      const owners = []
+      for (const ks of spaces) if ((await raw.exists(ks.tag('user:u1'))) === 1) owners.push(ks)
+      expect(owners.length).toBe(1)
+      const before = await raw.get((owners[0] as Keyspace).tag('user:u1'))
+      await tier.invalidateWithReport({ tags: ['user:u1'], patterns: [] })
+      expect(await raw.get((owners[0] as Keyspace).tag('user:u1'))).not.toBe(before)
+    } finally {
+      await tier.close()
+      raw.disconnect()
     }
   })
 })

@@ -15,6 +15,10 @@ export interface BusOptions {
   commandMs: number
   /** The keyspace's number of shards (checked against Redis's record of it). */
   shards: number
+  /** After each resync; `epochChanged` when it joined another epoch than before. */
+  onSynced?: (epochChanged: boolean) => void
+  /** A resync was refused: this process's shard count is not the prefix's (CACHET_SHARDS). */
+  onRefused?: (err: Error) => void
   newEpoch: () => string
 }
 
@@ -189,7 +193,9 @@ export class RedisBus {
             this.#opts.shards,
           ),
         )
+        const epochChanged = this.#epoch !== String(epoch)
         this.#epoch = String(epoch)
+        this.#opts.onSynced?.(epochChanged)
         this.#lastSeq = Number(seq)
         this.#seenBusSeq = this.#lastSeq
         if (this.#subscribed) this.#leaseUntil = this.#leaseEnd(started)
@@ -197,6 +203,7 @@ export class RedisBus {
         this.#hooks?.onHealthy?.()
       } catch (err) {
         debug('bus: resync failed: %s', (err as Error).message)
+        if ((err as Error).message.startsWith('CACHET_SHARDS')) this.#opts.onRefused?.(err as Error)
         const retry = setTimeout(() => void this.#resync('retry'), 200)
         retry.unref()
       } finally {

@@ -178,10 +178,11 @@ export class RedisTier implements RemoteTier {
    * and the old master's demotion, the old master still accepts the write or
    * abandon that releases a lock, and forgets it when it becomes a replica,
    * while the promoted replica keeps the lock it had copied. So on every
-   * reconnect (`ready`) they are released again; the token makes that a
-   * no-op wherever the lock is gone or somebody else's.
+   * reconnect (`ready`) those whose release was sent are released again (not
+   * those of fills still running: that would let another process fill too);
+   * the token makes it a no-op wherever the lock is gone or somebody else's.
    */
-  readonly #taken = new Map<string, { k: Keyspace; h: string; until: number }>()
+  readonly #taken = new Map<string, { k: Keyspace; h: string; until: number; released: boolean }>()
 
   constructor(options: RedisTierOptions | string | Redis | Cluster) {
     const opts: RedisTierOptions =
@@ -262,6 +263,15 @@ export class RedisTier implements RemoteTier {
       commandMs: this.#writeMs,
       shards,
       newEpoch: () => randomBytes(8).toString('hex'),
+      // A new epoch may have been born with another process's shard count:
+      // check again before the next read. A refusal at a resync stands.
+      onSynced: (epochChanged) => {
+        if (epochChanged) this.#shardsConfirmed = undefined
+      },
+      onRefused: (err) => {
+        this.#shardsConfirmed = Promise.reject(err)
+        this.#shardsConfirmed.catch(() => {})
+      },
     })
   }
 
@@ -278,7 +288,8 @@ export class RedisTier implements RemoteTier {
     tags: readonly string[],
     options: { lock: boolean; skipEntry?: boolean },
   ): Promise<RemoteRead> {
-    await this.#confirmShards()
+    // Under the read's deadline (the check goes on in the background).
+    if (this.#shards.length > 1) await withDeadline('read', this.#readMs, this.#confirmShards())
     const [k, h] = this.#locate(key)
     const token = options.lock ? `${this.#id}:${++this.#tokens}` : ''
     const reading = this.#cmd.cachetReadBuffer(
@@ -347,6 +358,7 @@ export class RedisTier implements RemoteTier {
     }
     const [k, h] = this.#locate(key)
     const envelope = encodeEnvelope(response, fence.versions, Number(fence.patternSeq), fence.epoch)
+    this.#released(fence.token)
     const writing = withDeadline(
       'write',
       this.#writeMs,
@@ -379,6 +391,7 @@ export class RedisTier implements RemoteTier {
     const fence = remote as RedisFence
     if (fence.token === '' && marker === undefined) return
     const [k, h] = this.#locate(key)
+    this.#released(fence.token)
     const abandoning = withDeadline(
       'abandon',
       this.#writeMs,
@@ -407,6 +420,7 @@ export class RedisTier implements RemoteTier {
    * lock could still be alive. The token makes it a no-op for anybody else's lock.
    */
   #release(k: Keyspace, h: string, token: string, until = Date.now() + this.#lockMs): void {
+    this.#released(token)
     this.#cmd.cachetAbandon(2, k.lock(h), k.marker(h), token, '', 0).then(
       () => {},
       () => {
@@ -431,9 +445,16 @@ export class RedisTier implements RemoteTier {
     const now = Date.now()
     const pending = new Map(this.#unreleased)
     this.#unreleased.clear()
-    if (reconnected) for (const [token, taken] of this.#taken) pending.set(token, taken)
+    if (reconnected)
+      for (const [token, taken] of this.#taken) if (taken.released) pending.set(token, taken)
     for (const [token, { k, h, until }] of pending)
       if (until > now) this.#release(k, h, token, until)
+  }
+
+  /** A write or abandon that releases the lock of `token` was sent. */
+  #released(token: string): void {
+    const taken = this.#taken.get(token)
+    if (taken !== undefined) taken.released = true
   }
 
   #remember(k: Keyspace, h: string, token: string): void {
@@ -442,7 +463,7 @@ export class RedisTier implements RemoteTier {
       if (until > now && this.#taken.size < MAX_UNRELEASED) break
       this.#taken.delete(t)
     }
-    this.#taken.set(token, { k, h, until: now + this.#lockMs })
+    this.#taken.set(token, { k, h, until: now + this.#lockMs, released: false })
   }
 
   /**

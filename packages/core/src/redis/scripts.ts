@@ -31,6 +31,15 @@ local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+local function live(state, now)
+  local out = {}
+  local all = redis.call('HGETALL', state)
+  for i = 1, #all, 2 do
+    local f = all[i]
+    if string.sub(f, 1, 2) == 'l:' and tonumber(all[i + 1]) > now then out[#out + 1] = string.sub(f, 3) end
+  end
+  return out
+end
 local function epoch(state, plog, candidate, shards)
   local e = redis.call('HGET', state, 'epoch')
   if not e then
@@ -40,20 +49,13 @@ local function epoch(state, plog, candidate, shards)
   end
   local s = redis.call('HGET', state, 'shards')
   if not s then
-    redis.call('HSET', state, 'shards', shards)
-  elseif s ~= shards then
+    -- A keyspace from before shards were recorded: its live processes use one.
+    if #live(state, now_ms()) > 0 then s = '1' else redis.call('HSET', state, 'shards', shards) end
+  end
+  if s and s ~= shards then
     error({err = 'CACHET_SHARDS this prefix is in use with ' .. s .. ' shards, this process has ' .. shards})
   end
   return e
-end
-local function live(state, now)
-  local out = {}
-  local all = redis.call('HGETALL', state)
-  for i = 1, #all, 2 do
-    local f = all[i]
-    if string.sub(f, 1, 2) == 'l:' and tonumber(all[i + 1]) > now then out[#out + 1] = string.sub(f, 3) end
-  end
-  return out
 end
 `
 
@@ -179,8 +181,12 @@ export const INVALIDATE = `${STATE}
 local e = epoch(KEYS[1], KEYS[2], ARGV[2], ARGV[7])
 local now = now_ms()
 local wait = math.max(0, tonumber(redis.call('HGET', KEYS[1], 'born')) + tonumber(ARGV[6]) - now)
+-- A missing record already counts as invalidated (no entry can match it):
+-- only records that exist move, so no shard gains records it never needed.
 for i = 3, #KEYS do
-  redis.call('SET', KEYS[i], e .. '.' .. redis.call('HINCRBY', KEYS[1], 'vseq', 1) .. '.' .. ARGV[2], 'PX', ARGV[3])
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('SET', KEYS[i], e .. '.' .. redis.call('HINCRBY', KEYS[1], 'vseq', 1) .. '.' .. ARGV[2], 'PX', ARGV[3])
+  end
 end
 for i = 8, #ARGV do
   local s = redis.call('HINCRBY', KEYS[1], 'pseq', 1)

@@ -24,17 +24,21 @@ export function slotOf(text: string): number {
 /**
  * The hash tags of `n` shards under `prefix`. The first, the home, is always
  * `prefix` itself (the layout of a single Redis, and the one place every
- * process of a prefix meets, whatever its shard count); shard i > 0 is
- * `prefix#<j>` with the first j whose slot falls in the i-th n-th of the
- * slot space. `redis-cli --cluster create` gives each master one contiguous
- * range, so the shards spread evenly over the masters. Deterministic: every
- * process with the same prefix and n computes the same tags.
+ * process of a prefix meets, whatever its shard count). Cut the slot space
+ * into n equal ranges: the home's slot lies in one of them, and each other
+ * shard gets one of the others, as `prefix#<j>` with the first j whose slot
+ * falls in it. `redis-cli --cluster create` gives each master one contiguous
+ * range, so with n a multiple of the masters each master gets n / masters
+ * shards. Deterministic: every process with the same prefix and n computes
+ * the same tags.
  */
 export function shardTags(prefix: string, n: number): string[] {
   const tags = [prefix]
-  for (let i = 1; i < n; i++) {
-    const from = Math.floor((i * SLOTS) / n)
-    const to = Math.floor(((i + 1) * SLOTS) / n)
+  const home = Math.floor((slotOf(prefix) * n) / SLOTS)
+  for (let range = 0; range < n; range++) {
+    if (range === home) continue
+    const from = Math.ceil((range * SLOTS) / n)
+    const to = Math.ceil(((range + 1) * SLOTS) / n)
     for (let j = 0; ; j++) {
       const tag = `${prefix}#${j}`
       const slot = slotOf(tag)
