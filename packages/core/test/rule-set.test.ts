@@ -335,3 +335,31 @@ describe('mayOverlap', () => {
     expect(both).toEqual([])
   })
 })
+
+describe('match() memo', () => {
+  const rs = new RuleSet([
+    { name: 'product', path: '/products/:id', ttl: 60 },
+    { name: 'data', path: '/data/*rest', ttl: 60 },
+  ] as CacheRule[])
+
+  test('a path asked again gets the same answer, frozen (callers share it)', () => {
+    const first = rs.match('GET', '/products/7')
+    const again = rs.match('GET', '/products/7')
+    expect(again).toBe(first)
+    expect(again?.params).toEqual({ id: '7' })
+    expect(Object.isFrozen(again?.params)).toBe(true)
+    expect(rs.match('GET', '/nothing/here')).toBeUndefined()
+    expect(rs.match('GET', '/nothing/here')).toBeUndefined()
+    // Another method is another answer.
+    expect(rs.match('DELETE', '/products/7')).toBeUndefined()
+  })
+
+  test('bounded: floods of distinct paths and long paths still match exactly', () => {
+    for (let i = 0; i < 10_000; i++) {
+      expect(rs.match('GET', `/products/${i}`)?.params).toEqual({ id: String(i) })
+    }
+    const long = `/products/${'x'.repeat(300)}`
+    expect(rs.match('GET', long)?.params).toEqual({ id: 'x'.repeat(300) })
+    expect(rs.match('GET', '/products/7')?.rule.name).toBe('product')
+  })
+})

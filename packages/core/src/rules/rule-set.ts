@@ -48,9 +48,16 @@ function slashCount(path: string): number {
   return n
 }
 
+/** How many answers of match() are kept; past it the memo starts over (bounded memory under floods of distinct paths). */
+const MATCH_MEMO_SIZE = 4096
+/** Longer paths are matched every time (the memo holds at most 4096 × this many characters). */
+const MATCH_MEMO_PATH = 256
+
 export class RuleSet {
   readonly rules: readonly CompiledRule[]
   #byMethod = new Map<string, MethodIndex>()
+  /** Recent answers of match(), by method and path (null: no rule). */
+  readonly #memo = new Map<string, RuleMatch | null>()
 
   constructor(input: unknown, defaults: RuleDefaults = {}) {
     if (!Array.isArray(input)) {
@@ -117,6 +124,18 @@ export class RuleSet {
 
   /** The first rule matching the method and path, with its decoded params. */
   match(method: string, path: string): RuleMatch | undefined {
+    // Hot paths repeat: the last answers are kept (bounded; rules never change).
+    if (path.length > MATCH_MEMO_PATH) return this.#match(method, path)
+    const memoKey = `${method} ${path}`
+    const memo = this.#memo.get(memoKey)
+    if (memo !== undefined) return memo === null ? undefined : memo
+    const found = this.#match(method, path)
+    if (this.#memo.size >= MATCH_MEMO_SIZE) this.#memo.clear()
+    this.#memo.set(memoKey, found === undefined ? null : Object.freeze(found))
+    return found
+  }
+
+  #match(method: string, path: string): RuleMatch | undefined {
     const index = this.#byMethod.get(method)
     if (index === undefined) return undefined
     let candidates: readonly CompiledRule[]
@@ -138,7 +157,7 @@ export class RuleSet {
     }
     for (const rule of candidates) {
       const params = rule.match(path)
-      if (params !== undefined) return { rule, params }
+      if (params !== undefined) return { rule, params: Object.freeze(params) }
     }
     return undefined
   }
