@@ -19,6 +19,7 @@ const rules: CacheRule[] = [
   { path: '/items/:id', methods: ['PUT'], invalidates: ['item:{params.id}'] },
   { path: '/chunks/:n', ttl: 60 },
   { path: '/cookie', ttl: 60 },
+  { path: '/view/:id', ttl: 60, key: { query: ['lang'] } },
 ]
 
 interface TestApp {
@@ -58,6 +59,10 @@ function expressApp(express: typeof import('express')): TestApp {
     }
     res.end()
   })
+  app.get('/view/:id', (req, res) => {
+    count(calls, 'view')
+    res.json({ query: req.query, url: req.url, originalUrl: req.originalUrl, headers: req.headers })
+  })
   app.get('/cookie', (_req, res) => {
     count(calls, 'cookie')
     res.cookie('sid', 'abc').json({ ok: true })
@@ -89,6 +94,14 @@ function koaApp(Koa: typeof import('koa')): TestApp {
           for (let i = 0; i < n; i++) yield chunk(i)
         })(),
       )
+    } else if (section === 'view') {
+      count(calls, 'view')
+      ctx.body = {
+        query: ctx.query,
+        url: ctx.url,
+        originalUrl: ctx.originalUrl,
+        headers: ctx.headers,
+      }
     } else if (section === 'cookie') {
       count(calls, 'cookie')
       ctx.cookies.set('sid', 'abc')
@@ -164,6 +177,26 @@ describe.each(frameworks)('%s', (_name, build) => {
     expect(first.headers['set-cookie']).toBeDefined()
     expect([first.headers['x-cache'], second.headers['x-cache']]).toEqual(['BYPASS', 'BYPASS'])
     expect(app.calls.cookie).toBe(2)
+  })
+
+  test('a miss runs the route with only what the key holds (query and headers)', async () => {
+    const first = await request(url)
+      .get('/view/1?utm=x&lang=fr&lang%5B0%5D=en')
+      .set('x-evil', 'evil')
+      .set('user-agent', 'evil')
+    expect(first.headers['x-cache']).toBe('MISS')
+    expect(first.body.query).toEqual({ lang: 'fr' })
+    expect(first.body.url).toBe('/view/1?lang=fr')
+    expect(first.body.originalUrl).toBe('/view/1?lang=fr')
+    expect(Object.keys(first.body.headers).sort()).toEqual([
+      'accept-encoding',
+      'connection',
+      'host',
+    ])
+    const second = await request(url).get('/view/1?lang=fr')
+    expect(second.headers['x-cache']).toBe('HIT')
+    expect(second.body).toEqual(first.body)
+    expect(app.calls.view).toBe(1)
   })
 
   test('HEAD: a cold HEAD fills the GET entry', async () => {

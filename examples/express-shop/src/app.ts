@@ -104,6 +104,8 @@ function expressHandler(route: OriginRoute): RequestHandler {
         body: req.body,
         bodyError: res.locals.bodyError as BodyError | undefined,
         user: req.user?.id,
+        headers: req.headers,
+        url: req.originalUrl,
       })
       await sendAnswer(req, res, answer)
     } catch (err) {

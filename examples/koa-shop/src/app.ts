@@ -107,6 +107,8 @@ function koaHandler(route: OriginRoute) {
         body: ctx.request.body,
         bodyError: state(ctx).bodyError,
         user: state(ctx).user?.id,
+        headers: ctx.headers,
+        url: ctx.originalUrl,
       })
       sendAnswer(ctx, answer)
     } catch (err) {

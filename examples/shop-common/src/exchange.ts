@@ -14,6 +14,10 @@ export interface OriginRequest {
   bodyError?: BodyError
   // The id of the demo-authenticated user, if any.
   user?: string
+  // The request headers and URL as the app received them (after the cache, on
+  // a cached route: only what the key holds).
+  headers?: Readonly<Record<string, string | readonly string[] | undefined>>
+  url?: string
 }
 
 export type OriginResponse =

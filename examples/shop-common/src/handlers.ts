@@ -113,6 +113,27 @@ export const getPrivate: OriginHandler = (_data, req) => {
   )
 }
 
+// GET /reflect/:id: everything the route was given, as a careless route would
+// use it: the request's headers and query in the body, and a self link built
+// from the forwarding headers. The attack corpus (test/attacks) proves that no
+// request can make the cache store what only that request sent.
+export const getReflect: OriginHandler = (_data, req) => {
+  const headers = req.headers ?? {}
+  const first = (name: string) => {
+    const v = headers[name]
+    return typeof v === 'string' ? v : Array.isArray(v) ? (v[0] as string | undefined) : undefined
+  }
+  const proto = first('x-forwarded-proto') ?? 'http'
+  const host = first('x-forwarded-host') ?? first('host') ?? ''
+  return json(200, {
+    id: pathParam(req, 'id') ?? '',
+    url: req.url ?? '',
+    query: req.query,
+    headers,
+    link: `${proto}://${host}/reflect/${pathParam(req, 'id') ?? ''}`,
+  })
+}
+
 // GET /session: a fresh session cookie on every call; the cache must never store
 // it, or every client would share one session.
 export const getSession: OriginHandler = () => {

@@ -15,6 +15,7 @@ import {
   getCart,
   getPrivate,
   getProduct,
+  getReflect,
   getSession,
   getStatus,
   getStream,
@@ -59,6 +60,8 @@ const CONTRACT_ROUTES: readonly RouteSpec[] = [
   ['GET', '/slow/:id', getProduct],
   ['GET', '/private/:id', getPrivate],
   ['GET', '/session', getSession],
+  // Beyond CONTRACT.md (an addition): the attack corpus's reflecting route.
+  ['GET', '/reflect/:id', getReflect],
 ]
 
 export function createOrigin(config: ShopConfig): Origin {

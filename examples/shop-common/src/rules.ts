@@ -34,4 +34,5 @@ export const shopRules: CacheRule[] = [
   },
   { name: 'private', path: '/private/:id', ttl: 60 },
   { name: 'session', path: '/session', ttl: 60 },
+  { name: 'reflect', path: '/reflect/:id', ttl: 60, key: { query: ['lang'] } },
 ]

@@ -22,7 +22,7 @@ export type {
   TierOperation,
 } from './engine/events'
 export type { Exchange } from './engine/exchange'
-export { ruleNeedsUser, splitUrl } from './engine/exchange'
+export { ruleNeedsUser, splitUrl, withQuery } from './engine/exchange'
 export { Fill } from './engine/fill'
 export type { InternalRequestInit, InternalResponse } from './engine/internal-request'
 export {
@@ -65,6 +65,13 @@ export { parseDuration, parseSize } from './options/units'
 export type { RuleDefaults } from './rules/compile-rule'
 export { buildKey } from './rules/key'
 export type { RequestBypassReason } from './rules/request-filter'
+export {
+  FORWARDING_HEADERS,
+  METHOD_OVERRIDE_HEADERS,
+  narrowRequest,
+  TRANSPORT_HEADERS,
+  viewQuery,
+} from './rules/request-view'
 export { RuleSet } from './rules/rule-set'
 export type {
   CacheRule,

@@ -12,6 +12,7 @@ import {
   type Fill,
   isInternalRequest,
   type Lookup,
+  narrowRequest,
   observeMiss,
   type RequestCache,
   type RuleMatch,
@@ -23,6 +24,7 @@ import {
   splitUrl,
   userIdOf,
   withHandle,
+  withQuery,
 } from '@cachet/core'
 import { captureResponse } from './capture'
 import { holdUntilInvalidated } from './hold'
@@ -57,6 +59,30 @@ export function defaultIdentify(req: IncomingMessage): string | undefined {
 }
 
 /**
+ * Gives the route of a fill only what the key holds: the headers the rule
+ * keys or passes, and the keyed query parameters (in `req.url`,
+ * `req.originalUrl` and, on Express 4, which parsed it already, `req.query`).
+ */
+function narrowView(fill: Fill, req: IncomingMessage): void {
+  const r = req as IncomingMessage & {
+    originalUrl?: string
+    query?: unknown
+    app?: { get(setting: string): unknown }
+  }
+  const url = r.originalUrl ?? r.url ?? '/'
+  const query = narrowRequest(fill.rule, splitUrl(url).rawQuery, req.headers, req.rawHeaders)
+  if (query === undefined) return
+  r.url = withQuery(r.url ?? '/', query)
+  if (r.originalUrl !== undefined) r.originalUrl = withQuery(r.originalUrl, query)
+  // Express 5 parses req.query from req.url on every read; Express 4 kept what it parsed.
+  const own = Object.getOwnPropertyDescriptor(r, 'query')
+  if (own?.writable) {
+    const parse = r.app?.get('query parser fn')
+    r.query = typeof parse === 'function' ? parse(query) : {}
+  }
+}
+
+/**
  * `app.use(cacheMiddleware(rules))`: answers hits without running the route,
  * records misses as they stream to the client, and holds a write's 2xx until
  * the write rule's invalidation is done. Requests no rule matches cost a
@@ -82,6 +108,7 @@ export function cacheMiddleware(
   /** Lets the route answer a miss while the response is recorded into `fill`. */
   const forward = (fill: Fill, req: IncomingMessage, res: ServerResponse, next: Next) => {
     captureResponse(res, fill, req.headers['if-none-match'] as string | undefined)
+    narrowView(fill, req)
     // Conditional headers would let the route answer 304, leaving nothing to
     // store; the cache answers them itself from the stored entry.
     delete req.headers['if-none-match']

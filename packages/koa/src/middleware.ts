@@ -13,6 +13,7 @@ import {
   type Fill,
   fillOutcome,
   isInternalRequest,
+  narrowRequest,
   observeMiss,
   type RequestCache,
   type RuleMatch,
@@ -26,6 +27,7 @@ import {
   userIdOf,
   WRITE_INVALIDATION_FAILED,
   withHandle,
+  withQuery,
 } from '@cachet/core'
 import type Application from 'koa'
 import type { Context, Middleware, Next } from 'koa'
@@ -104,9 +106,24 @@ function withCacheHeaders(err: unknown, [outcome, status]: readonly [string, str
   return err
 }
 
+/**
+ * Gives downstream of a fill only what the key holds: the headers the rule
+ * keys or passes, and the keyed query parameters (`ctx.querystring`,
+ * `ctx.originalUrl`).
+ */
+function narrowView(ctx: Context, fill: Fill): void {
+  const { rawQuery } = splitUrl(ctx.originalUrl)
+  const query = narrowRequest(fill.rule, rawQuery, ctx.req.headers, ctx.req.rawHeaders)
+  if (query === undefined) return
+  ctx.querystring = query
+  ctx.originalUrl = withQuery(ctx.originalUrl, query)
+  ctx.request.originalUrl = ctx.originalUrl
+}
+
 /** Lets downstream answer a miss, then records what it left in `ctx.body`. */
 async function forward(ctx: Context, next: Next, fill: Fill): Promise<void> {
   const ifNoneMatch = ctx.get('if-none-match') || undefined
+  narrowView(ctx, fill)
   // The cache answers conditional requests itself from the stored entry.
   delete ctx.headers['if-none-match']
   delete ctx.headers['if-modified-since']

@@ -230,7 +230,10 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
    * are left to the middleware, which knows the verified user.
    */
   peek(m: RuleMatch<CompiledCacheRule>, ex: Exchange): CacheEntry | undefined {
-    if (m.rule.perUser || requestBypassReason(m.rule, ex.headers, undefined) !== undefined)
+    if (
+      m.rule.perUser ||
+      requestBypassReason(m.rule, ex.headers, undefined, ex.rawQuery) !== undefined
+    )
       return undefined
     const now = Date.now()
     const key = buildKey(this.#namespace, m.rule, ex)
@@ -244,7 +247,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
   /** Hit, stale, bypass or miss; synchronous on a memory hit and when there is no shared tier. */
   lookup(m: RuleMatch<CompiledCacheRule>, ex: Exchange): Lookup | Promise<Lookup> {
     const rule = m.rule
-    const reason = requestBypassReason(rule, ex.headers, ex.user)
+    const reason = requestBypassReason(rule, ex.headers, ex.user, ex.rawQuery)
     if (reason !== undefined) {
       debug('bypass %s %s: %s', rule.name, ex.path, reason)
       return this.#bypass(rule, reason)
@@ -377,7 +380,10 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
   ): Fill | undefined | Promise<Fill | undefined> {
     const rule = m.rule
     const key = buildKey(this.#namespace, rule, ex)
-    if (requestBypassReason(rule, ex.headers, ex.user) !== undefined || this.#flights.has(key)) {
+    if (
+      requestBypassReason(rule, ex.headers, ex.user, ex.rawQuery) !== undefined ||
+      this.#flights.has(key)
+    ) {
       this.#endRevalidation(key, 'skipped', rule.name)
       return undefined
     }
@@ -850,7 +856,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
       },
       tags: this.#tagsFor(cm, ex).filter((t) => !t.startsWith('#')),
     }
-    const bypass = requestBypassReason(rule, headers, request.user)
+    const bypass = requestBypassReason(rule, headers, request.user, rawQuery)
     if (bypass !== undefined) return { ...explanation, bypass }
     const key = buildKey(this.#namespace, rule, ex)
     const now = Date.now()

@@ -30,6 +30,13 @@ export function splitUrl(url: string): { path: string; rawQuery: string } {
   return { path, rawQuery }
 }
 
+/** `url` with its query replaced by `rawQuery` (none when empty). */
+export function withQuery(url: string, rawQuery: string): string {
+  const q = url.indexOf('?')
+  const base = q === -1 ? url : url.slice(0, q)
+  return rawQuery === '' ? base : `${base}?${rawQuery}`
+}
+
 /** Whether an adapter must resolve the user before asking the engine about this rule. */
 export function ruleNeedsUser(rule: CompiledRule): boolean {
   return rule.kind === 'invalidate' || rule.perUser

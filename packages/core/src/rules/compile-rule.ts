@@ -1,6 +1,7 @@
 import { CachetConfigError, describeValue } from '../errors'
 import { parseDuration, parseSize } from '../options/units'
 import { type CompiledPath, compilePath } from './path-pattern'
+import { viewHeaders } from './request-view'
 import { compileTemplate, type TagTemplate } from './template'
 import type { CacheRule, CompiledKeySpec, CompiledRule, InvalidationSpec } from './types'
 
@@ -28,6 +29,7 @@ const CACHE_OPTIONS = new Set([
   'perUser',
   'tags',
   'allowCredentials',
+  'passHeaders',
 ])
 const WRITE_OPTIONS = new Set(['name', 'path', 'methods', 'invalidates'])
 const TAG_MAX_LENGTH = 256
@@ -115,8 +117,18 @@ function compileKey(ctx: RuleContext, value: unknown): CompiledKeySpec {
       'key.query',
       `expected 'all', 'none' or an array of names, got ${describeValue(query)}`,
     )
-  const h = [...new Set(stringList(ctx, 'key.headers', headers).map((n) => n.toLowerCase()))].sort()
-  return { query: q, headers: h }
+  return { query: q, headers: headerNames(ctx, 'key.headers', headers) }
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+/** Header names, lower-cased, deduplicated and sorted; each must be an HTTP token. */
+function headerNames(ctx: RuleContext, option: string, value: unknown): string[] {
+  const names = stringList(ctx, option, value)
+  for (const n of names) {
+    if (!TOKEN.test(n)) ctx.fail(option, `${describeValue(n)} is not a header name`)
+  }
+  return [...new Set(names.map((n) => n.toLowerCase()))].sort()
 }
 
 function compileTags(
@@ -242,6 +254,9 @@ export function compileRule(input: unknown, index: number, defaults: RuleDefault
     ctx.fail('ttl', `expected more than 0 seconds, got ${describeValue(rule.ttl ?? defaults.ttl)}`)
   const staleWhileRevalidateMs = staleWindow(ctx, 'staleWhileRevalidate', rule.staleWhileRevalidate)
   const staleIfErrorMs = staleWindow(ctx, 'staleIfError', rule.staleIfError)
+  const key = compileKey(ctx, rule.key)
+  const allowCredentials = checkBoolean(ctx, 'allowCredentials', rule.allowCredentials)
+  const passHeaders = headerNames(ctx, 'passHeaders', rule.passHeaders ?? [])
   return {
     ...base,
     kind: 'cache',
@@ -254,9 +269,11 @@ export function compileRule(input: unknown, index: number, defaults: RuleDefault
       'maxBodySize',
       parseSize(rule.maxBodySize ?? defaults.maxBodySize ?? DEFAULT_MAX_BODY_SIZE),
     ),
-    key: compileKey(ctx, rule.key),
+    key,
     perUser,
-    allowCredentials: checkBoolean(ctx, 'allowCredentials', rule.allowCredentials),
+    allowCredentials,
+    passHeaders,
+    viewHeaders: viewHeaders(key.headers, passHeaders, perUser || allowCredentials),
     tags: compileTags(ctx, 'tags', rule.tags ?? [], path, perUser),
     routeTag: `#route:${name}`,
   }

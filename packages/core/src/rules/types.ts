@@ -59,6 +59,14 @@ export interface CacheRule {
    * from the shared cache. Only for routes whose response never depends on who asks.
    */
   allowCredentials?: boolean
+  /**
+   * Relaxation: request headers the route may see on a miss without being in
+   * the key (every other header is removed before the route runs). Only for
+   * headers that never change the response: a tracing id, a user agent that is
+   * only logged. Passing a forwarding header (`X-Forwarded-Proto`, …) also
+   * stops it from bypassing the cache.
+   */
+  passHeaders?: readonly string[]
   /** Write rule: what a 2xx answer invalidates. A plain array is a list of tag templates. */
   invalidates?: readonly string[] | InvalidationSpec
 }
@@ -89,6 +97,10 @@ export interface CompiledCacheRule extends CompiledRuleBase {
   readonly key: CompiledKeySpec
   readonly perUser: boolean
   readonly allowCredentials: boolean
+  /** Request headers passed to the route unkeyed (lower case). */
+  readonly passHeaders: readonly string[]
+  /** Every request header a fill's route sees: transport, keyed, passed, and credentials where allowed. */
+  readonly viewHeaders: ReadonlySet<string>
   readonly tags: readonly TagTemplate[]
   /** Implicit tag carried by every entry of this rule (pattern invalidation). */
   readonly routeTag: string
