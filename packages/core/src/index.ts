@@ -57,6 +57,24 @@ export {
 export type { CacheControl } from './http/cache-control'
 export { parseCacheControl } from './http/cache-control'
 export { ifNoneMatchMatches, strongEtag } from './http/conditional'
+export type {
+  AgeInput,
+  Freshness,
+  FreshnessOptions,
+  FreshnessSource,
+  HeaderRecord,
+  HeaderValue,
+  ServeRefusal,
+  ServeVerdict,
+  StoredFreshness,
+} from './http/freshness'
+export {
+  currentAge,
+  freshnessLifetime,
+  MAX_DELTA_SECONDS,
+  parseHttpDate,
+  requestAllows,
+} from './http/freshness'
 export type { ResponseBypassReason } from './http/storable'
 export type { InvalidationPlan } from './invalidation/local-state'
 export type { InvalidationTarget, NormalizedTarget } from './invalidation/target'
