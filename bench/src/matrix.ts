@@ -10,7 +10,9 @@ export const APPS: Record<string, AppConfig> = {
   'express-cachet-l2': { framework: 'express', cache: 'cachet', redis: true, l1: false },
   'express-apicache': { framework: 'express', cache: 'apicache' },
   'express-apicache-redis': { framework: 'express', cache: 'apicache', redis: true },
+  'express-bound': { framework: 'express', cache: 'bound' },
   koa: { framework: 'koa', cache: 'none' },
+  'koa-bound': { framework: 'koa', cache: 'bound' },
   'koa-cachet': { framework: 'koa', cache: 'cachet' },
   'koa-cachet-l2': { framework: 'koa', cache: 'cachet', redis: true, l1: false },
   'koa-cash': { framework: 'koa', cache: 'koa-cash' },
@@ -72,6 +74,14 @@ const EXPRESS: Row[] = [
     label: 'Express + cachet, L1 (memory) hit',
     app: 'express-cachet',
     expect: 'hit',
+    route: 'data',
+  },
+  {
+    kind: 'bound',
+    label:
+      'Express, first middleware writes the precomputed response (bound of any `app.use` cache)',
+    app: 'express-bound',
+    expect: 'plain',
     route: 'data',
   },
   {
@@ -145,6 +155,13 @@ const KOA: Row[] = [
     label: 'Koa + cachet, L1 (memory) hit',
     app: 'koa-cachet',
     expect: 'hit',
+    route: 'data',
+  },
+  {
+    kind: 'bound',
+    label: 'Koa, first middleware writes the precomputed response (bound of any `app.use` cache)',
+    app: 'koa-bound',
+    expect: 'plain',
     route: 'data',
   },
   {

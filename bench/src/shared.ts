@@ -2,7 +2,13 @@
 // and the routes every app serves.
 
 export type Framework = 'node' | 'express' | 'koa'
-export type CacheKind = 'none' | 'cachet' | 'apicache' | 'koa-cash'
+/**
+ * `bound`: no cache, but the first middleware answers `/data/:size` with the
+ * precomputed body and headers (`writeHead` + `end`): what any cache mounted
+ * with `app.use` could at best do on a hit, for the framework's own work
+ * before it.
+ */
+export type CacheKind = 'none' | 'cachet' | 'apicache' | 'koa-cash' | 'bound'
 
 /**
  * The rule sets of a cachet app. `standard`: the 7 rules the bench routes use

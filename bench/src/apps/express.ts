@@ -3,7 +3,15 @@ import { cacheMiddleware } from '@cachet/express'
 import apicache from 'apicache'
 import express, { type RequestHandler } from 'express'
 import { createClient } from 'redis'
-import { attachCachet, cachetOptions, originBody, readConfig, serve, slow } from './harness'
+import {
+  attachCachet,
+  boundResponse,
+  cachetOptions,
+  originBody,
+  readConfig,
+  serve,
+  slow,
+} from './harness'
 
 // Express 5: the floor (no cache), cachet (memory, Redis, or both), apicache
 // (memory or Redis). Routes: see ROUTE in ../shared.
@@ -33,6 +41,10 @@ async function main(): Promise<void> {
       close = () => new Promise<void>((resolve) => client.quit(() => resolve()))
     }
     routeCache = [apicache.middleware('1 hour')]
+  } else if (cfg.cache === 'bound') {
+    app.use((req, res, next) => {
+      if (!boundResponse(req, res)) next()
+    })
   } else if (cfg.cache !== 'none') {
     throw new Error(`express: unknown cache ${cfg.cache}`)
   }

@@ -75,6 +75,32 @@ export function originBody(route: string, arg: string): Buffer | undefined {
   }
 }
 
+/**
+ * The `bound` app's first middleware: answers `/data/:size` with the
+ * precomputed body and headers in one `writeHead` + `end`, as a cache hit
+ * written by a middleware at its cheapest would; false for any other URL.
+ */
+export function boundResponse(req: IncomingMessage, res: ServerResponse): boolean {
+  const m = /^\/data\/(2k|100k)$/.exec(req.url ?? '')
+  if (!m) return false
+  const size = m[1] as string
+  const body = originBody('data', size) as Buffer
+  res.writeHead(200, BOUND_HEADERS[size])
+  res.end(body)
+  return true
+}
+
+const BOUND_HEADERS: Record<string, Record<string, string>> = Object.fromEntries(
+  Object.entries(PAYLOADS).map(([size, body]) => [
+    size,
+    {
+      'content-type': 'application/json',
+      'content-length': String(body.length),
+      etag: `"${body.length.toString(16)}-bound"`,
+    },
+  ]),
+)
+
 /** `/slow/:id`: counts the call, then answers after 100 ms. */
 export function slow(id: string): Promise<Buffer> {
   count('slow')

@@ -3,7 +3,15 @@ import { cacheMiddleware } from '@cachet/koa'
 import Koa from 'koa'
 import koaCash from 'koa-cash'
 import { ROUTE } from '../shared'
-import { attachCachet, cachetOptions, originBody, readConfig, serve, slow } from './harness'
+import {
+  attachCachet,
+  boundResponse,
+  cachetOptions,
+  originBody,
+  readConfig,
+  serve,
+  slow,
+} from './harness'
 
 // Koa 3: the floor (no cache), cachet (memory, Redis, or both), koa-cash
 // backed by a Map (its README's get/set). One routing middleware; routes: see
@@ -35,6 +43,14 @@ async function main(): Promise<void> {
         setCachedHeader: true,
       }),
     )
+  } else if (cfg.cache === 'bound') {
+    app.use(async (ctx, next) => {
+      ctx.respond = false
+      if (!boundResponse(ctx.req, ctx.res)) {
+        ctx.respond = true
+        await next()
+      }
+    })
   } else if (cfg.cache !== 'none') {
     throw new Error(`koa: unknown cache ${cfg.cache}`)
   }
