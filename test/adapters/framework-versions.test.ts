@@ -20,6 +20,7 @@ const rules: CacheRule[] = [
   { path: '/chunks/:n', ttl: 60 },
   { path: '/cookie', ttl: 60 },
   { path: '/view/:id', ttl: 60, key: { query: ['lang'] } },
+  { path: '/lang/:id', ttl: 60, key: { headers: ['accept-language'] } },
 ]
 
 interface TestApp {
@@ -63,6 +64,11 @@ function expressApp(express: typeof import('express')): TestApp {
     count(calls, 'view')
     res.json({ query: req.query, url: req.url, originalUrl: req.originalUrl, headers: req.headers })
   })
+  app.get('/lang/:id', (req, res) => {
+    count(calls, 'lang')
+    if (req.params.id === 'declared') res.set('vary', 'Accept-Language')
+    res.json({ lang: req.headers['accept-language'] ?? null })
+  })
   app.get('/cookie', (_req, res) => {
     count(calls, 'cookie')
     res.cookie('sid', 'abc').json({ ok: true })
@@ -102,6 +108,10 @@ function koaApp(Koa: typeof import('koa')): TestApp {
         originalUrl: ctx.originalUrl,
         headers: ctx.headers,
       }
+    } else if (section === 'lang') {
+      count(calls, 'lang')
+      if (id === 'declared') ctx.vary('Accept-Language')
+      ctx.body = { lang: ctx.get('accept-language') || null }
     } else if (section === 'cookie') {
       count(calls, 'cookie')
       ctx.cookies.set('sid', 'abc')
@@ -197,6 +207,28 @@ describe.each(frameworks)('%s', (_name, build) => {
     expect(second.headers['x-cache']).toBe('HIT')
     expect(second.body).toEqual(first.body)
     expect(app.calls.view).toBe(1)
+  })
+
+  test('a keyed header: its value reaches the route, each value is an entry, and Vary names it', async () => {
+    const fr = await request(url).get('/lang/1').set('accept-language', 'fr')
+    const en = await request(url).get('/lang/1').set('accept-language', 'en')
+    const frHit = await request(url).get('/lang/1').set('accept-language', 'fr')
+    expect([fr.headers['x-cache'], en.headers['x-cache'], frHit.headers['x-cache']]).toEqual([
+      'MISS',
+      'MISS',
+      'HIT',
+    ])
+    expect([fr.body, en.body, frHit.body]).toEqual([{ lang: 'fr' }, { lang: 'en' }, { lang: 'fr' }])
+    // The keyed header the cache adds to Vary, on the miss and on the hit.
+    expect(fr.headers.vary).toBe('accept-language')
+    expect(frHit.headers.vary).toBe('accept-language')
+    // A route that declares it already: named once.
+    const declared = await request(url).get('/lang/declared').set('accept-language', 'fr')
+    expect([declared.headers['x-cache'], declared.headers.vary]).toEqual([
+      'MISS',
+      'Accept-Language',
+    ])
+    expect(app.calls.lang).toBe(3)
   })
 
   test('HEAD: a cold HEAD fills the GET entry', async () => {

@@ -340,7 +340,7 @@ const FAILURE_HEADERS = [
 
 function staleIfErrorStatus(fwdStatus: number | undefined): RegExp {
   const fwd = fwdStatus === undefined ? '' : `; fwd-status=${fwdStatus}`
-  return new RegExp(`^cachet; fwd=miss${fwd}; ttl=-\\d+; detail=stale-if-error$`)
+  return new RegExp(`^cachet; fwd=stale${fwd}; ttl=-\\d+; detail=stale-if-error$`)
 }
 
 const SWR_STATUS = /^cachet; hit; ttl=-\d+; detail=stale-while-revalidate$/
@@ -447,7 +447,7 @@ describe.each(frameworks)('$name', ({ family, rejections, build }) => {
       // error's too (Koa clears the headers set before a throw).
       expect([notFound.headers['x-cache'], notFound.headers['cache-status']]).toEqual([
         'BYPASS',
-        'cachet; fwd=miss; detail=status',
+        'cachet; fwd=stale; detail=status',
       ])
       expect(text(notFound)).not.toContain('item 2 v1')
       if (family === 'koa') expect(app.state.errors).toHaveLength(1)

@@ -160,7 +160,7 @@ const INSIDE_SWR_MS = SLOW_TTL_MS + 1_000
 const INSIDE_SIE_MS = SLOW_TTL_MS + 35_000
 const PAST_SIE_MS = SLOW_TTL_MS + 301_000
 const SWR_STATUS = /^cachet; hit; ttl=-\d+; detail=stale-while-revalidate$/
-const SIE_STATUS_503 = /^cachet; fwd=miss; fwd-status=503; ttl=-\d+; detail=stale-if-error$/
+const SIE_STATUS_503 = /^cachet; fwd=stale; fwd-status=503; ttl=-\d+; detail=stale-if-error$/
 /** A copy stored (or refreshed) within the last second or so, as a hit shows it. */
 const FRESH_HIT = { age: /^[01]$/, 'cache-status': /^cachet; hit; ttl=[45]$/ }
 
@@ -290,6 +290,42 @@ export const scenarios: readonly Scenario[] = [
         path: '/products/12',
         ifNoneMatch: { etagOf: 'miss' },
         expect: { status: 304, xCache: 'HIT', bodyEmpty: true },
+      },
+    ],
+    originCalls: { total: 1, byRoute: { [PRODUCT]: 1 } },
+  },
+  {
+    name: 'If-Modified-Since no earlier than the stored copy answers 304 HIT; an earlier one 200',
+    row: 'GET /products/:id',
+    steps: [
+      { path: '/products/13', label: 'miss', expect: { status: 200, xCache: 'MISS' } },
+      {
+        // The shop sends no Last-Modified: the time the copy was stored stands in (RFC 9111 §4.3.2).
+        path: '/products/13',
+        headers: { 'if-modified-since': 'Fri, 01 Jan 2100 00:00:00 GMT' },
+        expect: {
+          status: 304,
+          xCache: 'HIT',
+          bodyEmpty: true,
+          headers: { etag: { sameAs: 'miss' } },
+        },
+      },
+      {
+        path: '/products/13',
+        headers: { 'if-modified-since': 'Mon, 01 Jan 2001 00:00:00 GMT' },
+        expect: { status: 200, xCache: 'HIT', sameAs: 'miss' },
+      },
+      {
+        // If-None-Match decides when present (RFC 9110 §13.1.3): a tag that differs, 200.
+        path: '/products/13',
+        ifNoneMatch: '"not-the-etag"',
+        headers: { 'if-modified-since': 'Fri, 01 Jan 2100 00:00:00 GMT' },
+        expect: { status: 200, xCache: 'HIT', sameAs: 'miss' },
+      },
+      {
+        path: '/products/13',
+        headers: { 'if-modified-since': 'not a date' },
+        expect: { status: 200, xCache: 'HIT', sameAs: 'miss' },
       },
     ],
     originCalls: { total: 1, byRoute: { [PRODUCT]: 1 } },
@@ -955,7 +991,7 @@ export const scenarios: readonly Scenario[] = [
           status: 200,
           xCache: 'MISS',
           json: { id: 4, version: 1 },
-          headers: { 'cache-status': 'cachet; fwd=miss' },
+          headers: { 'cache-status': 'cachet; fwd=stale' },
         },
       },
       {

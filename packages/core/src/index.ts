@@ -1,5 +1,6 @@
 export type { CacheHandle, RequestCache } from './engine/adapter-support'
 export {
+  conditionalsOf,
   observeMiss,
   refreshInBackground,
   splitAdapterOptions,
@@ -56,7 +57,8 @@ export {
 } from './errors'
 export type { CacheControl } from './http/cache-control'
 export { parseCacheControl } from './http/cache-control'
-export { ifNoneMatchMatches, strongEtag } from './http/conditional'
+export type { Conditionals } from './http/conditional'
+export { ifNoneMatchMatches, notModified, strongEtag } from './http/conditional'
 export type {
   AgeInput,
   Freshness,
@@ -75,6 +77,7 @@ export {
   parseHttpDate,
   requestAllows,
 } from './http/freshness'
+export { varyWith } from './http/headers'
 export type { ResponseBypassReason } from './http/storable'
 export type { InvalidationPlan } from './invalidation/local-state'
 export type { InvalidationTarget, NormalizedTarget } from './invalidation/target'

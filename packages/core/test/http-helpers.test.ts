@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http'
 import { ifNoneMatchMatches, strongEtag } from '../src/http/conditional'
-import { headerString, storableHeaders } from '../src/http/headers'
+import { headerString, storableHeaders, varyWith } from '../src/http/headers'
 
 const inm: [string, string | undefined, string | undefined, boolean][] = [
   // name, If-None-Match, stored ETag, matches
@@ -109,4 +109,19 @@ describe('storableHeaders', () => {
     [5, '5'],
     [['a', 'b'], 'a, b'],
   ])('headerString(%p) → %p', (value, expected) => expect(headerString(value)).toBe(expected))
+})
+
+describe('varyWith: Vary for a rule that keys request headers (RFC 9110 §12.5.5)', () => {
+  const cases: Array<[string, string | string[] | undefined, string[], string | undefined]> = [
+    ['nothing keyed: unchanged', 'Origin', [], undefined],
+    ['no Vary yet', undefined, ['accept-language'], 'accept-language'],
+    ['appended to the origin list', 'Origin', ['accept-language'], 'Origin, accept-language'],
+    ['already named, any case', 'Accept-Language', ['accept-language'], undefined],
+    ['several lines', ['Origin', 'Accept'], ['accept', 'x-tenant'], 'Origin, Accept, x-tenant'],
+    ['* stays *', '*', ['accept-language'], undefined],
+    ['empty value', '', ['accept-language'], 'accept-language'],
+  ]
+  it.each(cases)('%s', (_name, current, keyed, expected) => {
+    expect(varyWith(current, keyed)).toBe(expected)
+  })
 })

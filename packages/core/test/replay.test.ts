@@ -44,6 +44,7 @@ interface ReplayCase {
   entry: CacheEntry
   now: number
   ifNoneMatch?: string
+  ifModifiedSince?: string
   head?: boolean
   status: number
   headers: Record<string, string>
@@ -59,11 +60,126 @@ const notModified = (over: Record<string, string>) => ({
   'last-modified': 'Mon, 01 Jan 2024 00:00:00 GMT',
   ...over,
 })
+/** The request's conditional fields, as an adapter passes them. */
+const cond = (c: { ifNoneMatch?: string; ifModifiedSince?: string }) => ({
+  'if-none-match': c.ifNoneMatch,
+  'if-modified-since': c.ifModifiedSince,
+})
+
+const noLastModified = makeEntry({
+  status: 200,
+  headers: ['content-type', 'text/plain', 'date', 'Tue, 02 Jan 2024 00:00:00 GMT'],
+  body: Buffer.from('hello'),
+  etag: '"e2"',
+  cachedAt: Date.UTC(2024, 0, 3),
+  staleAt: Number.MAX_SAFE_INTEGER,
+  deleteAt: Number.MAX_SAFE_INTEGER,
+})
+const neitherDate = makeEntry({
+  status: 200,
+  headers: ['content-type', 'text/plain'],
+  body: Buffer.from('hello'),
+  etag: undefined,
+  cachedAt: Date.UTC(2024, 0, 3, 12, 0, 0, 500),
+  staleAt: Number.MAX_SAFE_INTEGER,
+  deleteAt: Number.MAX_SAFE_INTEGER,
+})
+
 const hit = (age: string, ttl: number) => ({
   age,
   'x-cache': 'HIT',
   'cache-status': `cachet; hit; ttl=${ttl}`,
 })
+
+/** RFC 9110 §13.1.3 and §13.2.2, RFC 9111 §4.3.2: If-Modified-Since on a stored 200. */
+const sinceCases: Array<{
+  name: string
+  entry: CacheEntry
+  ifNoneMatch?: string
+  ifModifiedSince?: string
+  status: number
+}> = [
+  {
+    name: '§13.1.3: Last-Modified equal to the date: 304',
+    entry: ok,
+    ifModifiedSince: 'Mon, 01 Jan 2024 00:00:00 GMT',
+    status: 304,
+  },
+  {
+    name: '§13.1.3: Last-Modified before the date: 304',
+    entry: ok,
+    ifModifiedSince: 'Tue, 02 Jan 2024 00:00:00 GMT',
+    status: 304,
+  },
+  {
+    name: '§13.1.3: Last-Modified after the date: 200',
+    entry: ok,
+    ifModifiedSince: 'Sun, 31 Dec 2023 23:59:59 GMT',
+    status: 200,
+  },
+  {
+    name: '§13.1.3: an invalid date is ignored: 200',
+    entry: ok,
+    ifModifiedSince: 'yesterday',
+    status: 200,
+  },
+  {
+    name: '§5.6.7: the obsolete RFC 850 form is a date: 304',
+    entry: ok,
+    ifModifiedSince: 'Monday, 01-Jan-24 00:00:00 GMT',
+    status: 304,
+  },
+  {
+    name: '§5.6.7: the asctime form is a date: 304',
+    entry: ok,
+    ifModifiedSince: 'Mon Jan  1 00:00:00 2024',
+    status: 304,
+  },
+  {
+    name: '§13.1.3: If-None-Match present: If-Modified-Since ignored (tag differs: 200)',
+    entry: ok,
+    ifNoneMatch: '"other"',
+    ifModifiedSince: 'Tue, 02 Jan 2024 00:00:00 GMT',
+    status: 200,
+  },
+  {
+    name: '§13.2.2: If-None-Match decides first (tag matches: 304)',
+    entry: ok,
+    ifNoneMatch: '"e1"',
+    ifModifiedSince: 'Sun, 31 Dec 2023 00:00:00 GMT',
+    status: 304,
+  },
+  {
+    name: 'RFC 9111 §4.3.2: no Last-Modified: the stored Date (before the date: 304)',
+    entry: noLastModified,
+    ifModifiedSince: 'Tue, 02 Jan 2024 00:00:00 GMT',
+    status: 304,
+  },
+  {
+    name: 'RFC 9111 §4.3.2: no Last-Modified: the stored Date (after the date: 200)',
+    entry: noLastModified,
+    ifModifiedSince: 'Mon, 01 Jan 2024 00:00:00 GMT',
+    status: 200,
+  },
+  {
+    name: 'RFC 9111 §4.3.2: neither: the time stored, whole seconds (304)',
+    entry: neitherDate,
+    ifModifiedSince: 'Wed, 03 Jan 2024 12:00:00 GMT',
+    status: 304,
+  },
+  {
+    name: 'RFC 9111 §4.3.2: neither: the time stored (a second earlier: 200)',
+    entry: neitherDate,
+    ifModifiedSince: 'Wed, 03 Jan 2024 11:59:59 GMT',
+    status: 200,
+  },
+  {
+    name: 'only a stored 200 answers 304',
+    entry: { ...ok, status: 404 },
+    ifModifiedSince: 'Tue, 02 Jan 2024 00:00:00 GMT',
+    status: 404,
+  },
+]
 
 const cases: ReplayCase[] = [
   {
@@ -174,11 +290,24 @@ const cases: ReplayCase[] = [
 
 describe('replay', () => {
   test.each(cases)('$name', ({ entry, now, ifNoneMatch, head, status, headers, body }) => {
-    const r = replay(entry, now, ifNoneMatch, head ?? false)
+    const r = replay(entry, now, cond({ ifNoneMatch }), head ?? false)
     expect(r.status).toBe(status)
     expect(asObject(r.headers)).toEqual(headers)
     expect(r.headers.length).toBe(Object.keys(headers).length * 2)
     expect(r.body?.toString()).toBe(body)
+  })
+
+  test.each(sinceCases)('If-Modified-Since, $name', (c) => {
+    const r = replay(c.entry, c.entry.cachedAt + 1000, cond(c), false)
+    expect(r.status).toBe(c.status)
+    expect(r.body === undefined).toBe(c.status === 304)
+    if (c.status === 304) {
+      // RFC 9110 §15.4.5: the validators and caching fields the 200 would have carried.
+      const h = asObject(r.headers)
+      expect(h.etag).toBe(c.entry.etag)
+      expect(h['content-type']).toBeUndefined()
+      expect(h['x-cache']).toBe('HIT')
+    }
   })
 
   test('replay does not modify the stored header list', () => {
@@ -235,7 +364,7 @@ const staleCases: StaleCase[] = [
     headers: full({
       'content-length': '5',
       etag: '"e1"',
-      ...stale('70', 'cachet; fwd=miss; fwd-status=503; ttl=-10; detail=stale-if-error'),
+      ...stale('70', 'cachet; fwd=stale; fwd-status=503; ttl=-10; detail=stale-if-error'),
     }),
     body: 'hello',
   },
@@ -248,7 +377,7 @@ const staleCases: StaleCase[] = [
     headers: full({
       'content-length': '5',
       etag: '"e1"',
-      ...stale('70', 'cachet; fwd=miss; ttl=-10; detail=stale-if-error'),
+      ...stale('70', 'cachet; fwd=stale; ttl=-10; detail=stale-if-error'),
     }),
     body: 'hello',
   },
@@ -313,7 +442,7 @@ const staleCases: StaleCase[] = [
     status: 304,
     headers: notModified({
       etag: '"e1"',
-      ...stale('70', 'cachet; fwd=miss; fwd-status=502; ttl=-10; detail=stale-if-error'),
+      ...stale('70', 'cachet; fwd=stale; fwd-status=502; ttl=-10; detail=stale-if-error'),
     }),
     body: undefined,
   },
@@ -335,7 +464,7 @@ const staleCases: StaleCase[] = [
 
 describe('replay of a stale copy', () => {
   test.each(staleCases)('$name', (c) => {
-    const r = replay(c.entry, c.now, c.ifNoneMatch, c.head ?? false, c.stale)
+    const r = replay(c.entry, c.now, cond(c), c.head ?? false, c.stale)
     expect(r.status).toBe(c.status)
     expect(asObject(r.headers)).toEqual(c.headers)
     expect(r.headers.length).toBe(Object.keys(c.headers).length * 2)
@@ -354,8 +483,8 @@ describe('cacheStatusStale', () => {
     [[-5, 'revalidate', false, undefined], 'cachet; hit; ttl=-5; detail=stale-while-revalidate'],
     [[-5, 'error', false, undefined], 'cachet; hit; ttl=-5; detail=stale-if-error'],
     [[-5, 'error', false, 503], 'cachet; hit; ttl=-5; detail=stale-if-error'],
-    [[-5, 'error', true, undefined], 'cachet; fwd=miss; ttl=-5; detail=stale-if-error'],
-    [[-5, 'error', true, 500], 'cachet; fwd=miss; fwd-status=500; ttl=-5; detail=stale-if-error'],
+    [[-5, 'error', true, undefined], 'cachet; fwd=stale; ttl=-5; detail=stale-if-error'],
+    [[-5, 'error', true, 500], 'cachet; fwd=stale; fwd-status=500; ttl=-5; detail=stale-if-error'],
   ])('%j → %s', (args, expected) => expect(cacheStatusStale(...args)).toBe(expected))
 })
 
@@ -381,7 +510,7 @@ describe('entries stored by the engine replay correctly', () => {
     expect(a.entry.etag).toBe(strongEtag(Buffer.from('hello')))
     expect(a.entry.headers).toEqual(['content-type', 'text/plain'])
     expect(b.entry.etag).toBe('W/"mine"')
-    const r = replay(a.entry, Date.now(), a.entry.etag, false)
+    const r = replay(a.entry, Date.now(), { 'if-none-match': a.entry.etag }, false)
     expect(r.status).toBe(304)
     expect(origin.calls).toBe(2)
   })
@@ -391,6 +520,8 @@ describe('status headers', () => {
   test.each([
     [fillOutcome(undefined), ['MISS', CACHE_STATUS_MISS]],
     [fillOutcome('set-cookie'), ['BYPASS', 'cachet; fwd=miss; detail=set-cookie']],
+    [fillOutcome(undefined, true), ['MISS', 'cachet; fwd=stale']],
+    [fillOutcome('set-cookie', true), ['BYPASS', 'cachet; fwd=stale; detail=set-cookie']],
     [bypassOutcome('credentials'), ['BYPASS', 'cachet; fwd=bypass; detail=credentials']],
   ])('%j', (actual, expected) => expect(actual).toEqual(expected))
 

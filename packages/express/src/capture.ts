@@ -1,5 +1,12 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import { type Fill, fillOutcome, staleIfErrorReplay, strongEtag } from '@cachet/core'
+import {
+  type Conditionals,
+  type Fill,
+  fillOutcome,
+  staleIfErrorReplay,
+  strongEtag,
+  varyWith,
+} from '@cachet/core'
 
 type Chunk = string | Buffer | Uint8Array
 
@@ -52,7 +59,7 @@ function absorbHeaders(res: ServerResponse, headers: unknown): void {
 export function captureResponse(
   res: ServerResponse,
   fill: Fill,
-  ifNoneMatch: string | undefined,
+  conditionals: Conditionals | undefined,
 ): void {
   const writeHead = res.writeHead as (...args: unknown[]) => ServerResponse
   const write = res.write
@@ -65,7 +72,7 @@ export function captureResponse(
   const replaceWithStale = (): boolean => {
     if (fill.stale === undefined || res.statusCode < 500 || res.headersSent) return false
     replaced = true
-    const r = staleIfErrorReplay(res, fill, res.statusCode, ifNoneMatch)
+    const r = staleIfErrorReplay(res, fill, res.statusCode, conditionals)
     writeHead.call(res, r.status, r.headers)
     ;(end as (...a: unknown[]) => ServerResponse).call(res, r.body)
     return true
@@ -80,7 +87,10 @@ export function captureResponse(
   const decide = () => {
     if (decided) return
     decided = true
-    const [outcome, status] = fillOutcome(fill.onHeaders(res.statusCode, res.getHeaders()))
+    const vary = varyWith(res.getHeader('vary'), fill.rule.key.headers)
+    if (vary !== undefined) res.setHeader('vary', vary)
+    const veto = fill.onHeaders(res.statusCode, res.getHeaders())
+    const [outcome, status] = fillOutcome(veto, fill.forwardedStale)
     res.setHeader('x-cache', outcome)
     res.setHeader('cache-status', status)
   }

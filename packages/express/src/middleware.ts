@@ -8,6 +8,7 @@ import {
   type CacheRule,
   type CompiledCacheRule,
   type CompiledWriteRule,
+  conditionalsOf,
   type Exchange,
   type Fill,
   isInternalRequest,
@@ -107,7 +108,7 @@ export function cacheMiddleware(
 
   /** Lets the route answer a miss while the response is recorded into `fill`. */
   const forward = (fill: Fill, req: IncomingMessage, res: ServerResponse, next: Next) => {
-    captureResponse(res, fill, req.headers['if-none-match'] as string | undefined)
+    captureResponse(res, fill, conditionalsOf(req.headers))
     narrowView(fill, req)
     // Conditional headers would let the route answer 304, leaving nothing to
     // store; the cache answers them itself from the stored entry.
@@ -128,16 +129,7 @@ export function cacheMiddleware(
   ) => {
     if (lookup.type === 'hit' || lookup.type === 'stale') {
       const stale = lookup.type === 'stale' ? { reason: lookup.reason } : undefined
-      write(
-        res,
-        replay(
-          lookup.entry,
-          Date.now(),
-          req.headers['if-none-match'] as string | undefined,
-          req.method === 'HEAD',
-          stale,
-        ),
-      )
+      write(res, replay(lookup.entry, Date.now(), req.headers, req.method === 'HEAD', stale))
       engine.observe(rule, 'hit', (performance.now() - started) / 1000)
       if (lookup.type === 'stale' && lookup.refresh !== undefined) {
         const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/'

@@ -1,14 +1,26 @@
 import { pipeline, Readable, Transform } from 'node:stream'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
-import { type Fill, fillOutcome, type ResponseBypassReason, strongEtag } from '@cachet/core'
+import {
+  type Fill,
+  fillOutcome,
+  type ResponseBypassReason,
+  strongEtag,
+  varyWith,
+} from '@cachet/core'
 import type { Context } from 'koa'
 
 function isReadable(body: unknown): body is Readable {
   return body !== null && typeof body === 'object' && typeof (body as Readable).pipe === 'function'
 }
 
-function setOutcome(ctx: Context, veto: ResponseBypassReason | undefined): void {
-  const [outcome, status] = fillOutcome(veto)
+/** Adds the rule's keyed request headers to `Vary` (see `varyWith`). */
+function addVary(ctx: Context, fill: Fill): void {
+  const vary = varyWith(ctx.response.get('vary') || undefined, fill.rule.key.headers)
+  if (vary !== undefined) ctx.set('vary', vary)
+}
+
+function setOutcome(ctx: Context, fill: Fill, veto: ResponseBypassReason | undefined): void {
+  const [outcome, status] = fillOutcome(veto, fill.forwardedStale)
   ctx.set('x-cache', outcome)
   ctx.set('cache-status', status)
 }
@@ -21,15 +33,17 @@ function captureBytes(ctx: Context, fill: Fill, bytes: Buffer): void {
   // the status is set again because a body assignment can change it.
   ctx.body = bytes
   ctx.status = status
+  addVary(ctx, fill)
   const veto = fill.onHeaders(status, ctx.response.headers)
   fill.onChunk(bytes)
   fill.onEnd()
-  setOutcome(ctx, veto ?? fill.veto)
+  setOutcome(ctx, fill, veto ?? fill.veto)
 }
 
 /** Tees a streamed body into the fill as Koa pipes it to the client. */
 function captureStream(ctx: Context, fill: Fill, source: Readable): void {
-  setOutcome(ctx, fill.onHeaders(ctx.status, ctx.response.headers))
+  addVary(ctx, fill)
+  setOutcome(ctx, fill, fill.onHeaders(ctx.status, ctx.response.headers))
   if (!fill.capturing) return
   const tee = new Transform({
     transform(chunk: Buffer | string, encoding, callback) {
@@ -86,7 +100,7 @@ export async function captureBody(ctx: Context, fill: Fill, head: boolean): Prom
 
 function abandon(ctx: Context, fill: Fill, reason: ResponseBypassReason): void {
   fill.onAbort()
-  const [, status] = fillOutcome(reason)
+  const [, status] = fillOutcome(reason, fill.forwardedStale)
   ctx.set('x-cache', 'BYPASS')
   ctx.set('cache-status', status)
 }

@@ -9,6 +9,8 @@ import {
   type CacheRule,
   type CompiledCacheRule,
   type CompiledWriteRule,
+  type Conditionals,
+  conditionalsOf,
   type Exchange,
   type Fill,
   fillOutcome,
@@ -86,11 +88,16 @@ function appListener(app: Application): ReturnType<Application['callback']> {
  * Sends a stale-if-error copy in place of the origin's failure: a 5xx the
  * route set, or an error it threw (`status` 0; the app still hears of it).
  */
-function serveStale(ctx: Context, fill: Fill, status: number, ifNoneMatch: string | undefined) {
+function serveStale(
+  ctx: Context,
+  fill: Fill,
+  status: number,
+  conditionals: Conditionals | undefined,
+) {
   const body: unknown = ctx.body
   if (body !== null && typeof body === 'object' && typeof (body as Readable).destroy === 'function')
     (body as Readable).destroy()
-  writeHit(ctx, staleIfErrorReplay(ctx.res, fill, status, ifNoneMatch))
+  writeHit(ctx, staleIfErrorReplay(ctx.res, fill, status, conditionals))
 }
 
 /**
@@ -122,7 +129,7 @@ function narrowView(ctx: Context, fill: Fill): void {
 
 /** Lets downstream answer a miss, then records what it left in `ctx.body`. */
 async function forward(ctx: Context, next: Next, fill: Fill): Promise<void> {
-  const ifNoneMatch = ctx.get('if-none-match') || undefined
+  const conditionals = conditionalsOf(ctx.headers)
   narrowView(ctx, fill)
   // The cache answers conditional requests itself from the stored entry.
   delete ctx.headers['if-none-match']
@@ -139,15 +146,15 @@ async function forward(ctx: Context, next: Next, fill: Fill): Promise<void> {
     const failure = typeof status !== 'number' || status >= 500
     if (failure && fill.stale !== undefined && !ctx.res.headersSent) {
       ctx.app.emit('error', err, ctx)
-      return serveStale(ctx, fill, typeof status === 'number' ? status : 0, ifNoneMatch)
+      return serveStale(ctx, fill, typeof status === 'number' ? status : 0, conditionals)
     }
     fill.onAbort()
-    throw withCacheHeaders(err, fillOutcome(fill.veto ?? 'status'))
+    throw withCacheHeaders(err, fillOutcome(fill.veto ?? 'status', fill.forwardedStale))
   } finally {
     if (head) ctx.method = 'HEAD'
   }
   if (fill.stale !== undefined && ctx.status >= 500 && !ctx.res.headersSent)
-    return serveStale(ctx, fill, ctx.status, ifNoneMatch)
+    return serveStale(ctx, fill, ctx.status, conditionals)
   await captureBody(ctx, fill, head)
 }
 
@@ -207,10 +214,7 @@ export function cacheMiddleware(input: readonly CacheRule[] | KoaCacheOptions): 
     if (lookup.type === 'hit' || lookup.type === 'stale') {
       const stale = lookup.type === 'stale' ? { reason: lookup.reason } : undefined
       // Koa strips the body of a HEAD response itself.
-      writeHit(
-        ctx,
-        replay(lookup.entry, Date.now(), ctx.get('if-none-match') || undefined, false, stale),
-      )
+      writeHit(ctx, replay(lookup.entry, Date.now(), ctx.headers, false, stale))
       engine.observe(cacheMatch.rule, 'hit', (performance.now() - started) / 1000)
       if (lookup.type === 'stale' && lookup.refresh !== undefined) {
         refreshInBackground(

@@ -1,6 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { CachetConfigError } from '../errors'
+import type { Conditionals } from '../http/conditional'
 import type { InvalidationTarget } from '../invalidation/target'
 import type { CacheRule, CompiledCacheRule, RuleMatch } from '../rules/types'
 import {
@@ -57,8 +58,7 @@ function edgeListener(engine: CacheEngine, listener: RequestListener): RequestLi
         const ex: Exchange = { method, path, rawQuery, headers: req.headers, user: undefined }
         const entry = engine.peek(m as RuleMatch<CompiledCacheRule>, ex)
         if (entry !== undefined) {
-          const ifNoneMatch = req.headers['if-none-match']
-          const r = replay(entry, Date.now(), ifNoneMatch, method === 'HEAD')
+          const r = replay(entry, Date.now(), req.headers, method === 'HEAD')
           res.writeHead(r.status, r.headers)
           res.end(r.body)
           engine.observe(m.rule as CompiledCacheRule, 'hit', (performance.now() - started) / 1000)
@@ -152,6 +152,14 @@ export function refreshInBackground(
   )
 }
 
+/** The conditional fields of a request, kept before a miss removes them from the route's view. */
+export function conditionalsOf(headers: IncomingHttpHeaders): Conditionals | undefined {
+  const inm = headers['if-none-match']
+  const ims = headers['if-modified-since']
+  if (inm === undefined && ims === undefined) return undefined
+  return { 'if-none-match': inm, 'if-modified-since': ims }
+}
+
 /**
  * The stale-if-error copy that replaces an origin failure (`status` 0: a
  * thrown error), as the adapter writes it, after removing every header the
@@ -162,11 +170,11 @@ export function staleIfErrorReplay(
   res: ServerResponse,
   fill: Fill,
   status: number,
-  ifNoneMatch: string | undefined,
+  conditionals: Conditionals | undefined,
 ): Replay {
   const stale = fill.serveStale(status)
   for (const name of res.getHeaderNames()) res.removeHeader(name)
-  return replay(stale, Date.now(), ifNoneMatch, false, {
+  return replay(stale, Date.now(), conditionals, false, {
     reason: 'error',
     forwarded: true,
     originStatus: status === 0 ? undefined : status,

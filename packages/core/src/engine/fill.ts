@@ -89,6 +89,11 @@ export class Fill {
     return stale !== undefined && this.#sink.staleUsable(stale) ? stale : undefined
   }
 
+  /** The cache held a copy past its freshness when it sent this request to the origin. */
+  get forwardedStale(): boolean {
+    return this.#stale !== undefined
+  }
+
   /** The origin failed: a 5xx, or the response ended early (a thrown error, a reset). */
   get failed(): boolean {
     return this.#aborted || this.#status >= 500

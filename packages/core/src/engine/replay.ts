@@ -1,5 +1,5 @@
 import type { CacheEntry } from '../entry/entry'
-import { ifNoneMatchMatches } from '../http/conditional'
+import { type Conditionals, notModified } from '../http/conditional'
 import { cacheStatusHit, cacheStatusStale } from './status-headers'
 
 /** What an adapter writes for a hit: status, a flat header list, and the body (none for HEAD or 304). */
@@ -30,13 +30,14 @@ export interface StaleReplay {
 /**
  * Builds a hit's response from the stored entry: the stored end-to-end headers,
  * `Content-Length`, `ETag`, `Age` (RFC 9111 §5.1), `X-Cache` and
- * `Cache-Status`; `304` for a matching `If-None-Match` on a stored 200. With
+ * `Cache-Status`; `304` when the request's `If-None-Match` or
+ * `If-Modified-Since` says its copy of a stored 200 is current. With
  * `stale`, `X-Cache: STALE` and a `Cache-Status` with a negative ttl.
  */
 export function replay(
   entry: CacheEntry,
   now: number,
-  ifNoneMatch: string | undefined,
+  conditionals: Conditionals | undefined,
   head: boolean,
   stale?: StaleReplay,
 ): Replay {
@@ -51,23 +52,15 @@ export function replay(
           stale.forwarded === true,
           stale.originStatus,
         )
-  if (entry.status === 200 && ifNoneMatchMatches(ifNoneMatch, entry.etag)) {
+  if (notModified(entry, conditionals)) {
     const headers: string[] = []
     for (let i = 0; i < entry.headers.length; i += 2) {
       if (NOT_MODIFIED_FIELDS.has(entry.headers[i] as string)) {
         headers.push(entry.headers[i] as string, entry.headers[i + 1] as string)
       }
     }
-    headers.push(
-      'etag',
-      entry.etag as string,
-      'age',
-      age,
-      'x-cache',
-      outcome,
-      'cache-status',
-      status,
-    )
+    if (entry.etag !== undefined) headers.push('etag', entry.etag)
+    headers.push('age', age, 'x-cache', outcome, 'cache-status', status)
     return { status: 304, headers, body: undefined }
   }
   const headers = entry.headers.slice()

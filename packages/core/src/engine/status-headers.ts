@@ -19,9 +19,10 @@ export function cacheStatusHit(ttlSeconds: number): string {
 
 /**
  * A copy served past its ttl (a negative `ttl`, RFC 9211 §2.5). When this
- * request's own origin call failed, it was forwarded: `fwd=miss` and the
- * origin's status when it answered one (not when it threw); otherwise (served while a refresh runs, or after the
- * coalesced origin call it waited on failed) it is a `hit`.
+ * request's own origin call failed, it was forwarded with a stale copy at
+ * hand: `fwd=stale` and the origin's status when it answered one (not when it
+ * threw); otherwise (served while a refresh runs, or after the coalesced
+ * origin call it waited on failed) it is a `hit`.
  */
 export function cacheStatusStale(
   ttlSeconds: number,
@@ -33,8 +34,8 @@ export function cacheStatusStale(
   const served = !forwarded
     ? 'hit'
     : originStatus === undefined
-      ? 'fwd=miss'
-      : `fwd=miss; fwd-status=${originStatus}`
+      ? 'fwd=stale'
+      : `fwd=stale; fwd-status=${originStatus}`
   return `${CACHE_NAME}; ${served}; ttl=${ttlSeconds}; detail=${detail}`
 }
 
@@ -45,11 +46,19 @@ export function cacheStatusBypass(reason: BypassReason, requestSide: boolean): s
   return `${CACHE_NAME}; fwd=${requestSide ? 'bypass' : 'miss'}; detail=${reason}`
 }
 
-/** `X-Cache` and `Cache-Status` for a miss whose response was (or was not) storable. */
-export function fillOutcome(veto: BypassReason | undefined): readonly [CacheOutcome, string] {
+/**
+ * `X-Cache` and `Cache-Status` for a miss whose response was (or was not)
+ * storable. `stale`: the cache held a copy past its freshness and went to the
+ * origin anyway (RFC 9211 §2.2 `fwd=stale`), rather than holding nothing.
+ */
+export function fillOutcome(
+  veto: BypassReason | undefined,
+  stale = false,
+): readonly [CacheOutcome, string] {
+  const fwd = stale ? 'fwd=stale' : 'fwd=miss'
   return veto === undefined
-    ? ['MISS', CACHE_STATUS_MISS]
-    : ['BYPASS', cacheStatusBypass(veto, false)]
+    ? ['MISS', `${CACHE_NAME}; ${fwd}`]
+    : ['BYPASS', `${CACHE_NAME}; ${fwd}; detail=${veto}`]
 }
 
 /** `X-Cache` and `Cache-Status` for a request the cache did not handle. */

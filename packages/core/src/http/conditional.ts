@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { parseHttpDate } from './freshness'
 
 /**
  * Validators and conditional requests, RFC 9110 §8.8.3 and §13.1.2.
@@ -8,6 +9,52 @@ import { createHash } from 'node:crypto'
 export function strongEtag(body: Buffer): string {
   const hash = createHash('sha1').update(body).digest('base64').slice(0, 27)
   return `"${body.length.toString(16)}-${hash}"`
+}
+
+/** The request fields a stored response's conditional answer depends on. */
+export interface Conditionals {
+  readonly 'if-none-match'?: string | readonly string[]
+  readonly 'if-modified-since'?: string
+}
+
+/**
+ * Whether a stored 200 answers `304 Not Modified` (RFC 9110 §13.2.2: the
+ * preconditions a cache evaluates, in order). `If-None-Match` (weak
+ * comparison) decides when present, and then `If-Modified-Since` is ignored
+ * (§13.1.3); otherwise `If-Modified-Since`, a valid HTTP-date, is compared with
+ * the stored `Last-Modified`, or, without one, its `Date` or the time it was
+ * stored (RFC 9111 §4.3.2).
+ */
+export function notModified(
+  stored: {
+    readonly status: number
+    readonly etag: string | undefined
+    readonly headers: readonly string[]
+    readonly cachedAt: number
+  },
+  request: Conditionals | undefined,
+): boolean {
+  if (request === undefined || stored.status !== 200) return false
+  const inm = request['if-none-match']
+  if (inm !== undefined) {
+    return ifNoneMatchMatches(typeof inm === 'string' ? inm : inm.join(', '), stored.etag)
+  }
+  const ims = request['if-modified-since']
+  if (ims === undefined) return false
+  const since = parseHttpDate(ims)
+  if (since === undefined) return false
+  const modified =
+    storedDate(stored.headers, 'last-modified') ??
+    storedDate(stored.headers, 'date') ??
+    Math.floor(stored.cachedAt / 1000) * 1000
+  return modified <= since
+}
+
+function storedDate(headers: readonly string[], name: string): number | undefined {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] === name) return parseHttpDate(headers[i + 1] as string)
+  }
+  return undefined
 }
 
 const ENTITY_TAG = /(?:W\/)?"[^"]*"/g

@@ -30,6 +30,25 @@ export function headerString(value: OutgoingHttpHeader | undefined): string | un
 }
 
 /**
+ * The `Vary` a response of a rule that keys request headers sends, so that
+ * caches after this one (a browser, a CDN) keep its variants apart too
+ * (RFC 9110 §12.5.5): the response's own list plus the keyed names it lacks;
+ * `undefined` when there is nothing to add (none keyed, all listed, or `*`).
+ */
+export function varyWith(
+  current: OutgoingHttpHeader | undefined,
+  keyed: readonly string[],
+): string | undefined {
+  if (keyed.length === 0) return undefined
+  const text = headerString(current)?.trim() ?? ''
+  const listed = new Set(text.split(',').map((n) => n.trim().toLowerCase()))
+  if (listed.has('*')) return undefined
+  const missing = keyed.filter((n) => !listed.has(n))
+  if (missing.length === 0) return undefined
+  return text === '' ? missing.join(', ') : `${text}, ${missing.join(', ')}`
+}
+
+/**
  * The end-to-end headers of a response as a flat `[name, value, ...]` list with
  * lower-case names, ready for `res.writeHead(status, list)`. Fields named in
  * `Connection` are hop-by-hop too.
