@@ -331,6 +331,28 @@ export const scenarios: readonly Scenario[] = [
     originCalls: { total: 1, byRoute: { [PRODUCT]: 1 } },
   },
   {
+    name: 'only-if-cached: 504 from the cache when nothing is stored, the stored copy once it is',
+    row: 'GET /products/:id',
+    steps: [
+      {
+        path: '/products/15',
+        headers: { 'cache-control': 'only-if-cached' },
+        expect: {
+          status: 504,
+          xCache: 'MISS',
+          headers: { 'cache-status': 'cachet; detail=only-if-cached', 'cache-control': 'no-store' },
+        },
+      },
+      { path: '/products/15', label: 'miss', expect: { status: 200, xCache: 'MISS' } },
+      {
+        path: '/products/15',
+        headers: { 'cache-control': 'only-if-cached' },
+        expect: { status: 200, xCache: 'HIT', sameAs: 'miss' },
+      },
+    ],
+    originCalls: { total: 1, byRoute: { [PRODUCT]: 1 } },
+  },
+  {
     name: 'HEAD on a cached GET entry: 200 HIT, no body, the GET body length',
     row: 'GET /products/:id',
     steps: [

@@ -201,7 +201,7 @@ async function prefill(route: string, count: number, concurrency: number): Promi
         stored++
         continue
       }
-      if (l.type !== 'miss') throw new Error(`prefill ${path}: ${l.type} (${l.reason})`)
+      if (l.type !== 'miss') throw new Error(`prefill ${path}: ${l.type}`)
       l.fill.onHeaders(200, headers)
       l.fill.onChunk(body)
       l.fill.onEnd()

@@ -45,6 +45,7 @@ export {
   cacheStatusHit,
   cacheStatusStale,
   fillOutcome,
+  ONLY_IF_CACHED_UNAVAILABLE,
   WRITE_INVALIDATION_FAILED,
 } from './engine/status-headers'
 export type { CacheEntry } from './entry/entry'

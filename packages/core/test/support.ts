@@ -113,7 +113,7 @@ export function lookup(
 }
 
 export interface Outcome {
-  /** `hit`, `stale:<reason>`, `miss`, `bypass:<reason>`, `write` or `no-rule`. */
+  /** `hit`, `stale:<reason>`, `miss`, `bypass:<reason>`, `unavailable`, `write` or `no-rule`. */
   outcome: string
   body: string
 }
@@ -124,6 +124,7 @@ export function finish(l: Lookup, origin: FakeOrigin, respond?: OriginResponse):
   if (l.type === 'stale') return { outcome: `stale:${l.reason}`, body: l.entry.body.toString() }
   if (l.type === 'bypass')
     return { outcome: `bypass:${l.reason}`, body: origin.serve(undefined, respond) }
+  if (l.type === 'unavailable') return { outcome: 'unavailable', body: '' }
   return { outcome: 'miss', body: origin.serve(l.fill, respond) }
 }
 

@@ -14,6 +14,7 @@ import {
   isInternalRequest,
   type Lookup,
   narrowRequest,
+  ONLY_IF_CACHED_UNAVAILABLE,
   observeMiss,
   type RequestCache,
   type RuleMatch,
@@ -142,6 +143,11 @@ export function cacheMiddleware(
       res.setHeader('x-cache', outcome)
       res.setHeader('cache-status', status)
       next()
+      return
+    }
+    if (lookup.type === 'unavailable') {
+      const u = ONLY_IF_CACHED_UNAVAILABLE
+      write(res, { status: u.status, headers: [...u.headers], body: Buffer.from(u.body) })
       return
     }
     observeMiss(engine, rule, res, started)

@@ -16,6 +16,7 @@ import {
   fillOutcome,
   isInternalRequest,
   narrowRequest,
+  ONLY_IF_CACHED_UNAVAILABLE,
   observeMiss,
   type RequestCache,
   type RuleMatch,
@@ -237,6 +238,11 @@ export function cacheMiddleware(input: readonly CacheRule[] | KoaCacheOptions): 
       } catch (err) {
         throw withCacheHeaders(err, outcome)
       }
+      return
+    }
+    if (lookup.type === 'unavailable') {
+      const u = ONLY_IF_CACHED_UNAVAILABLE
+      writeHit(ctx, { status: u.status, headers: [...u.headers], body: Buffer.from(u.body) })
       return
     }
     observeMiss(engine, cacheMatch.rule, ctx.res, started)

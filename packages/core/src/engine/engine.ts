@@ -11,7 +11,7 @@ import {
   userTag,
 } from '../invalidation/target'
 import { buildKey, parseQuery } from '../rules/key'
-import { requestBypassReason } from '../rules/request-filter'
+import { onlyIfCached, requestBypassReason } from '../rules/request-filter'
 import { RuleSet } from '../rules/rule-set'
 import type { TemplateVars } from '../rules/template'
 import type { CompiledCacheRule, CompiledWriteRule, RuleMatch } from '../rules/types'
@@ -59,6 +59,11 @@ export type Lookup =
       readonly refresh: RefreshClaim | undefined
     }
   | { readonly type: 'bypass'; readonly reason: BypassReason }
+  /**
+   * The client sent `Cache-Control: only-if-cached` and no tier holds a copy
+   * that may be sent: answer 504 without going to the origin (RFC 9111 §5.2.1.7).
+   */
+  | { readonly type: 'unavailable' }
   /** Go to the origin; `fill.stale` is the copy to serve if it fails. */
   | { readonly type: 'miss'; readonly fill: Fill }
 
@@ -262,6 +267,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
       if (now - entry.staleAt < rule.staleWhileRevalidateMs)
         return this.#staleRevalidate(rule, key, entry, now)
     }
+    if (onlyIfCached(ex.headers)) return this.#onlyIfCached(m, ex, key)
     // Past the ttl and stale-while-revalidate: what is left is the
     // stale-if-error copy, for when the origin fails.
     const fallback = entry
@@ -285,6 +291,33 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     if (this.#remote !== undefined)
       return this.#lookupRemote(m, ex, key, tags, { flight: lead, fallback }) as Promise<Lookup>
     return { type: 'miss', fill: this.#fill(m, ex, key, tags, lead, fallback) }
+  }
+
+  /**
+   * `only-if-cached` without a usable memory copy: the shared tier is read
+   * once (no fill lock, no wait for another process's fill); nothing there
+   * means 504. Counted as a bypass (`only-if-cached`): the origin is not asked.
+   */
+  #onlyIfCached(
+    m: RuleMatch<CompiledCacheRule>,
+    ex: Exchange,
+    key: string,
+  ): Lookup | Promise<Lookup> {
+    const unavailable = (): Lookup => {
+      this.#bypass(m.rule, 'only-if-cached')
+      return { type: 'unavailable' }
+    }
+    const remote = this.#remote
+    if (remote === undefined) return unavailable()
+    const tags = this.#tagsFor(m, ex)
+    const fence = this.#state.fence(tags)
+    return remote.peek(key, tags, ex.path, m.rule).then((found) => {
+      if (found === undefined) return unavailable()
+      const entry = this.#toEntry(key, found.response, fence)
+      this.#storeLocal(entry, fence)
+      if (found.kind === 'hit') return this.#hit(m.rule, entry, 'shared')
+      return this.#staleRevalidate(m.rule, key, entry, Date.now())
+    })
   }
 
   /** A stale-while-revalidate answer; the first one in a while also starts the refresh. */

@@ -142,6 +142,35 @@ export class RemotePath {
     }
   }
 
+  /**
+   * One read without the fill lock and without waiting for another process's
+   * fill (`only-if-cached`): a fresh copy, one inside the rule's
+   * stale-while-revalidate window, or nothing.
+   */
+  async peek(
+    key: string,
+    tags: readonly string[],
+    path: string,
+    rule: CompiledCacheRule,
+  ): Promise<{ kind: 'hit' | 'stale'; response: StoredResponse } | undefined> {
+    if (!this.breaker.allow(Date.now())) return undefined
+    let read: Awaited<ReturnType<RemoteTier['read']>>
+    try {
+      read = await this.tier.read(key, tags, { lock: false })
+      this.breaker.success()
+    } catch (err) {
+      this.#failed('read', err)
+      return undefined
+    }
+    if (read.kind !== 'hit' || read.patternsSince.some((p) => this.#matches(p, path))) {
+      return undefined
+    }
+    const staleMs = Date.now() - read.response.staleAt
+    if (staleMs < 0) return { kind: 'hit', response: read.response }
+    if (staleMs < rule.staleWhileRevalidateMs) return { kind: 'stale', response: read.response }
+    return undefined
+  }
+
   #matches(pattern: string, path: string): boolean {
     let match = this.#patterns.get(pattern)
     if (match === undefined) {

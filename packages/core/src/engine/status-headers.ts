@@ -67,6 +67,26 @@ export function bypassOutcome(reason: BypassReason): readonly [CacheOutcome, str
 }
 
 /**
+ * The answer to `Cache-Control: only-if-cached` when no copy may be sent
+ * (RFC 9111 §5.2.1.7): 504, from the cache itself; the request went nowhere,
+ * so `Cache-Status` has no `fwd`.
+ */
+export const ONLY_IF_CACHED_UNAVAILABLE = {
+  status: 504,
+  headers: [
+    'content-type',
+    'application/json',
+    'cache-control',
+    'no-store',
+    'x-cache',
+    'MISS',
+    'cache-status',
+    `${CACHE_NAME}; detail=only-if-cached`,
+  ],
+  body: JSON.stringify({ error: 'not cached (only-if-cached)' }),
+} as const
+
+/**
  * The answer to a 2xx write whose invalidation failed: the write happened but
  * the old version may still be served, so the client is not told "OK".
  */

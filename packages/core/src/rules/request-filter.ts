@@ -16,6 +16,8 @@ export type RequestBypassReason =
   | 'forwarded'
   | 'method-override'
   | 'query-params'
+  /** Not a reason to skip the cache: `only-if-cached` found no copy (the answer is a 504). */
+  | 'only-if-cached'
 
 /** Header names that make a request worth a closer look (forwarding, method override). */
 const SUSPECT = new Set([...FORWARDING_HEADERS, ...METHOD_OVERRIDE_HEADERS])
@@ -67,6 +69,12 @@ export function requestBypassReason(
     }
   }
   return undefined
+}
+
+/** Whether the client asked for a stored response or nothing (RFC 9111 §5.2.1.7). */
+export function onlyIfCached(headers: IncomingHttpHeaders): boolean {
+  const cc = headers['cache-control']
+  return cc !== undefined && parseCacheControl(cc).has('only-if-cached')
 }
 
 function countParams(rawQuery: string): number {
