@@ -109,6 +109,7 @@ export function cacheMiddleware(
 
   /** Lets the route answer a miss while the response is recorded into `fill`. */
   const forward = (fill: Fill, req: IncomingMessage, res: ServerResponse, next: Next) => {
+    fill.setOuterHeaders(res.getHeaders())
     captureResponse(res, fill, conditionalsOf(req.headers))
     narrowView(fill, req)
     // Conditional headers would let the route answer 304, leaving nothing to

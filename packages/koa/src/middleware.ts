@@ -131,6 +131,7 @@ function narrowView(ctx: Context, fill: Fill): void {
 /** Lets downstream answer a miss, then records what it left in `ctx.body`. */
 async function forward(ctx: Context, next: Next, fill: Fill): Promise<void> {
   const conditionals = conditionalsOf(ctx.headers)
+  fill.setOuterHeaders(ctx.res.getHeaders())
   narrowView(ctx, fill)
   // The cache answers conditional requests itself from the stored entry.
   delete ctx.headers['if-none-match']

@@ -9,6 +9,34 @@ import type { CompiledCacheRule } from '../rules/types'
 import type { RemoteFence } from '../tiers/remote-tier'
 import type { Flight } from './flight'
 
+/**
+ * The headers of `final` that the outer layers did not set (see
+ * `Fill.setOuterHeaders`): new ones, changed ones, and of `Vary` the names
+ * added after the cache.
+ */
+export function ownHeaders(
+  final: OutgoingHttpHeaders,
+  outer: OutgoingHttpHeaders,
+): OutgoingHttpHeaders {
+  const own: OutgoingHttpHeaders = {}
+  for (const [name, value] of Object.entries(final)) {
+    if (value === undefined) continue
+    const before = outer[name]
+    if (before === undefined) own[name] = value
+    else if (name === 'vary') {
+      const had = new Set(
+        (headerString(before) ?? '').split(',').map((n) => n.trim().toLowerCase()),
+      )
+      const added = (headerString(value) ?? '')
+        .split(',')
+        .map((n) => n.trim())
+        .filter((n) => n !== '' && !had.has(n.toLowerCase()))
+      if (added.length > 0) own.vary = added.join(', ')
+    } else if (headerString(before) !== headerString(value)) own[name] = value
+  }
+  return own
+}
+
 /** What the engine does with a finished fill. */
 export interface FillSink {
   complete(
@@ -46,6 +74,8 @@ export class Fill {
   #bytes = 0
   #status = 0
   #headers: OutgoingHttpHeaders = {}
+  /** The response's headers when the route was called: the outer layers', not the route's. */
+  #outer: OutgoingHttpHeaders | undefined
   #headersAt = 0
   #verdict: ResponseBypassReason | undefined
   #capturing = false
@@ -104,6 +134,17 @@ export class Fill {
     return this.#status
   }
 
+  /**
+   * The headers already on the response when the adapter hands the request to
+   * the route: set by middleware mounted before the cache (CORS, a
+   * compressor's `Vary: Accept-Encoding`), which sets them again on every
+   * request, hits included. They are neither stored nor judged: only what the
+   * route and the layers after the cache add or change is (`ownHeaders`).
+   */
+  setOuterHeaders(headers: OutgoingHttpHeaders): void {
+    this.#outer = Object.keys(headers).length === 0 ? undefined : { ...headers }
+  }
+
   /** Decides storability from the final status and headers; returns the veto, if any. */
   onHeaders(
     status: number,
@@ -111,10 +152,11 @@ export class Fill {
     now = Date.now(),
   ): ResponseBypassReason | undefined {
     if (this.#headersAt !== 0) return this.#verdict
+    const own = this.#outer === undefined ? { ...headers } : ownHeaders(headers, this.#outer)
     this.#status = status
-    this.#headers = { ...headers }
+    this.#headers = own
     this.#headersAt = now
-    this.#verdict = responseBypassReason(this.rule, status, headers)
+    this.#verdict = responseBypassReason(this.rule, status, own)
     this.#capturing = this.#verdict === undefined
     if (this.#verdict !== undefined) this.#finish(undefined)
     return this.#verdict
