@@ -1,4 +1,5 @@
 import type { OutgoingHttpHeaders } from 'node:http'
+import { ownHeaders } from '../src/engine/fill'
 import { ifNoneMatchMatches, strongEtag } from '../src/http/conditional'
 import { headerString, storableHeaders, varyWith } from '../src/http/headers'
 
@@ -123,5 +124,24 @@ describe('varyWith: Vary for a rule that keys request headers (RFC 9110 §12.5.5
   ]
   it.each(cases)('%s', (_name, current, keyed, expected) => {
     expect(varyWith(current, keyed)).toBe(expected)
+  })
+})
+
+describe('ownHeaders: what the route and the layers after the cache set', () => {
+  const cases: Array<[string, OutgoingHttpHeaders, OutgoingHttpHeaders, OutgoingHttpHeaders]> = [
+    ['nothing outer', { a: '1' }, {}, { a: '1' }],
+    ['an outer header unchanged is left out', { a: '1', b: '2' }, { b: '2' }, { a: '1' }],
+    ['an outer header changed is the route’s', { b: '3' }, { b: '2' }, { b: '3' }],
+    [
+      'Vary: only the names added after',
+      { vary: 'Origin, Accept' },
+      { vary: 'origin' },
+      { vary: 'Accept' },
+    ],
+    ['Vary unchanged is left out', { vary: 'Origin' }, { vary: 'Origin' }, {}],
+    ['several lines compare as one list', { c: ['x', 'y'] }, { c: 'x, y' }, {}],
+  ]
+  it.each(cases)('%s', (_name, final, outer, expected) => {
+    expect(ownHeaders(final, outer)).toEqual(expected)
   })
 })
