@@ -1,3 +1,4 @@
+import http from 'node:http'
 import { adapters, jsonBody, type Reply, type RunningShop, startShop } from '../support/shops'
 
 // The attack corpus: one case per attack on a shared cache, run against both
@@ -106,6 +107,21 @@ const FORWARDING = [
 ]
 
 const MARK = 'attacker7q2w'
+
+/** A GET read with a header limit of 64 KiB (Node's client stops at 16 KiB). */
+function rawGet(
+  base: string,
+  path: string,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(new URL(path, base), { maxHeaderSize: 64 * 1024 }, (res) => {
+        res.resume()
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }))
+      })
+      .on('error', reject)
+  })
+}
 
 function text(reply: Reply): string {
   return reply.body.toString('utf8')
@@ -341,6 +357,25 @@ describe.each(adapters)('attack corpus: $name shop', ({ createShop }) => {
     expect(after - before).toBe(3)
   })
 
+  it('a response whose header block passes 16 KiB is never stored (header-oversize CPDoS)', async () => {
+    const path = fresh()
+    // The route reflects the keyed `lang` into two response headers: ~2 × 9 KB.
+    const big = `${path}?lang=${'x'.repeat(9000)}`
+    const [, runs] = await originRuns(async () => {
+      for (let i = 0; i < 2; i++) {
+        const reply = await rawGet(shop.url, big)
+        expect(reply.status).toBe(200)
+        expect(reply.headers['x-cache']).toBe('BYPASS')
+        expect(reply.headers['cache-status']).toBe('cachet; fwd=miss; detail=header-size')
+      }
+      // An ordinary value of the same parameter is stored as usual.
+      const small = await shop.send({ path: `${path}?lang=fr` })
+      expect(small.headers['content-language']).toBe('fr')
+      expect((await shop.send({ path: `${path}?lang=fr` })).headers['x-cache']).toBe('HIT')
+    })
+    expect(runs).toBe(3)
+  })
+
   it('a 5xx is never stored', async () => {
     const before = (await shop.calls()).byRoute['GET /status/:code'] ?? 0
     for (let i = 0; i < 3; i++) {
@@ -350,6 +385,48 @@ describe.each(adapters)('attack corpus: $name shop', ({ createShop }) => {
     }
     const after = (await shop.calls()).byRoute['GET /status/:code'] ?? 0
     expect(after - before).toBe(3)
+  })
+})
+
+describe.each(adapters)('attack corpus, flood: $name shop', ({ createShop }) => {
+  const BUDGET = 256 * 1024
+  let shop: RunningShop
+  beforeAll(async () => {
+    shop = await startShop(createShop, { l1MaxBytes: BUDGET })
+  })
+  afterAll(async () => {
+    await shop.close()
+  })
+
+  it('a high-cardinality query flood keeps the memory tier within its byte budget', async () => {
+    const stats = () =>
+      (
+        shop.shop.cache.engine as unknown as {
+          stats(): { l1: { entries: number; bytes: number; maxBytes: number; evictions: number } }
+        }
+      ).stats().l1
+    const before = (await shop.calls()).byRoute['GET /reflect/:id'] ?? 0
+    let maxBytes = 0
+    const N = 1500
+    for (let i = 0; i < N; i += 50) {
+      // 50 at a time, each a distinct key (the keyed `lang`), plus unkeyed junk.
+      await Promise.all(
+        Array.from({ length: 50 }, (_, j) =>
+          shop.send({ path: `/reflect/flood?lang=l${i + j}&junk=${'j'.repeat(200)}${i + j}` }),
+        ),
+      )
+      maxBytes = Math.max(maxBytes, stats().bytes)
+    }
+    const l1 = stats()
+    expect(l1.maxBytes).toBe(BUDGET)
+    expect(maxBytes).toBeLessThanOrEqual(BUDGET)
+    expect(l1.evictions).toBeGreaterThan(0)
+    // Every request ran the route once (distinct keys), and none was answered from another's entry.
+    const after = (await shop.calls()).byRoute['GET /reflect/:id'] ?? 0
+    expect(after - before).toBe(N)
+    const last = await shop.send({ path: `/reflect/flood?lang=l${N - 1}` })
+    expect(last.headers['x-cache']).toBe('HIT')
+    expect(jsonBody(last)).toMatchObject({ query: { lang: `l${N - 1}` } })
   })
 })
 

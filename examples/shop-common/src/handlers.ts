@@ -125,13 +125,16 @@ export const getReflect: OriginHandler = (_data, req) => {
   }
   const proto = first('x-forwarded-proto') ?? 'http'
   const host = first('x-forwarded-host') ?? first('host') ?? ''
-  return json(200, {
-    id: pathParam(req, 'id') ?? '',
-    url: req.url ?? '',
-    query: req.query,
-    headers,
-    link: `${proto}://${host}/reflect/${pathParam(req, 'id') ?? ''}`,
-  })
+  const id = pathParam(req, 'id') ?? ''
+  const lang = queryValue(req.query, 'lang')
+  return json(
+    200,
+    { id, url: req.url ?? '', query: req.query, headers, link: `${proto}://${host}/reflect/${id}` },
+    // The (keyed) language in response headers too, unchecked: a long one makes a long header block.
+    lang === undefined || !/^[\x20-\x7e]*$/.test(lang)
+      ? undefined
+      : { 'Content-Language': lang, Link: `</reflect/${id}?lang=${lang}>; rel="canonical"` },
+  )
 }
 
 // GET /session: a fresh session cookie on every call; the cache must never store

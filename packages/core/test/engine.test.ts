@@ -635,6 +635,22 @@ describe('invalidation reaches every entry it names', () => {
     const served = l.type === 'hit' ? replay(l.entry, Date.now(), undefined, false).headers : []
     expect(served).not.toContain('x-secret')
   })
+
+  test.each(['no-cache="Set-Cookie", max-age=60', 'private="set-cookie"'])(
+    '%s: stored, and the cookie is never replayed (RFC 9111 §5.2.2.4, §5.2.2.7)',
+    async (cc) => {
+      const engine = new CacheEngine({ rules: shop })
+      const origin = new FakeOrigin()
+      const res = { headers: { 'cache-control': cc, 'set-cookie': 'sid=one-client' } }
+      expect((await request(engine, origin, '/products/1', { respond: res })).outcome).toBe('miss')
+      const l = await lookup(engine, '/products/1')
+      expect(l.type).toBe('hit')
+      const served = l.type === 'hit' ? replay(l.entry, Date.now(), undefined, false).headers : []
+      expect(served).not.toContain('set-cookie')
+      expect(served.join(' ')).not.toContain('sid=one-client')
+      expect(origin.calls).toBe(1)
+    },
+  )
 })
 
 describe('writeTarget', () => {

@@ -58,9 +58,44 @@ const responses: ResponseCase[] = [
     expected: 'private',
   },
   {
-    name: 'private with field names on a shared rule',
+    name: 'RFC 9111 §5.2.2.7: private with field names on a shared rule is stored (without them)',
     headers: { 'cache-control': 'private="x-user"' },
+    expected: undefined,
+  },
+  {
+    name: 'RFC 9111 §5.2.2.7: private with an empty field list counts as unqualified',
+    headers: { 'cache-control': 'private=""' },
     expected: 'private',
+  },
+  {
+    name: 'RFC 9111 §5.2.2.4: no-cache with an empty field list counts as unqualified',
+    headers: { 'cache-control': 'no-cache=", "' },
+    expected: 'no-cache',
+  },
+  {
+    name: 'RFC 9111 §5.2.2.4: no-cache="Set-Cookie" lets the rest be stored without the cookie',
+    headers: { 'cache-control': 'no-cache="Set-Cookie"', 'set-cookie': ['a=1'] },
+    expected: undefined,
+  },
+  {
+    name: 'RFC 9111 §5.2.2.7: private="set-cookie" likewise',
+    headers: { 'cache-control': 'max-age=60, private="set-cookie"', 'set-cookie': 'a=1' },
+    expected: undefined,
+  },
+  {
+    name: 'no-cache naming another field does not excuse Set-Cookie',
+    headers: { 'cache-control': 'no-cache="x-other"', 'set-cookie': 'a=1' },
+    expected: 'set-cookie',
+  },
+  {
+    name: 'a header block past 16 KiB (header oversize)',
+    headers: { 'x-big': 'a'.repeat(16 * 1024) },
+    expected: 'header-size',
+  },
+  {
+    name: 'a header block just under 16 KiB',
+    headers: { 'x-big': 'a'.repeat(16 * 1024 - 20) },
+    expected: undefined,
   },
   {
     name: 'private on a per-user rule is stored',

@@ -16,8 +16,18 @@ export type ResponseBypassReason =
   | 'no-cache'
   | 'vary'
   | 'too-large'
+  /** The response's header block is larger than `MAX_STORED_HEADER_BYTES`. */
+  | 'header-size'
   /** The framework gave a body kind the adapter cannot capture (e.g. a fetch `Response`). */
   | 'body-kind'
+
+/**
+ * The largest header block stored: Node's default limit for the headers it
+ * reads (`--max-http-header-size`, 16 KiB), which many clients and proxies
+ * share. A larger one is not stored: replayed to every client, it would fail
+ * for many of them (the "header oversize" cache-poisoned denial of service).
+ */
+export const MAX_STORED_HEADER_BYTES = 16 * 1024
 
 export function responseBypassReason(
   rule: CompiledCacheRule,
@@ -26,20 +36,56 @@ export function responseBypassReason(
 ): ResponseBypassReason | undefined {
   // Only the rule's statuses; 5xx never (the rule compiler refuses them too).
   if (!rule.statuses.has(status) || status >= 500) return 'status'
-  // A shared cache must not hand one client's cookie to another.
-  if (headers['set-cookie'] !== undefined) return 'set-cookie'
   const cc = parseCacheControl(headers['cache-control'])
+  // A shared cache must not hand one client's cookie to another, unless the
+  // origin says the rest may be stored without it (RFC 9111 §5.2.2.4
+  // `no-cache="Set-Cookie"`, §5.2.2.7 `private="Set-Cookie"`: the field is not stored).
+  if (headers['set-cookie'] !== undefined && !names(cc, 'set-cookie')) return 'set-cookie'
   // RFC 9111 §5.2.2.5: no-store forbids storing.
   if (cc.has('no-store')) return 'no-store'
-  // RFC 9111 §5.2.2.7: private is for a private cache; a per-user entry is one.
-  if (cc.has('private') && !rule.perUser) return 'private'
+  // RFC 9111 §5.2.2.7: private is for a private cache; a per-user entry is
+  // one. `private="field"` lets a shared cache store the rest (the field is
+  // left out); an empty or malformed list counts as unqualified.
+  if (cc.has('private') && !rule.perUser && fieldList(cc.get('private')) === undefined)
+    return 'private'
   // RFC 9111 §5.2.2.4: no-cache means revalidate on every use, which a
-  // rule-driven entry does not do, so it is not stored at all.
-  if (cc.get('no-cache') === true) return 'no-cache'
+  // rule-driven entry does not do, so it is not stored at all; `no-cache="field"`
+  // only forbids reusing that field (left out of the entry).
+  if (cc.has('no-cache') && fieldList(cc.get('no-cache')) === undefined) return 'no-cache'
   if (varyBlocks(rule, headerString(headers.vary))) return 'vary'
   const length = headers['content-length']
   if (length !== undefined && Number(length) > rule.maxBodySize) return 'too-large'
+  if (headerBytes(headers) > MAX_STORED_HEADER_BYTES) return 'header-size'
   return undefined
+}
+
+/** The field names of a qualified directive (`no-cache="a, b"`), or `undefined` when it has none. */
+function fieldList(value: string | true | undefined): string[] | undefined {
+  if (typeof value !== 'string') return undefined
+  const fields = value
+    .split(',')
+    .map((f) => f.trim().toLowerCase())
+    .filter((f) => f !== '')
+  return fields.length > 0 ? fields : undefined
+}
+
+/** Whether a qualified `no-cache` or `private` names `field`. */
+function names(cc: ReturnType<typeof parseCacheControl>, field: string): boolean {
+  return (
+    (fieldList(cc.get('no-cache'))?.includes(field) ?? false) ||
+    (fieldList(cc.get('private'))?.includes(field) ?? false)
+  )
+}
+
+/** The size of a header block as it goes on the wire (`name: value\r\n` per line). */
+function headerBytes(headers: OutgoingHttpHeaders): number {
+  let n = 0
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue
+    if (Array.isArray(value)) for (const v of value) n += name.length + String(v).length + 4
+    else n += name.length + String(value).length + 4
+  }
+  return n
 }
 
 /**
