@@ -21,6 +21,7 @@ const rules: CacheRule[] = [
   { path: '/cookie', ttl: 60 },
   { path: '/view/:id', ttl: 60, key: { query: ['lang'] } },
   { path: '/lang/:id', ttl: 60, key: { headers: ['accept-language'] } },
+  { path: '/o/:id', ttl: 'origin' },
 ]
 
 interface TestApp {
@@ -69,6 +70,11 @@ function expressApp(express: typeof import('express')): TestApp {
     if (req.params.id === 'declared') res.set('vary', 'Accept-Language')
     res.json({ lang: req.headers['accept-language'] ?? null })
   })
+  app.get('/o/:id', (req, res) => {
+    count(calls, 'o')
+    if (req.params.id === 'fresh') res.set({ 'cache-control': 'max-age=60', age: '30' })
+    res.json({ id: req.params.id })
+  })
   app.get('/cookie', (_req, res) => {
     count(calls, 'cookie')
     res.cookie('sid', 'abc').json({ ok: true })
@@ -112,6 +118,10 @@ function koaApp(Koa: typeof import('koa')): TestApp {
       count(calls, 'lang')
       if (id === 'declared') ctx.vary('Accept-Language')
       ctx.body = { lang: ctx.get('accept-language') || null }
+    } else if (section === 'o') {
+      count(calls, 'o')
+      if (id === 'fresh') ctx.set({ 'cache-control': 'max-age=60', age: '30' })
+      ctx.body = { id }
     } else if (section === 'cookie') {
       count(calls, 'cookie')
       ctx.cookies.set('sid', 'abc')
@@ -229,6 +239,21 @@ describe.each(frameworks)('%s', (_name, build) => {
       'Accept-Language',
     ])
     expect(app.calls.lang).toBe(3)
+  })
+
+  test("ttl: 'origin': the response's Cache-Control and Age decide; none means not stored", async () => {
+    const miss = await request(url).get('/o/fresh')
+    const hit = await request(url).get('/o/fresh')
+    expect([miss.headers['x-cache'], hit.headers['x-cache']]).toEqual(['MISS', 'HIT'])
+    // The 30 s the response already had count: at most 30 s of freshness are left.
+    expect(Number(hit.headers.age)).toBeGreaterThanOrEqual(30)
+    expect(hit.headers['cache-status']).toMatch(/^cachet; hit; ttl=(30|29|28)$/)
+    const none = [await request(url).get('/o/none'), await request(url).get('/o/none')]
+    for (const r of none) {
+      expect(r.headers['x-cache']).toBe('BYPASS')
+      expect(r.headers['cache-status']).toBe('cachet; fwd=miss; detail=no-lifetime')
+    }
+    expect(app.calls.o).toBe(3)
   })
 
   test('HEAD: a cold HEAD fills the GET entry', async () => {

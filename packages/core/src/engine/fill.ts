@@ -1,7 +1,9 @@
 import type { OutgoingHttpHeaders } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { type CacheEntry, entrySize } from '../entry/entry'
+import { parseCacheControl } from '../http/cache-control'
 import { strongEtag } from '../http/conditional'
+import { currentAge, freshnessLifetime } from '../http/freshness'
 import { headerString, storableHeaders } from '../http/headers'
 import { type ResponseBypassReason, responseBypassReason } from '../http/storable'
 import type { FillFence } from '../invalidation/local-state'
@@ -35,6 +37,42 @@ export function ownHeaders(
     } else if (headerString(before) !== headerString(value)) own[name] = value
   }
   return own
+}
+
+/** A stored copy's times in origin-driven mode (epoch ms). */
+interface OriginTimes {
+  /** When the copy was generated: the response time minus its age then (so `Age` counts from it). */
+  cachedAt: number
+  staleAt: number
+  /** The response forbids serving it stale: the rule's stale windows do not apply. */
+  noStale: boolean
+}
+
+/**
+ * `ttl: 'origin'`: the freshness the response's own headers give it (RFC 9111
+ * §4.2.1, heuristics §4.2.2), at most the rule's `maxTtl`, less the age it
+ * already had (§4.2.3: `Age`, and the time since its `Date`); `undefined`
+ * when none is left. `must-revalidate`, `proxy-revalidate` and `s-maxage`
+ * forbid serving it stale (§5.2.2.2, §5.2.2.8, §5.2.2.10).
+ */
+export function originTimes(
+  rule: CompiledCacheRule,
+  status: number,
+  headers: OutgoingHttpHeaders,
+  requestTime: number,
+  responseTime: number,
+): OriginTimes | undefined {
+  const { lifetimeMs } = freshnessLifetime({ status, headers }, { shared: true, responseTime })
+  const ageMs = currentAge({ headers, requestTime, responseTime, now: responseTime })
+  const lifetime = Math.min(lifetimeMs, rule.ttlMs)
+  if (lifetime - ageMs <= 0) return undefined
+  const cc = parseCacheControl(headers['cache-control'])
+  const cachedAt = responseTime - ageMs
+  return {
+    cachedAt,
+    staleAt: cachedAt + lifetime,
+    noStale: cc.has('must-revalidate') || cc.has('proxy-revalidate') || cc.has('s-maxage'),
+  }
 }
 
 /** What the engine does with a finished fill. */
@@ -82,6 +120,10 @@ export class Fill {
   #finished = false
   #aborted = false
   readonly #startedAt = performance.now()
+  /** When the request went to the origin (epoch ms): RFC 9111 §4.2.3's request_time. */
+  readonly #requestTime = Date.now()
+  /** `ttl: 'origin'`: the stored copy's times, from the response's own headers. */
+  #originTimes: OriginTimes | undefined
   /** How long the origin took, from the fill's start to the end of its body (0 until then). */
   originSeconds = 0
 
@@ -157,6 +199,11 @@ export class Fill {
     this.#headers = own
     this.#headersAt = now
     this.#verdict = responseBypassReason(this.rule, status, own)
+    if (this.#verdict === undefined && this.rule.origin) {
+      // Freshness from the full response: Date and Age are not stored, but count.
+      this.#originTimes = originTimes(this.rule, status, headers, this.#requestTime, now)
+      if (this.#originTimes === undefined) this.#verdict = 'no-lifetime'
+    }
     this.#capturing = this.#verdict === undefined
     if (this.#verdict !== undefined) this.#finish(undefined)
     return this.#verdict
@@ -203,7 +250,9 @@ export class Fill {
     const headers = storableHeaders(this.#headers)
     const etag =
       headerString(this.#headers.etag) ?? (this.#status === 200 ? strongEtag(body) : undefined)
-    const cachedAt = Math.min(this.#headersAt, now)
+    const times = this.#originTimes
+    const cachedAt = times?.cachedAt ?? Math.min(this.#headersAt, now)
+    const staleAt = times?.staleAt ?? cachedAt + this.rule.ttlMs
     const entry: CacheEntry = {
       key: this.key,
       status: this.#status,
@@ -211,8 +260,13 @@ export class Fill {
       body,
       etag,
       cachedAt,
-      staleAt: cachedAt + this.rule.ttlMs,
-      deleteAt: cachedAt + this.rule.lifetimeMs,
+      staleAt,
+      deleteAt:
+        times === undefined
+          ? cachedAt + this.rule.lifetimeMs
+          : times.noStale
+            ? staleAt
+            : staleAt + this.rule.lifetimeMs - this.rule.ttlMs,
       tags: this.fence.tags,
       tagVersions: this.fence.versions,
       path: this.path,

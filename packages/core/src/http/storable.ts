@@ -16,6 +16,8 @@ export type ResponseBypassReason =
   | 'no-cache'
   | 'vary'
   | 'too-large'
+  /** `ttl: 'origin'`: the response's headers give it no freshness left (RFC 9111 §4.2). */
+  | 'no-lifetime'
   /** The response's header block is larger than `MAX_STORED_HEADER_BYTES`. */
   | 'header-size'
   /** The framework gave a body kind the adapter cannot capture (e.g. a fetch `Response`). */

@@ -13,6 +13,8 @@ export interface RuleDefaults {
 }
 
 export const DEFAULT_MAX_BODY_SIZE = 1024 * 1024
+/** With `ttl: 'origin'`, the longest freshness a response may claim. */
+const DEFAULT_ORIGIN_MAX_TTL = '1d'
 const CACHE_METHODS = ['GET', 'HEAD']
 const WRITE_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE']
 const KNOWN_METHODS = new Set([...CACHE_METHODS, ...WRITE_METHODS, 'OPTIONS'])
@@ -30,6 +32,7 @@ const CACHE_OPTIONS = new Set([
   'tags',
   'allowCredentials',
   'passHeaders',
+  'maxTtl',
 ])
 const WRITE_OPTIONS = new Set(['name', 'path', 'methods', 'invalidates'])
 const TAG_MAX_LENGTH = 256
@@ -249,9 +252,20 @@ export function compileRule(input: unknown, index: number, defaults: RuleDefault
     }
   }
   const perUser = checkBoolean(ctx, 'perUser', rule.perUser)
-  const ttlMs = ctx.check('ttl', parseDuration(rule.ttl ?? defaults.ttl))
-  if (ttlMs <= 0)
-    ctx.fail('ttl', `expected more than 0 seconds, got ${describeValue(rule.ttl ?? defaults.ttl)}`)
+  const origin = rule.ttl === 'origin'
+  if (!origin && rule.maxTtl !== undefined)
+    ctx.fail('maxTtl', "only a rule with ttl: 'origin' has a maxTtl (the ttl is the lifetime)")
+  const ttlMs = origin
+    ? ctx.check('maxTtl', parseDuration(rule.maxTtl ?? DEFAULT_ORIGIN_MAX_TTL))
+    : ctx.check('ttl', parseDuration(rule.ttl ?? defaults.ttl))
+  if (ttlMs <= 0) {
+    if (origin)
+      ctx.fail('maxTtl', `expected more than 0 seconds, got ${describeValue(rule.maxTtl)}`)
+    ctx.fail(
+      'ttl',
+      `expected more than 0 seconds or 'origin', got ${describeValue(rule.ttl ?? defaults.ttl)}`,
+    )
+  }
   const staleWhileRevalidateMs = staleWindow(ctx, 'staleWhileRevalidate', rule.staleWhileRevalidate)
   const staleIfErrorMs = staleWindow(ctx, 'staleIfError', rule.staleIfError)
   const key = compileKey(ctx, rule.key)
@@ -261,6 +275,7 @@ export function compileRule(input: unknown, index: number, defaults: RuleDefault
     ...base,
     kind: 'cache',
     ttlMs,
+    origin,
     staleWhileRevalidateMs,
     staleIfErrorMs,
     lifetimeMs: ttlMs + Math.max(staleWhileRevalidateMs, staleIfErrorMs),

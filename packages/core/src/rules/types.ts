@@ -32,8 +32,14 @@ export interface CacheRule {
   path: string
   /** Default `['GET', 'HEAD']` for cache rules, `['POST', 'PUT', 'PATCH', 'DELETE']` for write rules. */
   methods?: readonly string[]
-  /** Freshness lifetime: seconds, or a duration string (`'60s'`, `'5m'`). */
+  /**
+   * Freshness lifetime: seconds, or a duration string (`'60s'`, `'5m'`); or
+   * `'origin'`: the response's own headers decide, as in an RFC 9111 shared
+   * cache (`s-maxage`, `max-age`, `Expires`, heuristics), at most `maxTtl`.
+   */
   ttl?: number | string
+  /** With `ttl: 'origin'`: the longest freshness a response may claim. Default 1 day. */
+  maxTtl?: number | string
   /**
    * After the ttl, how long the stale copy may still be served at once (`X-Cache:
    * STALE`) while one background request refreshes it (RFC 5861). Seconds or a
@@ -86,7 +92,10 @@ interface CompiledRuleBase {
 
 export interface CompiledCacheRule extends CompiledRuleBase {
   readonly kind: 'cache'
+  /** The rule's ttl; with `origin`, the cap on a response's own freshness (`maxTtl`). */
   readonly ttlMs: number
+  /** `ttl: 'origin'`: each response's headers decide its freshness (RFC 9111 §4.2). */
+  readonly origin: boolean
   /** Stale windows after the ttl (0 when off). */
   readonly staleWhileRevalidateMs: number
   readonly staleIfErrorMs: number

@@ -1,0 +1,182 @@
+import type { OutgoingHttpHeaders } from 'node:http'
+import { CacheEngine } from '../src/engine/engine'
+import { replay } from '../src/engine/replay'
+import type { CacheRule } from '../src/rules/types'
+import { FakeOrigin, lookup, request } from './support'
+
+// `ttl: 'origin'`: the response's own headers decide its freshness, as in an
+// RFC 9111 shared cache. Each case: the origin's headers, then when the copy
+// is still a hit and when it is not, with the origin's calls counted.
+
+const NOW = Date.UTC(2026, 0, 10, 12, 0, 0)
+let clock = NOW
+beforeEach(() => {
+  clock = NOW
+  jest.spyOn(Date, 'now').mockImplementation(() => clock)
+})
+afterEach(() => jest.restoreAllMocks())
+
+const http = (ms: number) => new Date(ms).toUTCString()
+
+const rules: CacheRule[] = [
+  { name: 'o', path: '/o/:id', ttl: 'origin' },
+  { name: 'capped', path: '/capped/:id', ttl: 'origin', maxTtl: '1m' },
+  { name: 'swr', path: '/swr/:id', ttl: 'origin', staleWhileRevalidate: 30 },
+]
+
+interface Case {
+  name: string
+  path?: string
+  headers: OutgoingHttpHeaders
+  /** Seconds after the fill at which the copy is still a hit, and the first at which it is not. */
+  hitAt?: number
+  missAt: number
+}
+
+const cases: Case[] = [
+  {
+    name: 'RFC 9111 §5.2.2.1: max-age',
+    headers: { 'cache-control': 'max-age=60' },
+    hitAt: 59,
+    missAt: 60,
+  },
+  {
+    name: 'RFC 9111 §5.2.2.10: s-maxage wins over max-age in a shared cache',
+    headers: { 'cache-control': 'max-age=600, s-maxage=30' },
+    hitAt: 29,
+    missAt: 30,
+  },
+  {
+    name: 'RFC 9111 §5.3: Expires minus Date',
+    headers: { date: http(NOW), expires: http(NOW + 120_000) },
+    hitAt: 119,
+    missAt: 120,
+  },
+  {
+    name: 'RFC 9111 §4.2.3: the Age the response already had counts',
+    headers: { 'cache-control': 'max-age=60', age: '50' },
+    hitAt: 9,
+    missAt: 10,
+  },
+  {
+    name: 'RFC 9111 §4.2.3: a Date in the past counts as age',
+    headers: { 'cache-control': 'max-age=60', date: http(NOW - 20_000) },
+    hitAt: 39,
+    missAt: 40,
+  },
+  {
+    name: 'RFC 9111 §4.2.2: heuristic, 10% of the time since Last-Modified',
+    headers: { 'last-modified': http(NOW - 1000_000) },
+    hitAt: 99,
+    missAt: 100,
+  },
+  {
+    name: 'maxTtl caps what a response claims',
+    path: '/capped/1',
+    headers: { 'cache-control': 'max-age=86400' },
+    hitAt: 59,
+    missAt: 60,
+  },
+  {
+    name: 'RFC 9111 §5.2.2.2: must-revalidate: no stale window, a miss at once',
+    path: '/swr/1',
+    headers: { 'cache-control': 'max-age=10, must-revalidate' },
+    hitAt: 9,
+    missAt: 10,
+  },
+  {
+    name: 'the rule’s stale-while-revalidate applies past the freshness otherwise',
+    path: '/swr/2',
+    headers: { 'cache-control': 'max-age=10' },
+    hitAt: 9,
+    missAt: 40,
+  },
+  { name: 'RFC 9111 §4.2.1: no freshness at all: not stored', headers: {}, missAt: 0 },
+  {
+    name: 'max-age=0: not stored',
+    headers: { 'cache-control': 'max-age=0' },
+    missAt: 0,
+  },
+  {
+    name: 'an Age past the lifetime: not stored',
+    headers: { 'cache-control': 'max-age=60', age: '60' },
+    missAt: 0,
+  },
+  {
+    name: 'RFC 9111 §5.3: an invalid Expires is already expired',
+    headers: { expires: '0' },
+    missAt: 0,
+  },
+  {
+    name: 'RFC 9111 §4.2.1: a malformed max-age is stale, never forever',
+    headers: { 'cache-control': 'max-age=forever', expires: http(NOW + 3600_000) },
+    missAt: 0,
+  },
+]
+
+describe('ttl: origin', () => {
+  test.each(cases)('$name', async (c) => {
+    const engine = new CacheEngine({ rules })
+    const origin = new FakeOrigin()
+    const path = c.path ?? '/o/1'
+    await request(engine, origin, path, { respond: { headers: c.headers } })
+    const start = clock
+    let calls = 1
+    if (c.hitAt !== undefined) {
+      clock = start + c.hitAt * 1000
+      const out = (await request(engine, origin, path, { respond: { headers: c.headers } })).outcome
+      expect(['hit', 'stale:revalidate']).toContain(out)
+      expect(origin.calls).toBe(calls)
+    }
+    clock = start + c.missAt * 1000
+    const after = (await request(engine, origin, path, { respond: { headers: c.headers } })).outcome
+    expect(after).toBe('miss')
+    calls++
+    expect(origin.calls).toBe(calls)
+    await engine.close()
+  })
+
+  test('Age on a hit counts from when the response was generated (RFC 9111 §5.1)', async () => {
+    const engine = new CacheEngine({ rules })
+    const origin = new FakeOrigin()
+    await request(engine, origin, '/o/2', {
+      respond: { headers: { 'cache-control': 'max-age=600', age: '100' } },
+    })
+    clock += 5000
+    const l = await lookup(engine, '/o/2')
+    if (l.type !== 'hit') throw new Error(`expected a hit, got ${l.type}`)
+    const r = replay(l.entry, clock, undefined, false)
+    const age = r.headers[r.headers.indexOf('age') + 1]
+    expect(age).toBe('105')
+    expect(r.headers).toContain('cache-status')
+    expect(r.headers[r.headers.indexOf('cache-status') + 1]).toBe('cachet; hit; ttl=495')
+    await engine.close()
+  })
+
+  test('the veto is named: no-lifetime', async () => {
+    const engine = new CacheEngine({ rules })
+    const events: string[] = []
+    engine.on('bypass', (e: { reason: string }) => events.push(e.reason))
+    const origin = new FakeOrigin()
+    await request(engine, origin, '/o/3', { respond: { headers: {} } })
+    expect(events).toEqual(['no-lifetime'])
+    await engine.close()
+  })
+})
+
+describe('ttl: origin, at start-up', () => {
+  const bad: Array<[CacheRule, RegExp]> = [
+    [
+      { path: '/a', ttl: 60, maxTtl: 10 } as CacheRule,
+      /option "maxTtl": only a rule with ttl: 'origin' has a maxTtl/,
+    ],
+    [
+      { path: '/a', ttl: 'origin', maxTtl: 0 },
+      /option "maxTtl": expected more than 0 seconds, got 0/,
+    ],
+    [{ path: '/a', ttl: 'origen' }, /option "ttl": /],
+  ]
+  test.each(bad)('%j is refused', (rule, message) => {
+    expect(() => new CacheEngine({ rules: [rule] })).toThrow(message)
+  })
+})
