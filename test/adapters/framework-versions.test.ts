@@ -70,6 +70,10 @@ function expressApp(express: typeof import('express')): TestApp {
     if (req.params.id === 'declared') res.set('vary', 'Accept-Language')
     res.json({ lang: req.headers['accept-language'] ?? null })
   })
+  app.post('/o/:id', (req, res) => {
+    count(calls, 'post')
+    res.status(req.query.fail === undefined ? 200 : 500).json({ ok: true })
+  })
   app.get('/o/:id', (req, res) => {
     count(calls, 'o')
     if (req.params.id === 'fresh') res.set({ 'cache-control': 'max-age=60', age: '30' })
@@ -118,6 +122,10 @@ function koaApp(Koa: typeof import('koa')): TestApp {
       count(calls, 'lang')
       if (id === 'declared') ctx.vary('Accept-Language')
       ctx.body = { lang: ctx.get('accept-language') || null }
+    } else if (section === 'o' && ctx.method === 'POST') {
+      count(calls, 'post')
+      ctx.status = ctx.query.fail === undefined ? 200 : 500
+      ctx.body = { ok: true }
     } else if (section === 'o') {
       count(calls, 'o')
       if (id === 'fresh') ctx.set({ 'cache-control': 'max-age=60', age: '30' })
@@ -254,6 +262,16 @@ describe.each(frameworks)('%s', (_name, build) => {
       expect(r.headers['cache-status']).toBe('cachet; fwd=miss; detail=no-lifetime')
     }
     expect(app.calls.o).toBe(3)
+  })
+
+  test("ttl: 'origin': a 2xx POST to the path invalidates it first; a 5xx does not", async () => {
+    await request(url).get('/o/fresh')
+    expect((await request(url).get('/o/fresh')).headers['x-cache']).toBe('HIT')
+    expect((await request(url).post('/o/fresh?fail=1')).status).toBe(500)
+    expect((await request(url).get('/o/fresh')).headers['x-cache']).toBe('HIT')
+    expect((await request(url).post('/o/fresh')).status).toBe(200)
+    expect((await request(url).get('/o/fresh')).headers['x-cache']).toBe('MISS')
+    expect(app.calls).toMatchObject({ o: 2, post: 2 })
   })
 
   test('HEAD: a cold HEAD fills the GET entry', async () => {

@@ -180,3 +180,55 @@ describe('ttl: origin, at start-up', () => {
     expect(() => new CacheEngine({ rules: [rule] })).toThrow(message)
   })
 })
+
+describe('ttl: origin, unsafe methods invalidate their target (RFC 9111 §4.4)', () => {
+  const MAX_AGE = { respond: { headers: { 'cache-control': 'max-age=600' } } }
+
+  test.each(['POST', 'PUT', 'PATCH', 'DELETE'])(
+    '%s /o/1 invalidates /o/1 (every query), not /o/2',
+    async (method) => {
+      const engine = new CacheEngine({ rules })
+      const origin = new FakeOrigin()
+      for (const url of ['/o/1', '/o/1?a=1', '/o/2']) await request(engine, origin, url, MAX_AGE)
+      const m = engine.match(method, '/o/1')
+      expect(m?.rule.kind).toBe('invalidate')
+      if (m?.rule.kind !== 'invalidate') throw new Error('no write match')
+      await engine.invalidateAfterWrite(m as Parameters<CacheEngine['invalidateAfterWrite']>[0], {
+        method,
+        path: '/o/1',
+        rawQuery: '',
+        headers: {},
+        user: undefined,
+      })
+      expect((await request(engine, origin, '/o/1', MAX_AGE)).outcome).toBe('miss')
+      expect((await request(engine, origin, '/o/1?a=1', MAX_AGE)).outcome).toBe('miss')
+      expect((await request(engine, origin, '/o/2', MAX_AGE)).outcome).toBe('hit')
+      expect(origin.calls).toBe(5)
+      await engine.close()
+    },
+  )
+
+  test('a path with pattern characters is invalidated literally', async () => {
+    const engine = new CacheEngine({ rules: [{ path: '/f/*rest', ttl: 'origin' }] })
+    const origin = new FakeOrigin()
+    for (const url of ['/f/a:b*(c)', '/f/a:bx(c)']) await request(engine, origin, url, MAX_AGE)
+    const m = engine.match('DELETE', '/f/a:b*(c)')
+    if (m?.rule.kind !== 'invalidate') throw new Error('no write match')
+    await engine.invalidateAfterWrite(m as Parameters<CacheEngine['invalidateAfterWrite']>[0], {
+      method: 'DELETE',
+      path: '/f/a:b*(c)',
+      rawQuery: '',
+      headers: {},
+      user: undefined,
+    })
+    expect((await request(engine, origin, '/f/a:b*(c)', MAX_AGE)).outcome).toBe('miss')
+    expect((await request(engine, origin, '/f/a:bx(c)', MAX_AGE)).outcome).toBe('hit')
+    await engine.close()
+  })
+
+  test('rule-driven rules do not: an unsafe method matches nothing there', async () => {
+    const engine = new CacheEngine({ rules: [{ path: '/r/:id', ttl: 60 }] })
+    expect(engine.match('POST', '/r/1')).toBeUndefined()
+    await engine.close()
+  })
+})

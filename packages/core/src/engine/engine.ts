@@ -43,6 +43,13 @@ export const MARKER_MAX_MS = 120_000
 /** After a background refresh that stored nothing, how long before another may start. */
 export const REVALIDATE_RETRY_MS = 1000
 
+const UNSAFE_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+/** A path as a pattern that matches only itself (path-to-regexp 8 escapes with `\\`). */
+export function literalPattern(path: string): string {
+  return path.replace(/[{}()[\]+?!:*\\]/g, '\\$&')
+}
+
 export type Lookup =
   | { readonly type: 'hit'; readonly entry: CacheEntry }
   /**
@@ -90,6 +97,10 @@ const MAX_REVALIDATIONS = 10_000
  */
 export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
   readonly rules: RuleSet
+  /** Whether some cache rule is origin-driven (unsafe methods then invalidate their target). */
+  readonly #hasOriginRules: boolean
+  /** The implicit write rule of each origin-driven rule (see `#targetMatch`). */
+  readonly #targetRules = new Map<CompiledCacheRule, CompiledWriteRule>()
   /** The memory tier; `undefined` when turned off (`store.l1: false`). */
   readonly l1: MemoryTier | undefined
   readonly #state: LocalInvalidationState
@@ -133,6 +144,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     super()
     const resolved = resolveOptions(options)
     this.rules = new RuleSet(resolved.rules, resolved.defaults)
+    this.#hasOriginRules = this.rules.rules.some((r) => r.kind === 'cache' && r.origin)
     this.metrics = this.rules.rules.map((r) => new RuleMetrics(r.name))
     const l2 = resolved.l2
     // With a shared tier that has no bus, memory entries are kept only for an
@@ -202,7 +214,33 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
   }
 
   match(method: string, path: string): RuleMatch | undefined {
-    return this.rules.match(method, path)
+    const m = this.rules.match(method, path)
+    if (m !== undefined || !this.#hasOriginRules || !UNSAFE_METHODS.has(method)) return m
+    return this.#targetMatch(path)
+  }
+
+  /**
+   * RFC 9111 §4.4: an unsafe request (no write rule of its own) to a path an
+   * origin-driven rule caches invalidates that path's entries, as a write rule
+   * would: on a 2xx, on every process, before the response is sent.
+   */
+  #targetMatch(path: string): RuleMatch<CompiledWriteRule> | undefined {
+    const g = this.rules.match('GET', path)
+    if (g === undefined || g.rule.kind !== 'cache' || !g.rule.origin) return undefined
+    let write = this.#targetRules.get(g.rule)
+    if (write === undefined) {
+      write = {
+        kind: 'invalidate',
+        index: g.rule.index,
+        name: `${g.rule.name} (target of unsafe methods)`,
+        path: g.rule.path,
+        methods: UNSAFE_METHODS,
+        match: g.rule.match,
+        invalidates: { tags: [], patterns: [], user: false, target: true },
+      }
+      this.#targetRules.set(g.rule, write)
+    }
+    return { rule: write, params: g.params }
   }
 
   /** Whether the memory tier may serve and store now (the bus is healthy, or there is no shared tier). */
@@ -765,7 +803,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     if (ex.rawQuery !== '') vars.query = parseQuery(ex.rawQuery)
     return {
       tags: spec.tags.map((t) => t.render(vars)).filter((t) => t !== ''),
-      patterns: spec.patterns,
+      patterns: spec.target === true ? [literalPattern(ex.path)] : spec.patterns,
       users: spec.user && ex.user !== undefined ? [ex.user] : [],
     }
   }

@@ -14,7 +14,8 @@ export interface CompiledPath {
   readonly tokens: readonly Token[]
 }
 
-const BARE_STAR = /\*(?![A-Za-z_$])/g
+/** A `*` with no name (and not escaped): Express 4 style, given a name here. */
+const BARE_STAR = /(?<!\\)\*(?![A-Za-z_$])/g
 
 function safeDecode(value: string): string {
   try {

@@ -121,6 +121,8 @@ export interface CompiledWriteRule extends CompiledRuleBase {
     readonly tags: readonly TagTemplate[]
     readonly patterns: readonly string[]
     readonly user: boolean
+    /** The request's own path (RFC 9111 §4.4: an unsafe method invalidates its target URI). */
+    readonly target?: boolean
   }
 }
 
