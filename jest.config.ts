@@ -12,6 +12,7 @@ const config: Config = {
     '^@cachet/core/(.+)$': '<rootDir>/packages/core/src/$1/index.ts',
     '^@cachet/shop-common$': '<rootDir>/examples/shop-common/src/index.ts',
     '^@cachet/(express|koa)-shop$': '<rootDir>/examples/$1-shop/src/app.ts',
+    '^@cachet/express-gateway$': '<rootDir>/examples/express-gateway/src/app.ts',
   },
   // One throwaway redis-server for the run, on a free loopback port, stopped by pid.
   globalSetup: '<rootDir>/test/support/redis/global-setup.ts',

@@ -10,6 +10,8 @@ import path from 'node:path'
 // Never by name.
 
 export type ShopKind = 'express' | 'koa'
+/** The example apps that run as processes: the two shops, and the forwarding gateway. */
+export type AppKind = ShopKind | 'gateway'
 
 export interface ShopExit {
   code: number | null
@@ -17,7 +19,7 @@ export interface ShopExit {
 }
 
 export interface ShopProcess {
-  readonly kind: ShopKind
+  readonly kind: AppKind
   /** `http://127.0.0.1:PORT`, as the process printed it. */
   readonly url: string
   readonly pid: number
@@ -62,11 +64,13 @@ const CONTRACT_ENV = [
   'ORIGIN_DELAY_MS',
   'CACHE_L1_MAX_BYTES',
   'NODE_OPTIONS',
+  'ORIGIN_URL',
 ]
 
 /** The built entry point of a shop; throws a clear message when it was not built. */
-export function shopEntry(kind: ShopKind): string {
-  const file = path.join(REPO_ROOT, 'examples', `${kind}-shop`, 'dist', 'main.js')
+export function shopEntry(kind: AppKind): string {
+  const dir = kind === 'gateway' ? 'express-gateway' : `${kind}-shop`
+  const file = path.join(REPO_ROOT, 'examples', dir, 'dist', 'main.js')
   if (!fs.existsSync(file)) {
     throw new Error(
       `${path.relative(REPO_ROOT, file)} does not exist: build the workspace first ("npx tsc -b", which "npm test" runs before Jest)`,
@@ -97,7 +101,7 @@ function installExitHook(): void {
  * and resolves once it prints its listening line.
  */
 export async function startShopProcess(
-  kind: ShopKind,
+  kind: AppKind,
   env: Record<string, string>,
   options: StartShopOptions = {},
 ): Promise<ShopProcess> {

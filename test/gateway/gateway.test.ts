@@ -1,0 +1,310 @@
+import { spawnSync } from 'node:child_process'
+import http, { type IncomingHttpHeaders } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createGateway, type Gateway } from '@cachet/express-gateway'
+import { shopEntry, startShopProcess } from '../support/processes'
+
+// examples/express-gateway in front of a small upstream started here: one
+// origin-driven rule makes the forwarding app a shared HTTP cache. Every case
+// counts the upstream's calls.
+
+interface Upstream {
+  url: string
+  calls: Map<string, number>
+  seen: Map<string, { method: string; headers: IncomingHttpHeaders; body: string }>
+  close(): Promise<void>
+}
+
+function count(u: Upstream, key: string): number {
+  return u.calls.get(key) ?? 0
+}
+
+async function startUpstream(): Promise<Upstream> {
+  const calls = new Map<string, number>()
+  const seen = new Map<string, { method: string; headers: IncomingHttpHeaders; body: string }>()
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://upstream')
+      const key = `${req.method} ${url.pathname}`
+      const n = (calls.get(key) ?? 0) + 1
+      calls.set(key, n)
+      const body = Buffer.concat(chunks).toString()
+      seen.set(key, { method: req.method ?? '', headers: req.headers, body })
+      const json = (status: number, headers: Record<string, string | string[]>, data: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json', ...headers })
+        res.end(JSON.stringify(data))
+      }
+      const [, section] = url.pathname.split('/')
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        json(Number(url.searchParams.get('status') ?? 201), {}, { method: req.method, body })
+        return
+      }
+      switch (section) {
+        case 'fresh':
+          return json(200, { 'cache-control': 'max-age=60' }, { path: url.pathname, n })
+        case 'age':
+          return json(200, { 'cache-control': 'max-age=60', age: '50' }, { n })
+        case 'nostore':
+          return json(200, { 'cache-control': 'no-store' }, { n })
+        case 'none':
+          return json(200, {}, { n })
+        case 'private':
+          return json(200, { 'cache-control': 'private, max-age=60' }, { n })
+        case 'cookie':
+          return json(200, { 'cache-control': 'max-age=60', 'set-cookie': [`sid=${n}`] }, { n })
+        case 'vary':
+          return json(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language' }, { n })
+        case 'missing':
+          return json(404, { 'cache-control': 'max-age=60' }, { error: 'not found', n })
+        case 'echo':
+          return json(200, { 'cache-control': 'max-age=60' }, { headers: req.headers, n })
+        case 'slow':
+          setTimeout(() => json(200, { 'cache-control': 'max-age=60' }, { n }), 150)
+          return
+        case 'big': {
+          res.writeHead(200, {
+            'content-type': 'application/octet-stream',
+            'cache-control': 'max-age=60',
+          })
+          for (let i = 0; i < 32; i++) res.write(Buffer.alloc(64 * 1024, i))
+          res.end()
+          return
+        }
+        default:
+          return json(200, { 'cache-control': 'max-age=60' }, { root: true, n })
+      }
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    calls,
+    seen,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+interface Reply {
+  status: number
+  headers: IncomingHttpHeaders
+  body: Buffer
+}
+
+function send(
+  base: string,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      new URL(path, base),
+      { method: options.method ?? 'GET', headers: options.headers },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+          }),
+        )
+      },
+    )
+    req.on('error', reject)
+    req.end(options.body)
+  })
+}
+
+const json = (r: Reply) => JSON.parse(r.body.toString()) as Record<string, unknown>
+
+describe('examples/express-gateway in front of an upstream', () => {
+  let upstream: Upstream
+  let gateway: Gateway
+  let server: http.Server
+  let base: string
+
+  beforeAll(async () => {
+    upstream = await startUpstream()
+    gateway = createGateway({ originUrl: upstream.url })
+    await gateway.cache.ready
+    server = http.createServer(gateway.handler)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  })
+  afterAll(async () => {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+    await gateway.close()
+    await upstream.close()
+  })
+
+  test('max-age=60: MISS then HIT; the query is part of the key; the root path too', async () => {
+    const miss = await send(base, '/fresh/1')
+    const hit = await send(base, '/fresh/1')
+    const other = await send(base, '/fresh/1?page=2')
+    expect([miss.headers['x-cache'], hit.headers['x-cache'], other.headers['x-cache']]).toEqual([
+      'MISS',
+      'HIT',
+      'MISS',
+    ])
+    expect(hit.body.equals(miss.body)).toBe(true)
+    expect(hit.headers['cache-status']).toMatch(/^cachet; hit; ttl=(60|59)$/)
+    expect(count(upstream, 'GET /fresh/1')).toBe(2)
+    await send(base, '/')
+    expect((await send(base, '/')).headers['x-cache']).toBe('HIT')
+    expect(count(upstream, 'GET /')).toBe(1)
+  })
+
+  test('the upstream Age counts: a hit says Age ≥ 50 and has at most 10 s left', async () => {
+    await send(base, '/age/1')
+    const hit = await send(base, '/age/1')
+    expect(hit.headers['x-cache']).toBe('HIT')
+    expect(Number(hit.headers.age)).toBeGreaterThanOrEqual(50)
+    expect(hit.headers['cache-status']).toMatch(/^cachet; hit; ttl=(10|9|8)$/)
+    expect(count(upstream, 'GET /age/1')).toBe(1)
+  })
+
+  test.each([
+    ['/nostore/1', 'no-store'],
+    ['/none/1', 'no-lifetime'],
+    ['/private/1', 'private'],
+    ['/cookie/1', 'set-cookie'],
+    ['/vary/1', 'vary'],
+  ])('%s is passed through and never stored (%s)', async (path, detail) => {
+    const before = count(upstream, `GET ${path}`)
+    for (let i = 0; i < 2; i++) {
+      const r = await send(base, path)
+      expect(r.status).toBe(200)
+      expect(r.headers['x-cache']).toBe('BYPASS')
+      expect(r.headers['cache-status']).toBe(`cachet; fwd=miss; detail=${detail}`)
+    }
+    expect(count(upstream, `GET ${path}`) - before).toBe(2)
+  })
+
+  test('Set-Cookie reaches the client that caused it, and only that one', async () => {
+    const a = await send(base, '/cookie/2')
+    const b = await send(base, '/cookie/2')
+    expect(a.headers['set-cookie']).toEqual(['sid=1'])
+    expect(b.headers['set-cookie']).toEqual(['sid=2'])
+  })
+
+  test('a 404 with max-age is stored (heuristically cacheable status)', async () => {
+    const miss = await send(base, '/missing/1')
+    const hit = await send(base, '/missing/1')
+    expect([miss.status, hit.status, hit.headers['x-cache']]).toEqual([404, 404, 'HIT'])
+    expect(count(upstream, 'GET /missing/1')).toBe(1)
+  })
+
+  test('any method, its headers and body go upstream; a 2xx write invalidates the path first', async () => {
+    await send(base, '/fresh/3')
+    expect((await send(base, '/fresh/3')).headers['x-cache']).toBe('HIT')
+    const put = await send(base, '/fresh/3?status=500', {
+      method: 'PUT',
+      headers: { 'content-type': 'text/plain', 'x-client': 'c1' },
+      body: 'new price',
+    })
+    expect(put.status).toBe(500)
+    expect(upstream.seen.get('PUT /fresh/3')).toMatchObject({ method: 'PUT', body: 'new price' })
+    expect(upstream.seen.get('PUT /fresh/3')?.headers['x-client']).toBe('c1')
+    // A failed write invalidates nothing.
+    expect((await send(base, '/fresh/3')).headers['x-cache']).toBe('HIT')
+    const post = await send(base, '/fresh/3', { method: 'POST', body: 'x' })
+    expect(post.status).toBe(201)
+    expect(json(post)).toEqual({ method: 'POST', body: 'x' })
+    const after = await send(base, '/fresh/3')
+    expect(after.headers['x-cache']).toBe('MISS')
+    expect(count(upstream, 'GET /fresh/3')).toBe(2)
+  })
+
+  test('on a fill the upstream gets only what the key holds; forwarding headers bypass', async () => {
+    const fill = await send(base, '/echo/1', {
+      headers: { 'user-agent': 'evil', 'x-api-version': '9', 'accept-language': 'fr' },
+    })
+    expect(fill.headers['x-cache']).toBe('MISS')
+    const seen = upstream.seen.get('GET /echo/1')?.headers ?? {}
+    expect(seen['user-agent']).toBeUndefined()
+    expect(seen['x-api-version']).toBeUndefined()
+    expect(seen['accept-language']).toBeUndefined()
+    expect(seen.host).toBe(new URL(upstream.url).host)
+    const forwarded = await send(base, '/echo/2', {
+      headers: { 'x-forwarded-host': 'evil.example' },
+    })
+    expect(forwarded.headers['cache-status']).toBe('cachet; fwd=bypass; detail=forwarded')
+    // Bypassed: forwarded as received (the response is not stored).
+    expect(upstream.seen.get('GET /echo/2')?.headers['x-forwarded-host']).toBe('evil.example')
+  })
+
+  test('200 concurrent cold requests: one upstream call', async () => {
+    const replies = await Promise.all(Array.from({ length: 200 }, () => send(base, '/slow/1')))
+    expect(replies.every((r) => r.status === 200)).toBe(true)
+    expect(replies.filter((r) => r.headers['x-cache'] === 'MISS')).toHaveLength(1)
+    expect(count(upstream, 'GET /slow/1')).toBe(1)
+  })
+
+  test('HEAD fills the GET entry; a 2 MiB stream passes through, not stored', async () => {
+    const head = await send(base, '/fresh/4', { method: 'HEAD' })
+    expect([head.status, head.headers['x-cache'], head.body.length]).toEqual([200, 'MISS', 0])
+    expect(upstream.seen.get('GET /fresh/4')?.method).toBe('GET')
+    expect((await send(base, '/fresh/4')).headers['x-cache']).toBe('HIT')
+    const big = await send(base, '/big/1')
+    expect(big.body.length).toBe(2 * 1024 * 1024)
+    expect((await send(base, '/big/1')).headers['x-cache']).toBe('BYPASS')
+    expect(count(upstream, 'GET /big/1')).toBe(2)
+  })
+
+  test('an unreachable upstream is a 502, never stored', async () => {
+    const dead = createGateway({ originUrl: 'http://127.0.0.1:1' })
+    const s = http.createServer(dead.handler)
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = await send(url, '/fresh/1')
+        expect(r.status).toBe(502)
+        expect(r.headers['x-cache']).toBe('BYPASS')
+      }
+    } finally {
+      await new Promise((resolve) => s.close(resolve))
+      await dead.close()
+    }
+  })
+
+  test('a bad ORIGIN_URL is refused with a message naming it', () => {
+    expect(() => createGateway({ originUrl: 'ftp://x' })).toThrow(/ORIGIN_URL: expected an http/)
+    expect(() => createGateway({ originUrl: 'not a url' })).toThrow(/ORIGIN_URL: expected an http/)
+  })
+})
+
+describe('examples/express-gateway as a process', () => {
+  test('listens on PORT, forwards, caches, and exits 0 on SIGTERM', async () => {
+    const upstream = await startUpstream()
+    const gateway = await startShopProcess('gateway', { ORIGIN_URL: upstream.url })
+    try {
+      expect((await send(gateway.url, '/fresh/9')).headers['x-cache']).toBe('MISS')
+      expect((await send(gateway.url, '/fresh/9')).headers['x-cache']).toBe('HIT')
+      expect(count(upstream, 'GET /fresh/9')).toBe(1)
+      expect(await gateway.stop()).toEqual({ code: 0, signal: null })
+    } finally {
+      if (!gateway.exited) await gateway.stop()
+      await upstream.close()
+    }
+  })
+
+  test('without ORIGIN_URL: exit 1 and one line saying what is missing', () => {
+    const env = { ...process.env }
+    delete env.ORIGIN_URL
+    const r = spawnSync(process.execPath, [shopEntry('gateway')], { env, encoding: 'utf8' })
+    expect(r.status).toBe(1)
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'ORIGIN_URL is required: the upstream every request is forwarded to, e.g. http://127.0.0.1:8080',
+    ])
+  })
+})
