@@ -237,6 +237,11 @@ describe.each(frameworks)('%s', (_name, build) => {
       'HIT',
     ])
     expect([fr.body, en.body, frHit.body]).toEqual([{ lang: 'fr' }, { lang: 'en' }, { lang: 'fr' }])
+    // One variant however the list is spaced; the route saw it as the key holds it.
+    const spaced = await request(url).get('/lang/2').set('accept-language', 'fr ,en')
+    const tight = await request(url).get('/lang/2').set('accept-language', 'fr,en')
+    expect([spaced.headers['x-cache'], tight.headers['x-cache']]).toEqual(['MISS', 'HIT'])
+    expect(tight.body).toEqual({ lang: 'fr, en' })
     // The keyed header the cache adds to Vary, on the miss and on the hit.
     expect(fr.headers.vary).toBe('accept-language')
     expect(frHit.headers.vary).toBe('accept-language')
@@ -246,7 +251,7 @@ describe.each(frameworks)('%s', (_name, build) => {
       'MISS',
       'Accept-Language',
     ])
-    expect(app.calls.lang).toBe(3)
+    expect(app.calls.lang).toBe(4)
   })
 
   test("ttl: 'origin': the response's Cache-Control and Age decide; none means not stored", async () => {

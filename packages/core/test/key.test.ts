@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import fc from 'fast-check'
-import { buildKey, type KeyInput, queryComponent } from '../src/rules/key'
+import { buildKey, type KeyInput, normalizeHeaderValue, queryComponent } from '../src/rules/key'
 import type { CacheRule, CompiledCacheRule } from '../src/rules/types'
 import { cacheRule } from './support'
 
@@ -331,12 +331,16 @@ function canonicalParams(list: [string, string][]): [string, string][] {
     .map(([p]) => p)
 }
 
+/** A keyed header as the key holds it: absent, or its normalised value (lines joined, spaces trimmed). */
+const headerForm = (v: string | string[] | undefined) =>
+  v === undefined ? null : normalizeHeaderValue(v)
+
 function canonical(c: Components): string {
   return JSON.stringify([
     c.path,
     canonicalParams(c.params),
-    c.lang ?? null,
-    c.tenant ?? null,
+    headerForm(c.lang),
+    headerForm(c.tenant),
     c.user,
   ])
 }
@@ -492,7 +496,7 @@ test('every key decodes back into its components (injective, any lengths)', () =
           name: rule.name,
           path,
           query: [params.getAll('a'), params.getAll('lang')],
-          headers: [headerValues[0], headerValues[1]],
+          headers: headerValues.map((v) => (v === undefined ? undefined : normalizeHeaderValue(v))),
           user,
         })
       },

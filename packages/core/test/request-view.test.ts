@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { parse as parseQuerystring } from 'node:querystring'
 import fc from 'fast-check'
-import { queryComponent } from '../src/rules/key'
+import { normalizeHeaderValue, queryComponent } from '../src/rules/key'
 import { type RequestBypassReason, requestBypassReason } from '../src/rules/request-filter'
 import {
   FORWARDING_HEADERS,
@@ -148,6 +148,29 @@ describe('narrowRequest: the headers a fill route sees', () => {
     const rawNames = raw.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase())
     expect(rawNames.sort()).toEqual(kept)
     expect(raw[raw.indexOf('HOST') + 1]).toBe('shop.test')
+  })
+
+  it('a keyed header reaches the route as the key holds it (normalised)', () => {
+    const headers: IncomingHttpHeaders = { 'accept-language': '  fr ,en ;q=0.5 ', host: 'h' }
+    const raw = ['Accept-Language', 'fr ,en', 'Host', 'h', 'accept-language', 'de']
+    headers['accept-language'] = ' fr ,en,  de '
+    narrowRequest(rules({ key: { headers: ['accept-language'] } }), '', headers, raw)
+    expect(headers['accept-language']).toBe('fr, en, de')
+    expect(raw).toEqual(['Host', 'h', 'Accept-Language', 'fr, en, de'])
+  })
+
+  it.each([
+    ['fr', 'fr'],
+    [' fr ,en ', 'fr, en'],
+    ['fr,\ten', 'fr, en'],
+    ['a  b', 'a b'],
+    ['Mixed-Case, Kept', 'Mixed-Case, Kept'],
+  ])('normalizeHeaderValue(%j) is %j (RFC 9110 §5.3, §5.6.1)', (input, expected) => {
+    expect(normalizeHeaderValue(input.replace('\\t', '\t'))).toBe(expected)
+  })
+
+  it('several lines are one list', () => {
+    expect(normalizeHeaderValue(['fr', ' en '])).toBe('fr, en')
   })
 
   it('returns the narrowed query', () => {

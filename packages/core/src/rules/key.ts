@@ -21,9 +21,24 @@ function list(values: readonly string[]): string {
   return out
 }
 
+/**
+ * A request header's value as the key holds it: several lines are one list
+ * (RFC 9110 §5.3), whitespace around its commas and at its ends is no part of
+ * it, and runs of spaces are one: `fr,en` and ` fr ,  en` are one variant.
+ * Case is kept (not every field is case-insensitive).
+ */
+export function normalizeHeaderValue(value: string | readonly string[]): string {
+  const text = typeof value === 'string' ? value : value.join(', ')
+  if (!/[\s,]/.test(text)) return text
+  return text
+    .trim()
+    .replace(/[ \t]*,[ \t]*/g, ', ')
+    .replace(/[ \t]{2,}/g, ' ')
+}
+
 function headerValue(value: string | string[] | undefined): string {
   if (value === undefined) return '!'
-  return Array.isArray(value) ? list(value) : str(value)
+  return str(normalizeHeaderValue(value))
 }
 
 /**

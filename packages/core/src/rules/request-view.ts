@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { parseQuery } from './key'
+import { normalizeHeaderValue, parseQuery } from './key'
 import type { CompiledCacheRule } from './types'
 
 /**
@@ -96,6 +96,23 @@ export function viewQuery(
   return kept.length === parts.length ? undefined : kept.join('&')
 }
 
+/** Replaces every line of `name` in a raw header list by one line of `value`. */
+function replaceRawHeader(rawHeaders: string[], name: string, value: string): void {
+  let j = 0
+  let first = ''
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const raw = rawHeaders[i] as string
+    if (raw.toLowerCase() === name) {
+      if (first === '') first = raw
+      continue
+    }
+    rawHeaders[j++] = raw
+    rawHeaders[j++] = rawHeaders[i + 1] as string
+  }
+  rawHeaders.length = j
+  rawHeaders.push(first === '' ? name : first, value)
+}
+
 /**
  * Narrows what a fill's route sees to the key's view: removes every request
  * header the rule neither keys nor passes (from `headers` and from
@@ -114,6 +131,17 @@ export function narrowRequest(
     if (!keep.has(name)) {
       delete headers[name]
       dropped = true
+    }
+  }
+  // A keyed header as the key holds it (see normalizeHeaderValue): one variant, one view.
+  for (const name of rule.key.headers) {
+    const value = headers[name]
+    if (value === undefined) continue
+    const normal = normalizeHeaderValue(value)
+    if (normal === value) continue
+    headers[name] = normal
+    if (rawHeaders !== undefined) {
+      replaceRawHeader(rawHeaders, name, normal)
     }
   }
   if (dropped && rawHeaders !== undefined) {
