@@ -258,3 +258,98 @@ describe.each(outerLayers)(
     })
   },
 )
+
+// `compress: true`: the cache stores br and gzip encodings once and answers
+// each hit in the coding its client prefers, with no compression on the hit.
+const compressRules: CacheRule[] = [{ path: '/doc/:id', ttl: 60, compress: true }]
+
+const storedEncodings: Array<[string, (withCompression: boolean) => App]> = [
+  [
+    'express',
+    (withCompression) => {
+      let calls = 0
+      const app = express()
+      if (withCompression) app.use(compression({ threshold: 0 }))
+      app.use(expressCache(compressRules))
+      app.get('/doc/:id', (_req, res) => {
+        calls++
+        res.type('text/plain').send(BODY)
+      })
+      return { listener: app as unknown as RequestListener, calls: () => calls }
+    },
+  ],
+  [
+    'koa',
+    (withCompression) => {
+      let calls = 0
+      const app = new Koa()
+      if (withCompression) app.use(koaCompress({ threshold: 0 }))
+      app.use(koaCache(compressRules))
+      app.use(async (ctx) => {
+        calls++
+        ctx.type = 'text/plain'
+        ctx.body = BODY
+      })
+      return { listener: app.callback(), calls: () => calls }
+    },
+  ],
+]
+
+describe.each(storedEncodings)('%s, compress: true', (_name, build) => {
+  async function withServer(app: App, run: (base: string) => Promise<void>): Promise<void> {
+    const server = http.createServer(app.listener)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      await run(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
+  }
+
+  test.each([false, true])(
+    'each hit in the coding its client prefers, from one origin call (compression middleware in front: %s)',
+    async (withCompression) => {
+      const app = build(withCompression)
+      await withServer(app, async (base) => {
+        await get(base, '/doc/1', 'identity')
+        const br = await get(base, '/doc/1', 'gzip, deflate, br')
+        const gzip = await get(base, '/doc/1', 'gzip')
+        const plain = await get(base, '/doc/1', 'identity')
+        for (const [r, accepted, coding] of [
+          [br, 'gzip, deflate, br', 'br'],
+          [gzip, 'gzip', 'gzip'],
+          [plain, 'identity', undefined],
+        ] as const) {
+          expect(r.headers['x-cache']).toBe('HIT')
+          expect(r.headers['content-encoding']).toBe(coding)
+          expect(r.headers.vary?.toLowerCase()).toContain('accept-encoding')
+          expect(Number(r.headers['content-length'])).toBe(r.body.length)
+          expectDecodes(r, accepted)
+        }
+        expect(br.body.length).toBeLessThan(BODY.length / 4)
+        // Each representation has its own validator, and a 304 for it.
+        expect(br.headers.etag).not.toBe(plain.headers.etag)
+        const notModified = await new Promise<Raw>((resolve, reject) => {
+          http
+            .get(
+              new URL('/doc/1', base),
+              { headers: { 'accept-encoding': 'br', 'if-none-match': String(br.headers.etag) } },
+              (res) => {
+                res.resume()
+                res.on('end', () =>
+                  resolve({
+                    status: res.statusCode ?? 0,
+                    headers: res.headers,
+                    body: Buffer.alloc(0),
+                  }),
+                )
+              },
+            )
+            .on('error', reject)
+        })
+        expect(notModified.status).toBe(304)
+        expect(app.calls()).toBe(1)
+      })
+    },
+  )
+})

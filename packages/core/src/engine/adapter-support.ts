@@ -156,8 +156,9 @@ export function refreshInBackground(
 export function conditionalsOf(headers: IncomingHttpHeaders): Conditionals | undefined {
   const inm = headers['if-none-match']
   const ims = headers['if-modified-since']
-  if (inm === undefined && ims === undefined) return undefined
-  return { 'if-none-match': inm, 'if-modified-since': ims }
+  const ae = headers['accept-encoding']
+  if (inm === undefined && ims === undefined && ae === undefined) return undefined
+  return { 'if-none-match': inm, 'if-modified-since': ims, 'accept-encoding': ae }
 }
 
 /**

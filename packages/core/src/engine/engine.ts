@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { IncomingHttpHeaders } from 'node:http'
 import { debuglog } from 'node:util'
 import { type CacheEntry, entrySize } from '../entry/entry'
+import { encodeVariants } from '../http/encoding'
 import type { ResponseBypassReason } from '../http/storable'
 import { LocalInvalidationState } from '../invalidation/local-state'
 import {
@@ -352,7 +353,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     return remote.peek(key, tags, ex.path, m.rule).then((found) => {
       if (found === undefined) return unavailable()
       const entry = this.#toEntry(key, found.response, fence)
-      this.#storeLocal(entry, fence)
+      this.#storeLocal(entry, fence, m.rule)
       if (found.kind === 'hit') return this.#hit(m.rule, entry, 'shared')
       return this.#staleRevalidate(m.rule, key, entry, Date.now())
     })
@@ -506,7 +507,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     })
     if (found.kind === 'hit' || found.kind === 'stale') {
       const entry = this.#toEntry(key, found.response, fence)
-      this.#storeLocal(entry, fence)
+      this.#storeLocal(entry, fence, m.rule)
       if (flight !== undefined) this.#settle(key, flight, entry)
       if (found.kind === 'hit') return this.#hit(m.rule, entry, 'shared')
       return this.#staleRevalidate(m.rule, key, entry, Date.now())
@@ -621,12 +622,19 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
   }
 
   /** Stores in the memory tier when it is usable and nothing was invalidated since `fence`. */
-  #storeLocal(entry: CacheEntry, fence: Fill['fence']): boolean {
+  #storeLocal(entry: CacheEntry, fence: Fill['fence'], rule?: CompiledCacheRule): boolean {
     if (!this.#l1Usable()) return false
     const checkedUpTo = this.#state.fenceHolds(fence, entry.path)
     if (checkedUpTo === false) return false
     entry.patternSeq = checkedUpTo
     entry.validatedEpoch = this.#state.epoch
+    if (rule?.compress === true && entry.encoded === undefined) {
+      const encoded = encodeVariants(entry.status, entry.headers, entry.body)
+      if (encoded !== undefined) {
+        entry.encoded = encoded
+        ;(entry as { size: number }).size += encoded.size
+      }
+    }
     if (this.#l1MaxTtlMs !== Number.POSITIVE_INFINITY) {
       const cap = entry.cachedAt + this.#l1MaxTtlMs
       if (entry.deleteAt > cap) (entry as { deleteAt: number }).deleteAt = cap
@@ -636,7 +644,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
 
   /** Stores a fill's entry in the memory tier (counted). */
   #storeFill(fill: Fill, entry: CacheEntry): boolean {
-    const stored = this.#storeLocal(entry, fill.fence)
+    const stored = this.#storeLocal(entry, fill.fence, fill.rule)
     if (stored) this.#stored(fill.rule, 'memory')
     return stored
   }

@@ -1,5 +1,6 @@
 import type { CacheEntry } from '../entry/entry'
 import { type Conditionals, notModified } from '../http/conditional'
+import { chooseCoding, codedEtag } from '../http/encoding'
 import { cacheStatusHit, cacheStatusStale } from './status-headers'
 
 /** What an adapter writes for a hit: status, a flat header list, and the body (none for HEAD or 304). */
@@ -52,20 +53,30 @@ export function replay(
           stale.forwarded === true,
           stale.originStatus,
         )
-  if (notModified(entry, conditionals)) {
+  // A `compress` rule's copy: the coding the client prefers, under its own validator.
+  const encoded = entry.encoded
+  const coding =
+    encoded === undefined ? undefined : chooseCoding(conditionals?.['accept-encoding'], encoded)
+  const stored = encoded === undefined ? entry.headers : encoded.headers
+  const body = coding === undefined ? entry.body : (encoded?.[coding] as Buffer)
+  const etag =
+    coding === undefined || entry.etag === undefined ? entry.etag : codedEtag(entry.etag, coding)
+  const validators = etag === entry.etag ? entry : { ...entry, etag }
+  if (notModified(validators, conditionals)) {
     const headers: string[] = []
-    for (let i = 0; i < entry.headers.length; i += 2) {
-      if (NOT_MODIFIED_FIELDS.has(entry.headers[i] as string)) {
-        headers.push(entry.headers[i] as string, entry.headers[i + 1] as string)
+    for (let i = 0; i < stored.length; i += 2) {
+      if (NOT_MODIFIED_FIELDS.has(stored[i] as string)) {
+        headers.push(stored[i] as string, stored[i + 1] as string)
       }
     }
-    if (entry.etag !== undefined) headers.push('etag', entry.etag)
+    if (etag !== undefined) headers.push('etag', etag)
     headers.push('age', age, 'x-cache', outcome, 'cache-status', status)
     return { status: 304, headers, body: undefined }
   }
-  const headers = entry.headers.slice()
-  headers.push('content-length', String(entry.body.length))
-  if (entry.etag !== undefined) headers.push('etag', entry.etag)
+  const headers = stored.slice()
+  if (coding !== undefined) headers.push('content-encoding', coding)
+  headers.push('content-length', String(body.length))
+  if (etag !== undefined) headers.push('etag', etag)
   headers.push('age', age, 'x-cache', outcome, 'cache-status', status)
-  return { status: entry.status, headers, body: head ? undefined : entry.body }
+  return { status: entry.status, headers, body: head ? undefined : body }
 }

@@ -1,3 +1,5 @@
+import type { EncodedVariants } from '../http/encoding'
+
 /** A stored response, as every tier keeps it. */
 export interface StoredResponse {
   readonly status: number
@@ -28,8 +30,10 @@ export interface CacheEntry extends StoredResponse {
   patternSeq: number
   /** The invalidation epoch at which the entry was last found valid (skips re-checks). */
   validatedEpoch: number
-  /** Bytes counted against the memory budget: key, headers, body, tags and a fixed overhead. */
+  /** Bytes counted against the memory budget: key, headers, body, tags and a fixed overhead (and `encoded`). */
   readonly size: number
+  /** `compress: true` rules: the br and gzip bodies, made when the copy entered the memory tier. */
+  encoded?: EncodedVariants
 }
 
 /** Bookkeeping bytes of an entry beyond its strings and body (object, arrays, map slot). */

@@ -11,10 +11,11 @@ export function strongEtag(body: Buffer): string {
   return `"${body.length.toString(16)}-${hash}"`
 }
 
-/** The request fields a stored response's conditional answer depends on. */
+/** The request fields a stored response's answer depends on: its conditionals, and the codings it accepts. */
 export interface Conditionals {
   readonly 'if-none-match'?: string | readonly string[]
   readonly 'if-modified-since'?: string
+  readonly 'accept-encoding'?: string | readonly string[]
 }
 
 /**

@@ -33,6 +33,7 @@ const CACHE_OPTIONS = new Set([
   'allowCredentials',
   'passHeaders',
   'maxTtl',
+  'compress',
 ])
 const WRITE_OPTIONS = new Set(['name', 'path', 'methods', 'invalidates'])
 const TAG_MAX_LENGTH = 256
@@ -287,6 +288,7 @@ export function compileRule(input: unknown, index: number, defaults: RuleDefault
     key,
     perUser,
     allowCredentials,
+    compress: checkBoolean(ctx, 'compress', rule.compress),
     passHeaders,
     viewHeaders: viewHeaders(key.headers, passHeaders, perUser || allowCredentials),
     tags: compileTags(ctx, 'tags', rule.tags ?? [], path, perUser),

@@ -73,6 +73,12 @@ export interface CacheRule {
    * stops it from bypassing the cache.
    */
   passHeaders?: readonly string[]
+  /**
+   * Store br and gzip encodings of compressible 200s (made once, when a copy
+   * enters the memory tier) and answer each hit in the encoding its
+   * `Accept-Encoding` prefers, with `Vary: Accept-Encoding`. Default false.
+   */
+  compress?: boolean
   /** Write rule: what a 2xx answer invalidates. A plain array is a list of tag templates. */
   invalidates?: readonly string[] | InvalidationSpec
 }
@@ -106,6 +112,8 @@ export interface CompiledCacheRule extends CompiledRuleBase {
   readonly key: CompiledKeySpec
   readonly perUser: boolean
   readonly allowCredentials: boolean
+  /** Hits are answered from stored br / gzip encodings (`compress`). */
+  readonly compress: boolean
   /** Request headers passed to the route unkeyed (lower case). */
   readonly passHeaders: readonly string[]
   /** Every request header a fill's route sees: transport, keyed, passed, and credentials where allowed. */
