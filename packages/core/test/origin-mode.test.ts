@@ -232,3 +232,66 @@ describe('ttl: origin, unsafe methods invalidate their target (RFC 9111 §4.4)',
     await engine.close()
   })
 })
+
+describe("ttl: origin, the response's own stale windows (RFC 5861)", () => {
+  const at = async (engine: CacheEngine, path: string, seconds: number, start: number) => {
+    clock = start + seconds * 1000
+    return lookup(engine, path)
+  }
+
+  test('stale-while-revalidate=30: served stale (one refresh) until 40 s, then a miss', async () => {
+    const engine = new CacheEngine({ rules })
+    const origin = new FakeOrigin()
+    const headers = { 'cache-control': 'max-age=10, stale-while-revalidate=30' }
+    await request(engine, origin, '/o/5', { respond: { headers } })
+    const start = clock
+    expect((await at(engine, '/o/5', 25, start)).type).toBe('stale')
+    expect((await at(engine, '/o/5', 40, start)).type).toBe('miss')
+    await engine.close()
+  })
+
+  test('stale-if-error=30: a miss that carries the stale copy for a failure, until 40 s', async () => {
+    const engine = new CacheEngine({ rules })
+    const origin = new FakeOrigin()
+    const headers = { 'cache-control': 'max-age=10, stale-if-error=30' }
+    await request(engine, origin, '/o/6', { respond: { headers } })
+    const start = clock
+    const inside = await at(engine, '/o/6', 25, start)
+    if (inside.type !== 'miss') throw new Error(`expected a miss, got ${inside.type}`)
+    expect(inside.fill.stale?.body.toString()).toBe('v1')
+    inside.fill.onAbort()
+    const past = await at(engine, '/o/6', 41, start)
+    if (past.type !== 'miss') throw new Error(`expected a miss, got ${past.type}`)
+    expect(past.fill.stale).toBeUndefined()
+    past.fill.onAbort()
+    await engine.close()
+  })
+
+  test.each(['must-revalidate', 'proxy-revalidate', 's-maxage=10'])(
+    '%s: no stale window, whatever the directives say',
+    async (directive) => {
+      const engine = new CacheEngine({ rules })
+      const origin = new FakeOrigin()
+      const headers = { 'cache-control': `max-age=10, ${directive}, stale-while-revalidate=30` }
+      await request(engine, origin, '/o/7', { respond: { headers } })
+      expect((await at(engine, '/o/7', 11, clock)).type).toBe('miss')
+      await engine.close()
+    },
+  )
+
+  test('a window longer than maxTtl is cut to maxTtl; a malformed one is none', async () => {
+    const engine = new CacheEngine({ rules })
+    const origin = new FakeOrigin()
+    await request(engine, origin, '/capped/5', {
+      respond: { headers: { 'cache-control': 'max-age=10, stale-while-revalidate=3600' } },
+    })
+    const start = clock
+    expect((await at(engine, '/capped/5', 69, start)).type).toBe('stale')
+    expect((await at(engine, '/capped/5', 71, start)).type).toBe('miss')
+    await request(engine, origin, '/o/8', {
+      respond: { headers: { 'cache-control': 'max-age=10, stale-while-revalidate=soon' } },
+    })
+    expect((await at(engine, '/o/8', 11, clock)).type).toBe('miss')
+    await engine.close()
+  })
+})

@@ -34,6 +34,7 @@ import { type InvalidationCounts, RuleMetrics } from './metrics'
 import { resolveOptions } from './options'
 import { PassMarkers } from './pass-markers'
 import { RemotePath } from './remote-path'
+import { storedWindows } from './stale-windows'
 import type { BypassReason } from './status-headers'
 
 const debug = debuglog('cachet')
@@ -261,7 +262,8 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     if (
       this.#state.isValid(entry) &&
       this.#l1Usable() &&
-      (now < entry.staleAt || now - entry.staleAt < rule.lifetimeMs - rule.ttlMs)
+      // An origin-driven copy is kept exactly as long as its own windows (deleteAt).
+      (now < entry.staleAt || rule.origin || now - entry.staleAt < rule.lifetimeMs - rule.ttlMs)
     )
       return entry
     this.l1.delete(key)
@@ -303,7 +305,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     this.#top?.record(rule, key, ex.path, ex.rawQuery, entry === undefined)
     if (entry !== undefined) {
       if (now < entry.staleAt) return this.#hit(rule, entry, 'memory')
-      if (now - entry.staleAt < rule.staleWhileRevalidateMs)
+      if (now - entry.staleAt < storedWindows(rule, entry.headers).swrMs)
         return this.#staleRevalidate(rule, key, entry, now)
     }
     if (onlyIfCached(ex.headers)) return this.#onlyIfCached(m, ex, key)
@@ -550,7 +552,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     const now = Date.now()
     if (entry !== undefined && this.#state.isValid(entry)) {
       if (now < entry.staleAt) return this.#hit(m.rule, entry, 'memory')
-      if (now - entry.staleAt < m.rule.staleWhileRevalidateMs)
+      if (now - entry.staleAt < storedWindows(m.rule, entry.headers).swrMs)
         return this.#staleRevalidate(m.rule, key, entry, now)
     }
     if (flight.failed && fallback !== undefined && this.#state.isValid(fallback)) {
@@ -946,9 +948,9 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
         state:
           staleMs < 0
             ? 'fresh'
-            : staleMs < rule.staleWhileRevalidateMs
+            : staleMs < storedWindows(rule, entry.headers).swrMs
               ? 'stale-while-revalidate'
-              : staleMs < rule.staleIfErrorMs
+              : staleMs < storedWindows(rule, entry.headers).sieMs
                 ? 'stale-if-error'
                 : 'expired',
         ageSeconds: Math.floor((now - entry.cachedAt) / 1000),

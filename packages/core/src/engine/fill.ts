@@ -10,6 +10,7 @@ import type { FillFence } from '../invalidation/local-state'
 import type { CompiledCacheRule } from '../rules/types'
 import type { RemoteFence } from '../tiers/remote-tier'
 import type { Flight } from './flight'
+import { windowsOf } from './stale-windows'
 
 /**
  * The headers of `final` that the outer layers did not set (see
@@ -44,16 +45,15 @@ interface OriginTimes {
   /** When the copy was generated: the response time minus its age then (so `Age` counts from it). */
   cachedAt: number
   staleAt: number
-  /** The response forbids serving it stale: the rule's stale windows do not apply. */
-  noStale: boolean
+  /** How long past `staleAt` it is kept: its longest stale window (see `windowsOf`). */
+  staleMs: number
 }
 
 /**
  * `ttl: 'origin'`: the freshness the response's own headers give it (RFC 9111
  * §4.2.1, heuristics §4.2.2), at most the rule's `maxTtl`, less the age it
  * already had (§4.2.3: `Age`, and the time since its `Date`); `undefined`
- * when none is left. `must-revalidate`, `proxy-revalidate` and `s-maxage`
- * forbid serving it stale (§5.2.2.2, §5.2.2.8, §5.2.2.10).
+ * when none is left. Kept past it for its stale windows (`windowsOf`).
  */
 export function originTimes(
   rule: CompiledCacheRule,
@@ -66,13 +66,9 @@ export function originTimes(
   const ageMs = currentAge({ headers, requestTime, responseTime, now: responseTime })
   const lifetime = Math.min(lifetimeMs, rule.ttlMs)
   if (lifetime - ageMs <= 0) return undefined
-  const cc = parseCacheControl(headers['cache-control'])
   const cachedAt = responseTime - ageMs
-  return {
-    cachedAt,
-    staleAt: cachedAt + lifetime,
-    noStale: cc.has('must-revalidate') || cc.has('proxy-revalidate') || cc.has('s-maxage'),
-  }
+  const windows = windowsOf(parseCacheControl(headers['cache-control']), rule)
+  return { cachedAt, staleAt: cachedAt + lifetime, staleMs: Math.max(windows.swrMs, windows.sieMs) }
 }
 
 /** What the engine does with a finished fill. */
@@ -261,12 +257,7 @@ export class Fill {
       etag,
       cachedAt,
       staleAt,
-      deleteAt:
-        times === undefined
-          ? cachedAt + this.rule.lifetimeMs
-          : times.noStale
-            ? staleAt
-            : staleAt + this.rule.lifetimeMs - this.rule.ttlMs,
+      deleteAt: times === undefined ? cachedAt + this.rule.lifetimeMs : staleAt + times.staleMs,
       tags: this.fence.tags,
       tagVersions: this.fence.versions,
       path: this.path,

@@ -8,6 +8,7 @@ import { type BreakerOptions, type BreakerState, CircuitBreaker } from '../tiers
 import type { CoherenceHooks, RemoteFence, RemoteTier, StoredResponse } from '../tiers/remote-tier'
 import type { TierOperation } from './events'
 import type { Fill } from './fill'
+import { storedWindows } from './stale-windows'
 import type { BypassReason } from './status-headers'
 
 const debug = debuglog('cachet')
@@ -122,9 +123,9 @@ export class RemotePath {
         if (!read.patternsSince.some((p) => this.#matches(p, path))) {
           const staleMs = Date.now() - response.staleAt
           if (staleMs < 0) return { kind: 'hit', response }
-          if (!revalidate && staleMs < rule.staleWhileRevalidateMs)
-            return { kind: 'stale', response }
-          if (staleMs < rule.staleIfErrorMs) stale = response
+          const windows = storedWindows(rule, response.headers)
+          if (!revalidate && staleMs < windows.swrMs) return { kind: 'stale', response }
+          if (staleMs < windows.sieMs) stale = response
         }
         // Past its freshness, or a pattern invalidated since it was stored
         // covers this path: read again for a fill's fence.
@@ -167,7 +168,8 @@ export class RemotePath {
     }
     const staleMs = Date.now() - read.response.staleAt
     if (staleMs < 0) return { kind: 'hit', response: read.response }
-    if (staleMs < rule.staleWhileRevalidateMs) return { kind: 'stale', response: read.response }
+    if (staleMs < storedWindows(rule, read.response.headers).swrMs)
+      return { kind: 'stale', response: read.response }
     return undefined
   }
 

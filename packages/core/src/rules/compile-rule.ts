@@ -279,7 +279,8 @@ export function compileRule(input: unknown, index: number, defaults: RuleDefault
     origin,
     staleWhileRevalidateMs,
     staleIfErrorMs,
-    lifetimeMs: ttlMs + Math.max(staleWhileRevalidateMs, staleIfErrorMs),
+    // Origin-driven copies may also be kept for their own RFC 5861 windows, each at most maxTtl.
+    lifetimeMs: ttlMs + Math.max(staleWhileRevalidateMs, staleIfErrorMs, origin ? ttlMs : 0),
     statuses: compileStatuses(ctx, rule.statuses ?? defaults.statuses ?? [200]),
     maxBodySize: ctx.check(
       'maxBodySize',

@@ -1,0 +1,44 @@
+import { type CacheControl, parseCacheControl } from '../http/cache-control'
+import type { CompiledCacheRule } from '../rules/types'
+
+/** How long past its freshness a stored copy may still be served: while revalidating, or for an error. */
+export interface StaleWindows {
+  readonly swrMs: number
+  readonly sieMs: number
+}
+
+const NONE: StaleWindows = { swrMs: 0, sieMs: 0 }
+
+function seconds(cc: CacheControl, name: string): number {
+  const v = cc.get(name)
+  return typeof v === 'string' && /^\d{1,10}$/.test(v) ? Number(v) * 1000 : 0
+}
+
+/**
+ * A rule-driven copy: the rule's windows. An origin-driven one: the longer of
+ * the rule's and the response's own RFC 5861 directives
+ * (`stale-while-revalidate=N`, `stale-if-error=N`; malformed means none; at
+ * most `maxTtl`), and none at all after `must-revalidate`, `proxy-revalidate`
+ * or `s-maxage` (RFC 9111 §4.2.4, §5.2.2.2, §5.2.2.8, §5.2.2.10).
+ */
+export function windowsOf(cc: CacheControl, rule: CompiledCacheRule): StaleWindows {
+  if (!rule.origin) return { swrMs: rule.staleWhileRevalidateMs, sieMs: rule.staleIfErrorMs }
+  if (cc.has('must-revalidate') || cc.has('proxy-revalidate') || cc.has('s-maxage')) return NONE
+  return {
+    swrMs: Math.max(
+      rule.staleWhileRevalidateMs,
+      Math.min(seconds(cc, 'stale-while-revalidate'), rule.ttlMs),
+    ),
+    sieMs: Math.max(rule.staleIfErrorMs, Math.min(seconds(cc, 'stale-if-error'), rule.ttlMs)),
+  }
+}
+
+/** `windowsOf` for a stored copy, from its stored `Cache-Control`. */
+export function storedWindows(rule: CompiledCacheRule, headers: readonly string[]): StaleWindows {
+  if (!rule.origin) return { swrMs: rule.staleWhileRevalidateMs, sieMs: rule.staleIfErrorMs }
+  const values: string[] = []
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] === 'cache-control') values.push(headers[i + 1] as string)
+  }
+  return windowsOf(parseCacheControl(values), rule)
+}
