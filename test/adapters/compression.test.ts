@@ -1,4 +1,4 @@
-import http, { type IncomingHttpHeaders, type RequestListener } from 'node:http'
+import http, { type RequestListener } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import zlib from 'node:zlib'
 import type { CacheRule } from '@cachet/core'
@@ -8,6 +8,7 @@ import compression from 'compression'
 import express from 'express'
 import Koa from 'koa'
 import koaCompress from 'koa-compress'
+import { type RawReply, rawRequest } from '../support/raw-http'
 
 // The cache with the compression middleware of each framework (expressjs/
 // compression, koa-compress) mounted before it (outside) and after it (between
@@ -63,33 +64,11 @@ function koaApp(order: Order, keyEncoding: boolean): App {
   return { listener: app.callback(), calls: () => calls }
 }
 
-interface Raw {
-  status: number
-  headers: IncomingHttpHeaders
-  body: Buffer
-}
+type Raw = RawReply
 
 /** A GET with exactly this Accept-Encoding, the body as the bytes on the wire. */
 function get(base: string, path: string, acceptEncoding: string): Promise<Raw> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      new URL(path, base),
-      { headers: { 'accept-encoding': acceptEncoding } },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks),
-          }),
-        )
-        res.on('error', reject)
-      },
-    )
-    req.on('error', reject)
-  })
+  return rawRequest(base, path, { headers: { 'accept-encoding': acceptEncoding } })
 }
 
 function decode(r: Raw): string {
@@ -235,15 +214,8 @@ describe.each(outerLayers)(
       const server = http.createServer(app.listener)
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-      const send = (origin: string) =>
-        new Promise<IncomingHttpHeaders>((resolve, reject) => {
-          http
-            .get(new URL('/doc/9', base), { headers: { origin } }, (res) => {
-              res.resume()
-              res.on('end', () => resolve(res.headers))
-            })
-            .on('error', reject)
-        })
+      const send = async (origin: string) =>
+        (await rawRequest(base, '/doc/9', { headers: { origin } })).headers
       try {
         const a = await send('https://a.example')
         const b = await send('https://b.example')
@@ -329,23 +301,8 @@ describe.each(storedEncodings)('%s, compress: true', (_name, build) => {
         expect(br.body.length).toBeLessThan(BODY.length / 4)
         // Each representation has its own validator, and a 304 for it.
         expect(br.headers.etag).not.toBe(plain.headers.etag)
-        const notModified = await new Promise<Raw>((resolve, reject) => {
-          http
-            .get(
-              new URL('/doc/1', base),
-              { headers: { 'accept-encoding': 'br', 'if-none-match': String(br.headers.etag) } },
-              (res) => {
-                res.resume()
-                res.on('end', () =>
-                  resolve({
-                    status: res.statusCode ?? 0,
-                    headers: res.headers,
-                    body: Buffer.alloc(0),
-                  }),
-                )
-              },
-            )
-            .on('error', reject)
+        const notModified = await rawRequest(base, '/doc/1', {
+          headers: { 'accept-encoding': 'br', 'if-none-match': String(br.headers.etag) },
         })
         expect(notModified.status).toBe(304)
         expect(app.calls()).toBe(1)

@@ -1,4 +1,4 @@
-import http from 'node:http'
+import { rawRequest } from '../support/raw-http'
 import { adapters, jsonBody, type Reply, type RunningShop, startShop } from '../support/shops'
 
 // The attack corpus: one case per attack on a shared cache, run against both
@@ -109,18 +109,8 @@ const FORWARDING = [
 const MARK = 'attacker7q2w'
 
 /** A GET read with a header limit of 64 KiB (Node's client stops at 16 KiB). */
-function rawGet(
-  base: string,
-  path: string,
-): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(new URL(path, base), { maxHeaderSize: 64 * 1024 }, (res) => {
-        res.resume()
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }))
-      })
-      .on('error', reject)
-  })
+function rawGet(base: string, path: string) {
+  return rawRequest(base, path, { maxHeaderSize: 64 * 1024 })
 }
 
 function text(reply: Reply): string {

@@ -3,6 +3,7 @@ import http, { type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createGateway, type Gateway } from '@cachet/express-gateway'
 import { shopEntry, startShopProcess } from '../support/processes'
+import { type RawReply, rawRequest } from '../support/raw-http'
 
 // examples/express-gateway in front of a small upstream started here: one
 // origin-driven rule makes the forwarding app a shared HTTP cache. Every case
@@ -91,36 +92,14 @@ async function startUpstream(): Promise<Upstream> {
   }
 }
 
-interface Reply {
-  status: number
-  headers: IncomingHttpHeaders
-  body: Buffer
-}
+type Reply = RawReply
 
 function send(
   base: string,
   path: string,
   options: { method?: string; headers?: Record<string, string>; body?: string } = {},
 ): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      new URL(path, base),
-      { method: options.method ?? 'GET', headers: options.headers },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks),
-          }),
-        )
-      },
-    )
-    req.on('error', reject)
-    req.end(options.body)
-  })
+  return rawRequest(base, path, options)
 }
 
 const json = (r: Reply) => JSON.parse(r.body.toString()) as Record<string, unknown>

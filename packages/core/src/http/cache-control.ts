@@ -9,13 +9,16 @@ export type CacheControl = ReadonlyMap<string, string | true>
 
 const EMPTY: CacheControl = new Map()
 
-export function parseCacheControl(
+/**
+ * Every directive in order, repeats included, split on commas outside quoted
+ * strings; names lower-cased, quoted values unquoted.
+ */
+export function cacheControlDirectives(
   header: string | readonly string[] | number | undefined,
-): CacheControl {
-  if (header === undefined) return EMPTY
+): Array<[name: string, value: string | true]> {
+  if (header === undefined) return []
   const text = Array.isArray(header) ? header.join(',') : String(header)
-  if (text === '') return EMPTY
-  const out = new Map<string, string | true>()
+  const out: Array<[string, string | true]> = []
   let i = 0
   while (i < text.length) {
     let end = i
@@ -31,7 +34,7 @@ export function parseCacheControl(
     if (part === '') continue
     const eq = part.indexOf('=')
     const name = (eq === -1 ? part : part.slice(0, eq)).trim().toLowerCase()
-    if (name === '' || out.has(name)) continue
+    if (name === '') continue
     let value: string | true = true
     if (eq !== -1) {
       value = part.slice(eq + 1).trim()
@@ -39,7 +42,17 @@ export function parseCacheControl(
         value = value.slice(1, -1).replace(/\\(.)/g, '$1')
       }
     }
-    out.set(name, value)
+    out.push([name, value])
   }
+  return out
+}
+
+export function parseCacheControl(
+  header: string | readonly string[] | number | undefined,
+): CacheControl {
+  const list = cacheControlDirectives(header)
+  if (list.length === 0) return EMPTY
+  const out = new Map<string, string | true>()
+  for (const [name, value] of list) if (!out.has(name)) out.set(name, value)
   return out
 }

@@ -1,4 +1,4 @@
-import { type CacheControl, parseCacheControl } from './cache-control'
+import { type CacheControl, cacheControlDirectives, parseCacheControl } from './cache-control'
 
 /**
  * Freshness arithmetic of a shared cache, RFC 9111 §4.2: how long a response
@@ -365,27 +365,9 @@ function strictest(
 
 type Directive = [name: string, value: string | true]
 
-/**
- * Every Cache-Control directive in order, repeats included (the parser keeps
- * only the first), split on commas outside quoted strings as the parser does.
- */
+/** Every Cache-Control directive in order, repeats included (the parser keeps only the first). */
 function directiveList(value: string | readonly string[] | undefined): Directive[] {
-  if (value === undefined) return []
-  const text = typeof value === 'string' ? value : value.join(',')
-  const out: Directive[] = []
-  let i = 0
-  while (i < text.length) {
-    let end = i
-    let inQuotes = false
-    while (end < text.length && (inQuotes || text[end] !== ',')) {
-      if (inQuotes && text[end] === '\\') end++
-      else if (text[end] === '"') inQuotes = !inQuotes
-      end++
-    }
-    for (const directive of parseCacheControl(text.slice(i, end))) out.push(directive)
-    i = end + 1
-  }
-  return out
+  return cacheControlDirectives(value)
 }
 
 function toCacheControl(value: CacheControl | HeaderValue): CacheControl {
