@@ -33,6 +33,18 @@ const count = (calls: Record<string, number>, route: string) => {
   calls[route] = (calls[route] ?? 0) + 1
 }
 
+const LAST_MODIFIED = 'Tue, 01 Dec 2026 10:00:00 GMT'
+
+/** `/o/etag` and `/o/dated`: the validator each sends, and the conditional field the request carried for it. */
+function validatorOf(
+  id: string,
+  headers: http.IncomingHttpHeaders,
+): [string, string, string | undefined] {
+  return id === 'etag'
+    ? ['etag', '"v1"', headers['if-none-match']]
+    : ['last-modified', LAST_MODIFIED, headers['if-modified-since']]
+}
+
 function chunk(i: number): string {
   return `${String(i).padStart(6, '0')}${'x'.repeat(1018)}`
 }
@@ -76,8 +88,20 @@ function expressApp(express: typeof import('express')): TestApp {
   })
   app.get('/o/:id', (req, res) => {
     count(calls, 'o')
-    if (req.params.id === 'fresh') res.set({ 'cache-control': 'max-age=60', age: '30' })
-    res.json({ id: req.params.id })
+    const id = req.params.id
+    if (id === 'etag' || id === 'dated') {
+      const [name, value, asked] = validatorOf(id, req.headers)
+      res.set({ 'cache-control': 'no-cache', [name]: value })
+      if (asked === value) {
+        count(calls, 'notModified')
+        res.status(304).set('x-revalidated', String(calls.notModified)).end()
+        return
+      }
+    }
+    if (id === 'fresh') res.set({ 'cache-control': 'max-age=60', age: '30' })
+    // Without Express's own ETag (res.send makes one): no validator at all.
+    if (id === 'none') res.type('json').end(JSON.stringify({ id }))
+    else res.json({ id })
   })
   app.get('/cookie', (_req, res) => {
     count(calls, 'cookie')
@@ -128,6 +152,16 @@ function koaApp(Koa: typeof import('koa')): TestApp {
       ctx.body = { ok: true }
     } else if (section === 'o') {
       count(calls, 'o')
+      if (id === 'etag' || id === 'dated') {
+        const [name, value, asked] = validatorOf(id, ctx.headers)
+        ctx.set({ 'cache-control': 'no-cache', [name]: value })
+        if (asked === value) {
+          count(calls, 'notModified')
+          ctx.status = 304
+          ctx.set('x-revalidated', String(calls.notModified))
+          return
+        }
+      }
       if (id === 'fresh') ctx.set({ 'cache-control': 'max-age=60', age: '30' })
       ctx.body = { id }
     } else if (section === 'cookie') {
@@ -267,6 +301,47 @@ describe.each(frameworks)('%s', (_name, build) => {
       expect(r.headers['cache-status']).toBe('cachet; fwd=miss; detail=no-lifetime')
     }
     expect(app.calls.o).toBe(3)
+  })
+
+  test("ttl: 'origin': a copy to revalidate (no-cache) is asked about with its validator; the route's 304 refreshes it", async () => {
+    for (const [id, field] of [
+      ['etag', 'etag'],
+      ['dated', 'last-modified'],
+    ] as const) {
+      const first = await request(url).get(`/o/${id}`)
+      expect([first.status, first.headers['x-cache'], first.headers['cache-status']]).toEqual([
+        200,
+        'MISS',
+        'cachet; fwd=miss',
+      ])
+      // Stored stale: the next request goes to the route with the copy's
+      // validator; the route answers 304 and the client gets the stored body.
+      const second = await request(url).get(`/o/${id}`)
+      expect([second.status, second.headers['x-cache'], second.headers['cache-status']]).toEqual([
+        200,
+        'HIT',
+        'cachet; fwd=stale; fwd-status=304; ttl=0',
+      ])
+      expect(second.body).toEqual({ id })
+      expect(second.headers[field]).toBe(first.headers[field])
+      expect(second.headers['content-type']).toBe(first.headers['content-type'])
+      // A field of the 304 is merged into the copy.
+      expect(second.headers['x-revalidated']).toBe('1')
+      // The client's own conditional is answered by the cache from the copy,
+      // refreshed once more by the route's 304 (the client's field never reaches the route).
+      const conditional =
+        field === 'etag' ? { 'if-none-match': '"v1"' } : { 'if-modified-since': LAST_MODIFIED }
+      const third = await request(url).get(`/o/${id}`).set(conditional)
+      expect([third.status, third.headers['x-cache']]).toEqual([304, 'HIT'])
+      expect(app.calls.notModified).toBe(2)
+      // HEAD: revalidated the same way, no body.
+      const head = await request(url).head(`/o/${id}`)
+      expect([head.status, head.headers['x-cache'], head.text]).toEqual([200, 'HIT', undefined])
+      expect(head.headers['x-revalidated']).toBe('3')
+      app.calls.notModified = 0
+    }
+    // Each request went to the route; all but the first were answered 304 there.
+    expect(app.calls.o).toBe(8)
   })
 
   test("ttl: 'origin': a 2xx POST to the path invalidates it first; a 5xx does not", async () => {

@@ -4,13 +4,22 @@ import type { AddressInfo } from 'node:net'
 import { createGateway, type Gateway } from '@cachet/express-gateway'
 import { shopEntry, startShopProcess } from '../support/processes'
 import { type RawReply, rawRequest } from '../support/raw-http'
+import { sharedRedisUrl } from '../support/redis/shared'
 
 // examples/express-gateway in front of a small upstream started here: one
 // origin-driven rule makes the forwarding app a shared HTTP cache. Every case
 // counts the upstream's calls.
 
+/** `/etag/*`: the representation's version, the Age the upstream reports, and whether its 304s name another tag. */
+interface Validated {
+  version: number
+  age: number
+  lie?: boolean
+}
+
 interface Upstream {
   url: string
+  validated: Map<string, Validated>
   calls: Map<string, number>
   seen: Map<string, { method: string; headers: IncomingHttpHeaders; body: string }>
   close(): Promise<void>
@@ -22,6 +31,7 @@ function count(u: Upstream, key: string): number {
 
 async function startUpstream(): Promise<Upstream> {
   const calls = new Map<string, number>()
+  const validated = new Map<string, Validated>()
   const seen = new Map<string, { method: string; headers: IncomingHttpHeaders; body: string }>()
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = []
@@ -51,6 +61,23 @@ async function startUpstream(): Promise<Upstream> {
           return json(200, { 'cache-control': 'no-store' }, { n })
         case 'none':
           return json(200, {}, { n })
+        case 'etag': {
+          const v = validated.get(url.pathname) ?? { version: 1, age: 0 }
+          const tag = `"v${v.version}"`
+          const headers = { 'cache-control': 'max-age=60', age: String(v.age), etag: tag }
+          const asked = req.headers['if-none-match']
+          if (asked === tag || (v.lie === true && asked !== undefined)) {
+            calls.set(`304 ${url.pathname}`, (calls.get(`304 ${url.pathname}`) ?? 0) + 1)
+            res.writeHead(304, {
+              ...headers,
+              etag: v.lie ? '"other"' : tag,
+              'x-upstream': `304 #${n}`,
+            })
+            res.end()
+            return
+          }
+          return json(200, { ...headers, 'x-upstream': `200 #${n}` }, { version: v.version, n })
+        }
         case 'private':
           return json(200, { 'cache-control': 'private, max-age=60' }, { n })
         case 'cookie':
@@ -82,6 +109,7 @@ async function startUpstream(): Promise<Upstream> {
   const { port } = server.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}`,
+    validated,
     calls,
     seen,
     close: () =>
@@ -259,6 +287,144 @@ describe('examples/express-gateway in front of an upstream', () => {
   test('a bad ORIGIN_URL is refused with a message naming it', () => {
     expect(() => createGateway({ originUrl: 'ftp://x' })).toThrow(/ORIGIN_URL: expected an http/)
     expect(() => createGateway({ originUrl: 'not a url' })).toThrow(/ORIGIN_URL: expected an http/)
+  })
+})
+
+async function listen(g: Gateway): Promise<{ server: http.Server; url: string }> {
+  const server = http.createServer(g.handler)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+}
+
+// RFC 9111 §4.3: a stored copy past its freshness is revalidated with a
+// conditional request; a 304 refreshes it. With Redis, two gateways share the
+// store: the one that revalidates never held the copy in its memory.
+describe.each(['memory', 'redis'] as const)('revalidation through the gateway (%s)', (store) => {
+  let upstream: Upstream
+  let a: Gateway
+  let b: Gateway
+  const servers: http.Server[] = []
+  let urlA: string
+  let urlB: string
+
+  beforeAll(async () => {
+    upstream = await startUpstream()
+    const shared =
+      store === 'redis'
+        ? { redisUrl: sharedRedisUrl(), redisPrefix: `reval-${process.pid}-${Date.now()}` }
+        : {}
+    a = createGateway({ originUrl: upstream.url, ...shared })
+    b = store === 'redis' ? createGateway({ originUrl: upstream.url, ...shared }) : a
+    await Promise.all([a.cache.ready, b.cache.ready])
+    const [la, lb] = [await listen(a), await listen(b)]
+    servers.push(la.server, lb.server)
+    urlA = la.url
+    urlB = lb.url
+  })
+  afterAll(async () => {
+    for (const s of servers) {
+      s.closeAllConnections()
+      await new Promise((resolve) => s.close(resolve))
+    }
+    await a.close()
+    await b.close()
+    await upstream.close()
+  })
+
+  const upstreamCalls = (path: string) => [
+    count(upstream, `GET ${path}`),
+    count(upstream, `304 ${path}`),
+  ]
+
+  test('a stale copy is revalidated with If-None-Match; the 304 renews its freshness and headers', async () => {
+    const path = '/etag/1'
+    // Age 60 of max-age 60: stored already stale, kept for revalidation (it has an ETag).
+    upstream.validated.set(path, { version: 1, age: 60 })
+    const first = await send(urlA, path)
+    expect([first.status, first.headers['x-cache'], first.headers['cache-status']]).toEqual([
+      200,
+      'MISS',
+      'cachet; fwd=miss',
+    ])
+    await a.cache.engine.settled()
+    upstream.validated.set(path, { version: 1, age: 0 })
+    const revalidated = await send(urlB, path)
+    expect(upstream.seen.get(`GET ${path}`)?.headers['if-none-match']).toBe('"v1"')
+    expect(revalidated.status).toBe(200)
+    expect(revalidated.headers['x-cache']).toBe('HIT')
+    expect(revalidated.headers['cache-status']).toMatch(
+      /^cachet; fwd=stale; fwd-status=304; ttl=(60|59)$/,
+    )
+    expect(json(revalidated)).toEqual({ version: 1, n: 1 })
+    expect(revalidated.headers.etag).toBe('"v1"')
+    // The 304's fields replace the stored ones.
+    expect(revalidated.headers['x-upstream']).toBe('304 #2')
+    expect(upstreamCalls(path)).toEqual([2, 1])
+    await b.cache.engine.settled()
+    // Fresh again, in both gateways: no upstream call.
+    for (const url of [urlB, urlA]) {
+      const hit = await send(url, path)
+      expect([hit.headers['x-cache'], hit.headers['x-upstream']]).toEqual(['HIT', '304 #2'])
+      expect(hit.headers['cache-status']).toMatch(/^cachet; hit; ttl=(60|59)$/)
+    }
+    // The client's own conditional is answered by the cache.
+    const mine = await send(urlB, path, { headers: { 'if-none-match': '"v1"' } })
+    expect([mine.status, mine.headers['x-cache']]).toEqual([304, 'HIT'])
+    expect(upstreamCalls(path)).toEqual([2, 1])
+  })
+
+  test('a changed representation: the upstream answers 200, which replaces the copy (fwd=stale)', async () => {
+    const path = '/etag/2'
+    upstream.validated.set(path, { version: 1, age: 60 })
+    await send(urlA, path)
+    await a.cache.engine.settled()
+    upstream.validated.set(path, { version: 2, age: 0 })
+    const changed = await send(urlB, path)
+    expect(upstream.seen.get(`GET ${path}`)?.headers['if-none-match']).toBe('"v1"')
+    expect([changed.status, changed.headers['x-cache'], changed.headers['cache-status']]).toEqual([
+      200,
+      'MISS',
+      'cachet; fwd=stale',
+    ])
+    expect(json(changed)).toEqual({ version: 2, n: 2 })
+    await b.cache.engine.settled()
+    const hit = await send(urlB, path)
+    expect([hit.headers['x-cache'], hit.headers.etag, json(hit)]).toEqual([
+      'HIT',
+      '"v2"',
+      { version: 2, n: 2 },
+    ])
+    expect(upstreamCalls(path)).toEqual([2, 0])
+  })
+
+  test('a 304 naming another entity tag updates nothing: the copy is sent as it was, and asked about again', async () => {
+    const path = '/etag/3'
+    upstream.validated.set(path, { version: 1, age: 60 })
+    await send(urlA, path)
+    await a.cache.engine.settled()
+    upstream.validated.set(path, { version: 1, age: 0, lie: true })
+    for (let i = 0; i < 2; i++) {
+      const r = await send(urlB, path)
+      expect([r.status, r.headers['x-cache'], json(r)]).toEqual([200, 'HIT', { version: 1, n: 1 }])
+      // Not refreshed: the first response's own fields, no freshness.
+      expect(r.headers['x-upstream']).toBe('200 #1')
+      expect(r.headers['cache-status']).toMatch(/^cachet; fwd=stale; fwd-status=304; ttl=-?\d+$/)
+      await b.cache.engine.settled()
+    }
+    expect(upstreamCalls(path)).toEqual([3, 2])
+  })
+
+  test('an invalidated copy is not revalidated: a plain request, a full response', async () => {
+    const path = '/etag/4'
+    upstream.validated.set(path, { version: 1, age: 60 })
+    await send(urlA, path)
+    await a.cache.engine.settled()
+    await a.cache.invalidate({ pattern: path })
+    upstream.validated.set(path, { version: 1, age: 0 })
+    const r = await send(urlB, path)
+    expect(upstream.seen.get(`GET ${path}`)?.headers['if-none-match']).toBeUndefined()
+    expect([r.headers['x-cache'], r.headers['cache-status']]).toEqual(['MISS', 'cachet; fwd=miss'])
+    expect(upstreamCalls(path)).toEqual([2, 0])
   })
 })
 

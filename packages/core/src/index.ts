@@ -3,6 +3,8 @@ export {
   conditionalsOf,
   observeMiss,
   refreshInBackground,
+  revalidatedReplay,
+  routeConditionals,
   splitAdapterOptions,
   staleIfErrorReplay,
   userIdOf,
@@ -35,7 +37,7 @@ export {
 export type { InvalidationCounts, Tier } from './engine/metrics'
 export { Histogram, LATENCY_BUCKETS, RuleMetrics } from './engine/metrics'
 export type { CacheOptions } from './engine/options'
-export type { Replay, StaleReplay } from './engine/replay'
+export type { Replay, RevalidatedReplay, StaleReplay } from './engine/replay'
 export { replay } from './engine/replay'
 export type { BypassReason, CacheOutcome } from './engine/status-headers'
 export {

@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import { parseCacheControl } from '../src/http/cache-control'
+import { parseCacheControl, unqualifiedNoCache } from '../src/http/cache-control'
 
 type Header = string | readonly string[] | number | undefined
 
@@ -82,5 +82,19 @@ describe('parseCacheControl', () => {
         expect(cc.get('no-store')).toBe(true)
       }),
     )
+  })
+})
+
+describe('unqualifiedNoCache (RFC 9111 §5.2.2.4)', () => {
+  test.each([
+    ['no-cache', true],
+    ['max-age=60, NO-CACHE', true],
+    ['no-cache=""', true],
+    ['no-cache=","', true],
+    ['no-cache="Set-Cookie"', false],
+    ['no-cache="a, b"', false],
+    ['max-age=60', false],
+  ])('%s: %s', (header, expected) => {
+    expect(unqualifiedNoCache(parseCacheControl(header))).toBe(expected)
   })
 })

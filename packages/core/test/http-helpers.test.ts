@@ -1,7 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http'
 import { ownHeaders } from '../src/engine/fill'
-import { ifNoneMatchMatches, strongEtag } from '../src/http/conditional'
-import { headerString, storableHeaders, varyWith } from '../src/http/headers'
+import { ifNoneMatchMatches, sameEntityTag, strongEtag } from '../src/http/conditional'
+import { headerString, mergeNotModified, storableHeaders, varyWith } from '../src/http/headers'
 
 const inm: [string, string | undefined, string | undefined, boolean][] = [
   // name, If-None-Match, stored ETag, matches
@@ -143,5 +143,59 @@ describe('ownHeaders: what the route and the layers after the cache set', () => 
   ]
   it.each(cases)('%s', (_name, final, outer, expected) => {
     expect(ownHeaders(final, outer)).toEqual(expected)
+  })
+})
+
+describe('mergeNotModified: a stored copy updated from a 304 (RFC 9111 §3.2, §4.3.4)', () => {
+  const stored = [
+    'content-type',
+    'text/plain',
+    'cache-control',
+    'max-age=0',
+    'link',
+    '</a>',
+    'link',
+    '</b>',
+    'x-kept',
+    'k',
+  ]
+  const cases: Array<[string, OutgoingHttpHeaders, string[]]> = [
+    ['an empty 304 changes nothing', {}, stored],
+    [
+      'a field of the 304 replaces every stored value of that name',
+      { link: '</c>', 'cache-control': 'max-age=60' },
+      ['content-type', 'text/plain', 'x-kept', 'k', 'link', '</c>', 'cache-control', 'max-age=60'],
+    ],
+    ['a new field is added', { 'x-new': ['1', '2'] }, [...stored, 'x-new', '1', 'x-new', '2']],
+    [
+      'Content-Length, Content-Type, Content-Encoding and Content-Range are the body’s: kept',
+      {
+        'content-length': '0',
+        'content-type': 'application/json',
+        'content-encoding': 'br',
+        'content-range': 'bytes 0-1/2',
+      },
+      stored,
+    ],
+    [
+      'fields never stored (Date, Age, ETag, hop-by-hop) are not added',
+      { date: 'x', age: '5', etag: '"a"', connection: 'close', 'x-cache': 'MISS' },
+      stored,
+    ],
+  ]
+  test.each(cases)('%s', (_, update, expected) => {
+    expect(mergeNotModified(stored, update)).toEqual(expected)
+  })
+})
+
+describe('sameEntityTag: which stored copy a 304 names (RFC 9111 §4.3.4)', () => {
+  test.each([
+    ['"a"', '"a"', true],
+    ['W/"a"', '"a"', true],
+    [' "a" ', 'W/"a"', true],
+    ['"b"', '"a"', false],
+    ['"a"', undefined, false],
+  ] as const)('%s vs %s: %s', (tag, stored, expected) => {
+    expect(sameEntityTag(tag, stored)).toBe(expected)
   })
 })

@@ -1,8 +1,9 @@
 import type { OutgoingHttpHeaders } from 'node:http'
 import { CacheEngine } from '../src/engine/engine'
+import type { Fill } from '../src/engine/fill'
 import { replay } from '../src/engine/replay'
 import type { CacheRule } from '../src/rules/types'
-import { FakeOrigin, lookup, request } from './support'
+import { exchangeFor, FakeOrigin, lookup, request } from './support'
 
 // `ttl: 'origin'`: the response's own headers decide its freshness, as in an
 // RFC 9111 shared cache. Each case: the origin's headers, then when the copy
@@ -292,6 +293,170 @@ describe("ttl: origin, the response's own stale windows (RFC 5861)", () => {
       respond: { headers: { 'cache-control': 'max-age=10, stale-while-revalidate=soon' } },
     })
     expect((await at(engine, '/o/8', 11, clock)).type).toBe('miss')
+    await engine.close()
+  })
+})
+
+describe('ttl: origin, revalidation with a conditional request (RFC 9111 §4.3)', () => {
+  const at = async (engine: CacheEngine, path: string, ms: number) => {
+    clock = ms
+    return lookup(engine, path)
+  }
+  const missOf = async (engine: CacheEngine, path: string, ms: number) => {
+    const l = await at(engine, path, ms)
+    if (l.type !== 'miss') throw new Error(`expected a miss, got ${l.type}`)
+    return l.fill
+  }
+  /** The route answers the conditional request 304 with `headers`. */
+  const answer304 = (fill: Fill, origin: FakeOrigin, headers: OutgoingHttpHeaders) => {
+    origin.calls++
+    fill.markRevalidating()
+    return fill.notModified(headers)
+  }
+  const header = (entry: { headers: readonly string[] }, name: string) =>
+    entry.headers.filter((_, i, all) => i % 2 === 1 && all[i - 1] === name)
+
+  test('§5.2.2.4: no-cache with an ETag: stored stale, each use asks with If-None-Match; the 304 is merged', async () => {
+    const engine = new CacheEngine({ rules })
+    const origin = new FakeOrigin()
+    const headers = {
+      'cache-control': 'no-cache',
+      etag: '"a"',
+      'content-type': 'text/plain',
+      'x-version': '1',
+    }
+    expect((await request(engine, origin, '/o/20', { respond: { headers } })).outcome).toBe('miss')
+    const start = clock
+    const fill = await missOf(engine, '/o/20', start + 1000)
+    expect(fill.conditionalHeaders()).toEqual({ 'if-none-match': '"a"' })
+    const entry = answer304(fill, origin, {
+      'cache-control': 'max-age=60',
+      'x-version': '2',
+      'content-type': 'application/json',
+      'content-length': '0',
+    })
+    // Updated from the 304, except the fields the stored body depends on.
+    expect(entry.body.toString()).toBe('v1')
+    expect(entry.etag).toBe('"a"')
+    expect(header(entry, 'x-version')).toEqual(['2'])
+    expect(header(entry, 'cache-control')).toEqual(['max-age=60'])
+    expect(header(entry, 'content-type')).toEqual(['text/plain'])
+    expect(entry.staleAt).toBe(start + 1000 + 60_000)
+    const hit = await at(engine, '/o/20', start + 30_000)
+    if (hit.type !== 'hit') throw new Error(`expected a hit, got ${hit.type}`)
+    expect(header(hit.entry, 'x-version')).toEqual(['2'])
+    expect(origin.calls).toBe(2)
+    await engine.close()
+  })
+
+  test('Last-Modified only: If-Modified-Since', async () => {
+    const engine = new CacheEngine({ rules })
+    const origin = new FakeOrigin()
+    const lastModified = http(NOW - 3600_000)
+    await request(engine, origin, '/o/21', {
+      respond: { headers: { 'cache-control': 'max-age=0', 'last-modified': lastModified } },
+    })
+    const fill = await missOf(engine, '/o/21', clock + 1)
+    // The copy's strong ETag (computed from the body) goes too: a route that
+    // computes the same tag (Express's res.send does) can answer 304.
+    expect(fill.conditionalHeaders()).toEqual({
+      'if-none-match': expect.stringMatching(/^"2-/),
+      'if-modified-since': lastModified,
+    })
+    await engine.close()
+  })
+
+  test('a copy with a validator is kept up to maxTtl past its freshness, then forgotten', async () => {
+    const engine = new CacheEngine({ rules })
+    const origin = new FakeOrigin()
+    await request(engine, origin, '/capped/20', {
+      respond: { headers: { 'cache-control': 'max-age=10', etag: '"c"' } },
+    })
+    const start = clock
+    expect((await missOf(engine, '/capped/20', start + 69_000)).conditionalHeaders()).toEqual({
+      'if-none-match': '"c"',
+    })
+    expect(
+      (await missOf(engine, '/capped/20', start + 70_000)).conditionalHeaders(),
+    ).toBeUndefined()
+    await engine.close()
+  })
+
+  test('a 304 with another entity tag updates nothing (validator-mismatch): the copy is returned, not stored', async () => {
+    const engine = new CacheEngine({ rules })
+    const events: string[] = []
+    engine.on('bypass', (e: { reason: string }) => events.push(e.reason))
+    const origin = new FakeOrigin()
+    await request(engine, origin, '/o/22', {
+      respond: { headers: { 'cache-control': 'no-cache', etag: '"a"' } },
+    })
+    const fill = await missOf(engine, '/o/22', clock + 1000)
+    const sent = answer304(fill, origin, { etag: '"b"', 'cache-control': 'max-age=60' })
+    expect([sent.etag, sent.body.toString(), header(sent, 'cache-control')]).toEqual([
+      '"a"',
+      'v1',
+      ['no-cache'],
+    ])
+    expect(events).toEqual(['validator-mismatch'])
+    // Still the old copy, still asked about on the next use.
+    const next = await missOf(engine, '/o/22', clock + 1000)
+    expect(next.conditionalHeaders()).toEqual({ 'if-none-match': '"a"' })
+    expect(origin.calls).toBe(2)
+    await engine.close()
+  })
+
+  test('a 304 that says no-store: sent, not stored', async () => {
+    const engine = new CacheEngine({ rules })
+    const origin = new FakeOrigin()
+    await request(engine, origin, '/o/23', {
+      respond: { headers: { 'cache-control': 'no-cache', etag: '"a"' } },
+    })
+    const fill = await missOf(engine, '/o/23', clock + 1000)
+    // Were it stored, max-age=60 would make it a hit.
+    const sent = answer304(fill, origin, { 'cache-control': 'no-store, max-age=60' })
+    expect(sent.body.toString()).toBe('v1')
+    expect((await at(engine, '/o/23', clock + 1000)).type).toBe('miss')
+    await engine.close()
+  })
+
+  test('an invalidated copy is not revalidated', async () => {
+    const engine = new CacheEngine({ rules })
+    const origin = new FakeOrigin()
+    await request(engine, origin, '/o/24', {
+      respond: { headers: { 'cache-control': 'no-cache', etag: '"a"' } },
+    })
+    await engine.invalidate({ pattern: '/o/24' })
+    expect((await missOf(engine, '/o/24', clock + 1000)).conditionalHeaders()).toBeUndefined()
+    await engine.close()
+  })
+
+  test('the background refresh of a stale-while-revalidate copy is conditional too', async () => {
+    const engine = new CacheEngine({ rules })
+    const origin = new FakeOrigin()
+    await request(engine, origin, '/o/25', {
+      respond: {
+        headers: { 'cache-control': 'max-age=10, stale-while-revalidate=30', etag: '"s"' },
+      },
+    })
+    const stale = await at(engine, '/o/25', clock + 20_000)
+    expect(stale.type).toBe('stale')
+    const { ex, m } = exchangeFor(engine, '/o/25')
+    const refresh = await engine.revalidate(m, ex)
+    if (refresh === undefined) throw new Error('expected a refresh fill')
+    expect(refresh.conditionalHeaders()).toEqual({ 'if-none-match': '"s"' })
+    answer304(refresh, origin, { 'cache-control': 'max-age=10' })
+    expect((await at(engine, '/o/25', clock + 5000)).type).toBe('hit')
+    expect(origin.calls).toBe(2)
+    await engine.close()
+  })
+
+  test('rule-driven rules never revalidate: a plain request', async () => {
+    const engine = new CacheEngine({ rules: [{ path: '/r/:id', ttl: 10 }] })
+    const origin = new FakeOrigin()
+    await request(engine, origin, '/r/1', { respond: { headers: { etag: '"r"' } } })
+    const fill = await missOf(engine, '/r/1', clock + 11_000)
+    expect(fill.conditionalHeaders()).toBeUndefined()
+    expect(() => fill.notModified({})).toThrow(/did not revalidate/)
     await engine.close()
   })
 })

@@ -3,6 +3,7 @@ import {
   type Conditionals,
   type Fill,
   fillOutcome,
+  revalidatedReplay,
   staleIfErrorReplay,
   strongEtag,
   varyWith,
@@ -55,6 +56,8 @@ function absorbHeaders(res: ServerResponse, headers: unknown): void {
  * When the fill holds a stale-if-error copy and the route answers 5xx (itself,
  * or through an error handler after a throw), the copy is sent instead, before
  * any of the failure's headers go out, and the rest of the failure is dropped.
+ * Likewise when the route answers the cache's own conditional request 304
+ * (`ttl: 'origin'`): the refreshed copy is sent.
  */
 export function captureResponse(
   res: ServerResponse,
@@ -78,7 +81,23 @@ export function captureResponse(
     return true
   }
 
-  /** What the route writes after a stale copy replaced its failure goes nowhere. */
+  /**
+   * The route answered the cache's own conditional request 304: the
+   * refreshed stored copy goes out in its place (the client did not ask for a 304).
+   */
+  const replaceWithRevalidated = (): boolean => {
+    if (!fill.revalidating || res.statusCode !== 304 || res.headersSent) return false
+    replaced = true
+    const r = revalidatedReplay(res, fill, res.getHeaders(), conditionals)
+    writeHead.call(res, r.status, r.headers)
+    ;(end as (...a: unknown[]) => ServerResponse).call(res, r.body)
+    return true
+  }
+
+  /** Sends a copy in place of what the route is about to send; true when it did. */
+  const replace = (): boolean => replaceWithStale() || replaceWithRevalidated()
+
+  /** What the route writes after a stored copy replaced its answer goes nowhere. */
   const dropped = (args: unknown[]) => {
     const callback = args.find((a) => typeof a === 'function') as (() => void) | undefined
     if (callback !== undefined) process.nextTick(callback)
@@ -104,7 +123,7 @@ export function captureResponse(
     this.statusCode = statusCode
     const reason = typeof rest[0] === 'string' ? rest[0] : undefined
     absorbHeaders(this, typeof rest[0] === 'string' ? rest[1] : rest[0])
-    if (replaceWithStale()) return this
+    if (replace()) return this
     decide()
     return reason === undefined
       ? writeHead.call(this, this.statusCode)
@@ -112,7 +131,7 @@ export function captureResponse(
   } as ServerResponse['writeHead']
 
   res.write = function cachetWrite(this: ServerResponse, chunk: Chunk, ...rest: unknown[]) {
-    if (replaced || (!this.headersSent && replaceWithStale())) {
+    if (replaced || (!this.headersSent && replace())) {
       dropped(rest)
       return true
     }
@@ -122,7 +141,7 @@ export function captureResponse(
   } as ServerResponse['write']
 
   res.end = function cachetEnd(this: ServerResponse, ...args: unknown[]) {
-    if (replaced || (!this.headersSent && !decided && replaceWithStale())) {
+    if (replaced || (!this.headersSent && !decided && replace())) {
       dropped(args)
       return this
     }
@@ -131,17 +150,19 @@ export function captureResponse(
     const chunk = typeof args[0] === 'function' ? undefined : (args[0] as Chunk | undefined | null)
     const body = chunk == null ? undefined : toBuffer(chunk, encodingOf(args[1]))
     if (!this.headersSent && !decided) {
-      // The whole body is known before the headers go: the stored entry's
-      // validator can be sent on this miss already.
-      if (body !== undefined && this.statusCode === 200 && this.getHeader('etag') === undefined) {
-        this.setHeader('etag', strongEtag(body))
-      }
       // RFC 9110 §8.6: no Content-Length on 1xx and 204 responses.
       const bodiless = this.statusCode < 200 || this.statusCode === 204 || this.statusCode === 304
       if (body !== undefined && !bodiless && this.getHeader('content-length') === undefined) {
         this.setHeader('content-length', body.length)
       }
+      const etag = this.getHeader('etag') === undefined
       decide()
+      // The whole body is known before the headers go: the stored entry's
+      // validator can be sent on this miss already. Set after the decision,
+      // which so knows the route gave no validator of its own.
+      if (body !== undefined && this.statusCode === 200 && etag) {
+        this.setHeader('etag', strongEtag(body))
+      }
     }
     if (fill.capturing && body !== undefined) fill.onChunk(body)
     fill.onEnd()

@@ -20,6 +20,7 @@ import {
   type RuleMatch,
   refreshInBackground,
   replay,
+  routeConditionals,
   ruleNeedsUser,
   serverListener,
   splitAdapterOptions,
@@ -112,10 +113,7 @@ export function cacheMiddleware(
     fill.setOuterHeaders(res.getHeaders())
     captureResponse(res, fill, conditionalsOf(req.headers))
     narrowView(fill, req)
-    // Conditional headers would let the route answer 304, leaving nothing to
-    // store; the cache answers them itself from the stored entry.
-    delete req.headers['if-none-match']
-    delete req.headers['if-modified-since']
+    routeConditionals(fill, req.headers)
     // A HEAD miss fills the GET entry (Node sends no body for HEAD anyway).
     if (req.method === 'HEAD' && fill.rule.methods.has('GET')) req.method = 'GET'
     next()

@@ -27,7 +27,7 @@ function setOutcome(ctx: Context, fill: Fill, veto: ResponseBypassReason | undef
 
 /** Records the whole body a route produced as bytes, and hands Koa those bytes. */
 function captureBytes(ctx: Context, fill: Fill, bytes: Buffer): void {
-  if (ctx.status === 200 && !ctx.response.get('etag')) ctx.set('etag', strongEtag(bytes))
+  const etag = ctx.status === 200 && !ctx.response.get('etag')
   const status = ctx.status
   // Same bytes Koa's respond() would write, so the entry replays them exactly;
   // the status is set again because a body assignment can change it.
@@ -35,6 +35,8 @@ function captureBytes(ctx: Context, fill: Fill, bytes: Buffer): void {
   ctx.status = status
   addVary(ctx, fill)
   const veto = fill.onHeaders(status, ctx.response.headers)
+  // Set after the decision, which so knows the route gave no validator of its own.
+  if (etag) ctx.set('etag', strongEtag(bytes))
   fill.onChunk(bytes)
   fill.onEnd()
   setOutcome(ctx, fill, veto ?? fill.veto)

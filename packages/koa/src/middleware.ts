@@ -22,6 +22,8 @@ import {
   type RuleMatch,
   refreshInBackground,
   replay,
+  revalidatedReplay,
+  routeConditionals,
   ruleNeedsUser,
   serverListener,
   splitAdapterOptions,
@@ -85,6 +87,12 @@ function appListener(app: Application): ReturnType<Application['callback']> {
   return listener
 }
 
+function isStream(body: unknown): body is Readable {
+  return (
+    body !== null && typeof body === 'object' && typeof (body as Readable).destroy === 'function'
+  )
+}
+
 /**
  * Sends a stale-if-error copy in place of the origin's failure: a 5xx the
  * route set, or an error it threw (`status` 0; the app still hears of it).
@@ -96,8 +104,7 @@ function serveStale(
   conditionals: Conditionals | undefined,
 ) {
   const body: unknown = ctx.body
-  if (body !== null && typeof body === 'object' && typeof (body as Readable).destroy === 'function')
-    (body as Readable).destroy()
+  if (isStream(body)) body.destroy()
   writeHit(ctx, staleIfErrorReplay(ctx.res, fill, status, conditionals))
 }
 
@@ -133,9 +140,7 @@ async function forward(ctx: Context, next: Next, fill: Fill): Promise<void> {
   const conditionals = conditionalsOf(ctx.headers)
   fill.setOuterHeaders(ctx.res.getHeaders())
   narrowView(ctx, fill)
-  // The cache answers conditional requests itself from the stored entry.
-  delete ctx.headers['if-none-match']
-  delete ctx.headers['if-modified-since']
+  routeConditionals(fill, ctx.headers)
   const head = ctx.method === 'HEAD'
   // A HEAD miss fills the GET entry; Koa sends no body for HEAD.
   if (head && fill.rule.methods.has('GET')) ctx.method = 'GET'
@@ -157,6 +162,12 @@ async function forward(ctx: Context, next: Next, fill: Fill): Promise<void> {
   }
   if (fill.stale !== undefined && ctx.status >= 500 && !ctx.res.headersSent)
     return serveStale(ctx, fill, ctx.status, conditionals)
+  if (fill.revalidating && ctx.status === 304 && !ctx.res.headersSent) {
+    // The route answered the cache's own conditional request: the refreshed copy goes out.
+    const body: unknown = ctx.body
+    if (isStream(body)) body.destroy()
+    return writeHit(ctx, revalidatedReplay(ctx.res, fill, ctx.response.headers, conditionals))
+  }
   await captureBody(ctx, fill, head)
 }
 

@@ -1,4 +1,9 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import type {
+  IncomingHttpHeaders,
+  IncomingMessage,
+  OutgoingHttpHeaders,
+  ServerResponse,
+} from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { CachetConfigError } from '../errors'
 import type { Conditionals } from '../http/conditional'
@@ -159,6 +164,40 @@ export function conditionalsOf(headers: IncomingHttpHeaders): Conditionals | und
   const ae = headers['accept-encoding']
   if (inm === undefined && ims === undefined && ae === undefined) return undefined
   return { 'if-none-match': inm, 'if-modified-since': ims, 'accept-encoding': ae }
+}
+
+/**
+ * Sets the conditional fields the route of a miss sees: the client's own are
+ * removed (the cache answers them itself, from the stored entry: a route that
+ * honoured them would answer 304, leaving nothing to store), and, origin-driven
+ * with a stored copy past its freshness, the copy's validators take their
+ * place (`Fill.conditionalHeaders`, RFC 9111 §4.3.1).
+ */
+export function routeConditionals(fill: Fill, headers: IncomingHttpHeaders): void {
+  delete headers['if-none-match']
+  delete headers['if-modified-since']
+  const own = fill.conditionalHeaders()
+  if (own === undefined) return
+  Object.assign(headers, own)
+  fill.markRevalidating()
+}
+
+/**
+ * The route answered the cache's conditional request `304`: the refreshed
+ * stored copy (`Fill.notModified`), as the adapter writes it, after removing
+ * the 304's headers from `res` (the outer layers' are set again).
+ */
+export function revalidatedReplay(
+  res: ServerResponse,
+  fill: Fill,
+  headers: OutgoingHttpHeaders,
+  conditionals: Conditionals | undefined,
+): Replay {
+  const entry = fill.notModified(headers)
+  for (const name of res.getHeaderNames()) res.removeHeader(name)
+  for (const [name, value] of Object.entries(fill.outerHeaders))
+    if (value !== undefined) res.setHeader(name, value)
+  return replay(entry, Date.now(), conditionals, false, { reason: 'revalidated' })
 }
 
 /**

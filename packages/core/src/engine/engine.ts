@@ -310,8 +310,13 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     }
     if (onlyIfCached(ex.headers)) return this.#onlyIfCached(m, ex, key)
     // Past the ttl and stale-while-revalidate: what is left is the
-    // stale-if-error copy, for when the origin fails.
-    const fallback = entry
+    // stale-if-error copy, for when the origin fails, and, origin-driven, the
+    // copy a conditional request revalidates.
+    const fallback =
+      entry !== undefined && now - entry.staleAt < storedWindows(rule, entry.headers).sieMs
+        ? entry
+        : undefined
+    const base = rule.origin ? entry : undefined
     const marker = this.#markers.get(key, now)
     if (marker?.pass) return this.#bypass(rule, marker.reason)
     let flight = marker === undefined ? this.#flights.get(key) : undefined
@@ -330,8 +335,12 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     if (lead !== undefined) this.#flights.set(key, lead)
     const tags = this.#tagsFor(m, ex)
     if (this.#remote !== undefined)
-      return this.#lookupRemote(m, ex, key, tags, { flight: lead, fallback }) as Promise<Lookup>
-    return { type: 'miss', fill: this.#fill(m, ex, key, tags, lead, fallback) }
+      return this.#lookupRemote(m, ex, key, tags, {
+        flight: lead,
+        fallback,
+        base,
+      }) as Promise<Lookup>
+    return { type: 'miss', fill: this.#fill(m, ex, key, tags, lead, fallback, false, base) }
   }
 
   /**
@@ -464,11 +473,13 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     const lead = new Flight()
     this.#flights.set(key, lead)
     const tags = this.#tagsFor(m, ex)
+    // Origin-driven: the refresh is a conditional request on the stale copy.
+    const base = rule.origin ? this.#memoryFind(rule, key, Date.now()) : undefined
     if (this.#remote === undefined) {
       this.#refreshFilling(key)
-      return this.#fill(m, ex, key, tags, lead, undefined, true)
+      return this.#fill(m, ex, key, tags, lead, undefined, true, base)
     }
-    return this.#lookupRemote(m, ex, key, tags, { flight: lead, revalidate: true }).then(
+    return this.#lookupRemote(m, ex, key, tags, { flight: lead, revalidate: true, base }).then(
       (found) => {
         if (found !== 'busy' && found.type === 'miss') {
           this.#refreshFilling(key)
@@ -495,7 +506,12 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     ex: Exchange,
     key: string,
     tags: string[],
-    options: { flight: Flight | undefined; fallback?: CacheEntry; revalidate?: boolean },
+    options: {
+      flight: Flight | undefined
+      fallback?: CacheEntry
+      base?: CacheEntry
+      revalidate?: boolean
+    },
   ): Promise<Lookup | 'busy'> {
     const remote = this.#remote as RemotePath
     const { flight, revalidate = false } = options
@@ -526,6 +542,12 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
       : found.stale !== undefined
         ? this.#toEntry(key, found.stale, fence)
         : options.fallback
+    const base =
+      found.base !== undefined
+        ? found.base === found.stale && stale !== undefined
+          ? stale
+          : this.#toEntry(key, found.base, fence)
+        : options.base
     return {
       type: 'miss',
       fill: new Fill(this, {
@@ -536,6 +558,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
         flight,
         remote: found.fence,
         stale,
+        base,
         revalidation: revalidate,
       }),
     }
@@ -592,6 +615,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     flight: Flight | undefined,
     stale: CacheEntry | undefined,
     revalidation = false,
+    base?: CacheEntry,
   ): Fill {
     return new Fill(this, {
       rule: m.rule,
@@ -600,6 +624,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
       fence: this.#state.fence(tags),
       flight,
       stale,
+      base,
       revalidation,
     })
   }

@@ -1,10 +1,10 @@
 import type { OutgoingHttpHeaders } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { type CacheEntry, entrySize } from '../entry/entry'
-import { parseCacheControl } from '../http/cache-control'
-import { strongEtag } from '../http/conditional'
+import { parseCacheControl, unqualifiedNoCache } from '../http/cache-control'
+import { sameEntityTag, strongEtag } from '../http/conditional'
 import { currentAge, freshnessLifetime } from '../http/freshness'
-import { headerString, storableHeaders } from '../http/headers'
+import { headerString, mergeNotModified, storableHeaders } from '../http/headers'
 import { type ResponseBypassReason, responseBypassReason } from '../http/storable'
 import type { FillFence } from '../invalidation/local-state'
 import type { CompiledCacheRule } from '../rules/types'
@@ -45,15 +45,26 @@ interface OriginTimes {
   /** When the copy was generated: the response time minus its age then (so `Age` counts from it). */
   cachedAt: number
   staleAt: number
-  /** How long past `staleAt` it is kept: its longest stale window (see `windowsOf`). */
+  /**
+   * How long past `staleAt` it is kept: its longest stale window (see
+   * `windowsOf`), or, when the origin gave it a validator, the rule's
+   * `maxTtl`, for a conditional request to revalidate it.
+   */
   staleMs: number
+}
+
+/** Whether the origin gave a response a validator a conditional request can carry (RFC 9110 §8.8). */
+export function hasOriginValidator(headers: OutgoingHttpHeaders): boolean {
+  return headers.etag !== undefined || headers['last-modified'] !== undefined
 }
 
 /**
  * `ttl: 'origin'`: the freshness the response's own headers give it (RFC 9111
- * §4.2.1, heuristics §4.2.2), at most the rule's `maxTtl`, less the age it
- * already had (§4.2.3: `Age`, and the time since its `Date`); `undefined`
- * when none is left. Kept past it for its stale windows (`windowsOf`).
+ * §4.2.1, heuristics §4.2.2; none under an unqualified `no-cache`, §5.2.2.4),
+ * at most the rule's `maxTtl`, less the age it already had (§4.2.3: `Age`,
+ * and the time since its `Date`). Kept past it for its stale windows
+ * (`windowsOf`) and, with a validator, up to `maxTtl` for revalidation
+ * (§4.3); `undefined` when there is no freshness left and no validator.
  */
 export function originTimes(
   rule: CompiledCacheRule,
@@ -62,13 +73,16 @@ export function originTimes(
   requestTime: number,
   responseTime: number,
 ): OriginTimes | undefined {
+  const cc = parseCacheControl(headers['cache-control'])
   const { lifetimeMs } = freshnessLifetime({ status, headers }, { shared: true, responseTime })
   const ageMs = currentAge({ headers, requestTime, responseTime, now: responseTime })
-  const lifetime = Math.min(lifetimeMs, rule.ttlMs)
-  if (lifetime - ageMs <= 0) return undefined
+  const lifetime = unqualifiedNoCache(cc) ? 0 : Math.min(lifetimeMs, rule.ttlMs)
+  const validator = hasOriginValidator(headers)
+  if (lifetime - ageMs <= 0 && !validator) return undefined
   const cachedAt = responseTime - ageMs
-  const windows = windowsOf(parseCacheControl(headers['cache-control']), rule)
-  return { cachedAt, staleAt: cachedAt + lifetime, staleMs: Math.max(windows.swrMs, windows.sieMs) }
+  const windows = windowsOf(cc, rule)
+  const keep = Math.max(windows.swrMs, windows.sieMs, validator ? rule.ttlMs : 0)
+  return { cachedAt, staleAt: cachedAt + lifetime, staleMs: keep }
 }
 
 /** What the engine does with a finished fill. */
@@ -101,6 +115,8 @@ export class Fill {
   /** The shared tier's fence, when the fill may be stored there. */
   readonly remote: RemoteFence | undefined
   readonly #stale: CacheEntry | undefined
+  /** `ttl: 'origin'`: the stored copy a conditional request revalidates (see `conditionalHeaders`). */
+  readonly #base: CacheEntry | undefined
   /** A background refresh (stale-while-revalidate): nobody waits for its response. */
   readonly revalidation: boolean
   #sink: FillSink
@@ -113,6 +129,7 @@ export class Fill {
   #headersAt = 0
   #verdict: ResponseBypassReason | undefined
   #capturing = false
+  #revalidating = false
   #finished = false
   #aborted = false
   readonly #startedAt = performance.now()
@@ -133,6 +150,7 @@ export class Fill {
       flight?: Flight
       remote?: RemoteFence
       stale?: CacheEntry
+      base?: CacheEntry
       revalidation?: boolean
     },
   ) {
@@ -144,6 +162,7 @@ export class Fill {
     this.flight = init.flight
     this.remote = init.remote
     this.#stale = init.stale
+    this.#base = init.rule.origin ? init.base : undefined
     this.revalidation = init.revalidation ?? false
   }
 
@@ -159,7 +178,105 @@ export class Fill {
 
   /** The cache held a copy past its freshness when it sent this request to the origin. */
   get forwardedStale(): boolean {
-    return this.#stale !== undefined
+    return this.#stale !== undefined || this.#revalidating
+  }
+
+  /**
+   * `ttl: 'origin'` with a stored copy past its freshness (RFC 9111 §4.3.1):
+   * the validators the route's request carries in place of the client's own
+   * conditionals — `If-None-Match` with the copy's entity tag, and
+   * `If-Modified-Since` with its `Last-Modified`. A `304` in answer is
+   * merged into the copy (`notModified`), never sent on to a client that did
+   * not ask for it. `undefined` when there is no usable copy to revalidate.
+   */
+  conditionalHeaders(): { 'if-none-match'?: string; 'if-modified-since'?: string } | undefined {
+    const base = this.#base
+    if (base === undefined || base.status !== 200 || !this.#sink.staleUsable(base)) return undefined
+    const out: { 'if-none-match'?: string; 'if-modified-since'?: string } = {}
+    if (base.etag !== undefined) out['if-none-match'] = base.etag
+    for (let i = 0; i < base.headers.length; i += 2)
+      if (base.headers[i] === 'last-modified') out['if-modified-since'] = base.headers[i + 1]
+    return out['if-none-match'] === undefined && out['if-modified-since'] === undefined
+      ? undefined
+      : out
+  }
+
+  /** Whether the route's request was made conditional on the stored copy (`conditionalHeaders`). */
+  get revalidating(): boolean {
+    return this.#revalidating
+  }
+
+  /** The adapter sent the route `conditionalHeaders()`: a `304` from it is to be merged. */
+  markRevalidating(): void {
+    this.#revalidating = this.#base !== undefined
+  }
+
+  /** The headers the outer layers had set when the route was called (see `setOuterHeaders`). */
+  get outerHeaders(): OutgoingHttpHeaders {
+    return this.#outer ?? {}
+  }
+
+  /**
+   * The route answered the conditional request `304 Not Modified`: the stored
+   * copy is still the current representation. Its headers are updated from
+   * the 304's (RFC 9111 §3.2, §4.3.4), its freshness is computed afresh from
+   * them, and the refreshed copy is stored and returned, for the adapter to
+   * send as the answer. A 304 whose entity tag is not the copy's
+   * (`validator-mismatch`) updates nothing: the copy is sent as it was and
+   * nothing is stored.
+   */
+  notModified(headers: OutgoingHttpHeaders, now = Date.now()): CacheEntry {
+    const base = this.#base
+    if (base === undefined || !this.#revalidating)
+      throw new Error('notModified() on a fill that did not revalidate a stored copy')
+    const own = this.#outer === undefined ? { ...headers } : ownHeaders(headers, this.#outer)
+    this.#status = 304
+    this.#headersAt = now
+    this.#capturing = false
+    const tag = headerString(own.etag)
+    if (tag !== undefined && !sameEntityTag(tag, base.etag)) {
+      // Not a veto of later responses (no marker): this answer could not be used.
+      this.#verdict = 'validator-mismatch'
+      this.#aborted = true
+      this.#finish(undefined)
+      return base
+    }
+    const merged = mergeNotModified(base.headers, own)
+    // Judged and timed as the full response would be: the 304's Date and Age count.
+    const full: OutgoingHttpHeaders = { date: headers.date, age: headers.age }
+    for (let i = 0; i < merged.length; i += 2) {
+      const name = merged[i] as string
+      const prior = full[name]
+      const value = merged[i + 1] as string
+      full[name] = prior === undefined ? value : [...[prior].flat().map(String), value]
+    }
+    if (base.etag !== undefined) full.etag = base.etag
+    this.#verdict = responseBypassReason(this.rule, base.status, full)
+    const times =
+      this.#verdict === undefined
+        ? originTimes(this.rule, base.status, full, this.#requestTime, now)
+        : undefined
+    if (this.#verdict === undefined && times === undefined) this.#verdict = 'no-lifetime'
+    const cachedAt = times?.cachedAt ?? now
+    const staleAt = times?.staleAt ?? now
+    const entry: CacheEntry = {
+      key: this.key,
+      status: base.status,
+      headers: merged,
+      body: base.body,
+      etag: base.etag,
+      cachedAt,
+      staleAt,
+      deleteAt: staleAt + (times?.staleMs ?? 0),
+      tags: this.fence.tags,
+      tagVersions: this.fence.versions,
+      path: this.path,
+      patternSeq: this.fence.patternSeq,
+      validatedEpoch: 0,
+      size: entrySize(this.key, merged, base.body, this.fence.tags),
+    }
+    this.#finish(this.#verdict === undefined ? entry : undefined)
+    return entry
   }
 
   /** The origin failed: a 5xx, or the response ended early (a thrown error, a reset). */

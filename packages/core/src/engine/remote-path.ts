@@ -33,6 +33,8 @@ export type RemoteLookup =
       readonly fence: RemoteFence | undefined
       /** A copy past its ttl inside the rule's stale-if-error window. */
       readonly stale?: StoredResponse
+      /** `ttl: 'origin'`: the copy past its freshness a conditional request revalidates. */
+      readonly base?: StoredResponse
       /** Another process holds the fill lock (reported only to a revalidation, which does not wait). */
       readonly busy?: boolean
     }
@@ -108,15 +110,17 @@ export class RemotePath {
     let pause = POLL_FIRST_MS
     let skipEntry = false
     let stale: StoredResponse | undefined
+    /** Origin-driven: a copy past its windows, for a conditional request. */
+    let base: StoredResponse | undefined
     for (;;) {
-      if (!this.breaker.allow(Date.now())) return { kind: 'miss', fence: undefined, stale }
+      if (!this.breaker.allow(Date.now())) return { kind: 'miss', fence: undefined, stale, base }
       let read: Awaited<ReturnType<RemoteTier['read']>>
       try {
         read = await this.tier.read(key, tags, { lock: options.lock, skipEntry })
         this.breaker.success()
       } catch (err) {
         this.#failed('read', err)
-        return { kind: 'miss', fence: undefined, stale }
+        return { kind: 'miss', fence: undefined, stale, base }
       }
       if (read.kind === 'hit') {
         const response = read.response
@@ -126,6 +130,7 @@ export class RemotePath {
           const windows = storedWindows(rule, response.headers)
           if (!revalidate && staleMs < windows.swrMs) return { kind: 'stale', response }
           if (staleMs < windows.sieMs) stale = response
+          if (rule.origin) base = response
         }
         // Past its freshness, or a pattern invalidated since it was stored
         // covers this path: read again for a fill's fence.
@@ -134,9 +139,9 @@ export class RemotePath {
       }
       if (read.marker === 'too-large') return { kind: 'bypass', reason: read.marker }
       if (read.lock === 'busy' && revalidate)
-        return { kind: 'miss', fence: read.fence, stale, busy: true }
+        return { kind: 'miss', fence: read.fence, stale, base, busy: true }
       if (read.lock !== 'busy' || Date.now() + pause > deadline)
-        return { kind: 'miss', fence: read.fence, stale }
+        return { kind: 'miss', fence: read.fence, stale, base }
       // Another process is filling this key: its entry will be in the shared tier soon.
       await new Promise((resolve) => setTimeout(resolve, pause))
       pause = Math.min(pause * 2, POLL_MAX_MS)

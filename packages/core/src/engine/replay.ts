@@ -1,7 +1,7 @@
 import type { CacheEntry } from '../entry/entry'
 import { type Conditionals, notModified } from '../http/conditional'
 import { chooseCoding, codedEtag } from '../http/encoding'
-import { cacheStatusHit, cacheStatusStale } from './status-headers'
+import { cacheStatusHit, cacheStatusRevalidated, cacheStatusStale } from './status-headers'
 
 /** What an adapter writes for a hit: status, a flat header list, and the body (none for HEAD or 304). */
 export interface Replay {
@@ -28,31 +28,39 @@ export interface StaleReplay {
   readonly originStatus?: number
 }
 
+/** `ttl: 'origin'`: the stored copy, just revalidated by the origin's `304` (`Fill.notModified`). */
+export interface RevalidatedReplay {
+  readonly reason: 'revalidated'
+}
+
 /**
  * Builds a hit's response from the stored entry: the stored end-to-end headers,
  * `Content-Length`, `ETag`, `Age` (RFC 9111 §5.1), `X-Cache` and
  * `Cache-Status`; `304` when the request's `If-None-Match` or
  * `If-Modified-Since` says its copy of a stored 200 is current. With
- * `stale`, `X-Cache: STALE` and a `Cache-Status` with a negative ttl.
+ * `stale`, `X-Cache: STALE` and a `Cache-Status` with a negative ttl; with
+ * `revalidated`, `X-Cache: HIT` and `Cache-Status: …; fwd=stale; fwd-status=304`.
  */
 export function replay(
   entry: CacheEntry,
   now: number,
   conditionals: Conditionals | undefined,
   head: boolean,
-  stale?: StaleReplay,
+  stale?: StaleReplay | RevalidatedReplay,
 ): Replay {
   const age = String(Math.max(0, Math.floor((now - entry.cachedAt) / 1000)))
-  const outcome = stale === undefined ? 'HIT' : 'STALE'
+  const outcome = stale === undefined || stale.reason === 'revalidated' ? 'HIT' : 'STALE'
   const status =
     stale === undefined
       ? cacheStatusHit(Math.max(0, Math.ceil((entry.staleAt - now) / 1000)))
-      : cacheStatusStale(
-          -Math.ceil((now - entry.staleAt) / 1000),
-          stale.reason,
-          stale.forwarded === true,
-          stale.originStatus,
-        )
+      : stale.reason === 'revalidated'
+        ? cacheStatusRevalidated(Math.ceil((entry.staleAt - now) / 1000))
+        : cacheStatusStale(
+            -Math.ceil((now - entry.staleAt) / 1000),
+            stale.reason,
+            stale.forwarded === true,
+            stale.originStatus,
+          )
   // A `compress` rule's copy: the coding the client prefers, under its own validator.
   const encoded = entry.encoded
   const coding =

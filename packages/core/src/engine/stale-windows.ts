@@ -1,4 +1,4 @@
-import { type CacheControl, parseCacheControl } from '../http/cache-control'
+import { type CacheControl, parseCacheControl, unqualifiedNoCache } from '../http/cache-control'
 import type { CompiledCacheRule } from '../rules/types'
 
 /** How long past its freshness a stored copy may still be served: while revalidating, or for an error. */
@@ -19,11 +19,18 @@ function seconds(cc: CacheControl, name: string): number {
  * the rule's and the response's own RFC 5861 directives
  * (`stale-while-revalidate=N`, `stale-if-error=N`; malformed means none; at
  * most `maxTtl`), and none at all after `must-revalidate`, `proxy-revalidate`
- * or `s-maxage` (RFC 9111 §4.2.4, §5.2.2.2, §5.2.2.8, §5.2.2.10).
+ * `s-maxage` or an unqualified `no-cache` (RFC 9111 §4.2.4, §5.2.2.2, §5.2.2.4, §5.2.2.8,
+ * §5.2.2.10).
  */
 export function windowsOf(cc: CacheControl, rule: CompiledCacheRule): StaleWindows {
   if (!rule.origin) return { swrMs: rule.staleWhileRevalidateMs, sieMs: rule.staleIfErrorMs }
-  if (cc.has('must-revalidate') || cc.has('proxy-revalidate') || cc.has('s-maxage')) return NONE
+  if (
+    cc.has('must-revalidate') ||
+    cc.has('proxy-revalidate') ||
+    cc.has('s-maxage') ||
+    unqualifiedNoCache(cc)
+  )
+    return NONE
   return {
     swrMs: Math.max(
       rule.staleWhileRevalidateMs,

@@ -39,6 +39,16 @@ export function cacheStatusStale(
   return `${CACHE_NAME}; ${served}; ttl=${ttlSeconds}; detail=${detail}`
 }
 
+/**
+ * `ttl: 'origin'`: the stored copy was past its freshness, the cache asked
+ * the origin whether it was still current, and the origin said so (`304`):
+ * the copy is sent, with its renewed freshness (0 or negative for a copy that
+ * must be revalidated on every use).
+ */
+export function cacheStatusRevalidated(ttlSeconds: number): string {
+  return `${CACHE_NAME}; fwd=stale; fwd-status=304; ttl=${ttlSeconds}`
+}
+
 export const CACHE_STATUS_MISS = `${CACHE_NAME}; fwd=miss`
 
 /** A request the cache did not handle (`fwd=bypass`), or a response it would not store (`fwd=miss`). */

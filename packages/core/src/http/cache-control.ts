@@ -56,3 +56,10 @@ export function parseCacheControl(
   for (const [name, value] of list) if (!out.has(name)) out.set(name, value)
   return out
 }
+
+/** RFC 9111 §5.2.2.4: an unqualified `no-cache` (a field list only keeps those fields out). */
+export function unqualifiedNoCache(cc: CacheControl): boolean {
+  const value = cc.get('no-cache')
+  if (value === undefined) return false
+  return value === true || value.split(',').every((f) => f.trim() === '')
+}

@@ -80,3 +80,12 @@ export function ifNoneMatchMatches(header: string | undefined, etag: string | un
   }
   return false
 }
+
+/**
+ * Whether a `304`'s entity tag names the stored copy it would update (RFC
+ * 9111 §4.3.4 selects by validator): the same opaque tag. The weak comparison
+ * is used, as for `If-None-Match` (the cache sent the tag there).
+ */
+export function sameEntityTag(tag: string, stored: string | undefined): boolean {
+  return stored !== undefined && opaque(tag.trim()) === opaque(stored)
+}

@@ -70,6 +70,37 @@ export function storableHeaders(headers: OutgoingHttpHeaders): string[] {
 }
 
 /**
+ * Fields a `304` does not update in the stored copy (RFC 9111 §3.2): its
+ * `Content-Length`, and the fields the stored body depends on — a 304 says
+ * the representation is unchanged, so its type, coding and range are too.
+ */
+const KEPT_ON_UPDATE = new Set([
+  'content-length',
+  'content-type',
+  'content-encoding',
+  'content-range',
+])
+
+/**
+ * A stored copy's headers updated from a `304 Not Modified` (RFC 9111 §3.2,
+ * §4.3.4): each storable field of the 304 replaces the stored values of that
+ * name, the others are kept. Flat `[name, value, ...]`, as stored.
+ */
+export function mergeNotModified(stored: readonly string[], update: OutgoingHttpHeaders): string[] {
+  const all = storableHeaders(update)
+  const fresh: string[] = []
+  for (let i = 0; i < all.length; i += 2)
+    if (!KEPT_ON_UPDATE.has(all[i] as string)) fresh.push(all[i] as string, all[i + 1] as string)
+  const replaced = new Set<string>()
+  for (let i = 0; i < fresh.length; i += 2) replaced.add(fresh[i] as string)
+  const out: string[] = []
+  for (let i = 0; i < stored.length; i += 2)
+    if (!replaced.has(stored[i] as string)) out.push(stored[i] as string, stored[i + 1] as string)
+  out.push(...fresh)
+  return out
+}
+
+/**
  * Fields named by `no-cache="…"` (RFC 9111 §5.2.2.4: not to be sent on a reuse
  * without revalidation) and `private="…"` (§5.2.2.7: not to be stored by a
  * shared cache): the rest of the response may be stored, these fields not.

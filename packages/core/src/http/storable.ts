@@ -18,6 +18,12 @@ export type ResponseBypassReason =
   | 'too-large'
   /** `ttl: 'origin'`: the response's headers give it no freshness left (RFC 9111 §4.2). */
   | 'no-lifetime'
+  /**
+   * `ttl: 'origin'`: the origin answered the cache's conditional request
+   * `304` with an entity tag that is not the stored copy's (RFC 9111 §4.3.4):
+   * nothing is updated.
+   */
+  | 'validator-mismatch'
   /** The response's header block is larger than `MAX_STORED_HEADER_BYTES`. */
   | 'header-size'
   /** The framework gave a body kind the adapter cannot capture (e.g. a fetch `Response`). */
@@ -52,8 +58,10 @@ export function responseBypassReason(
     return 'private'
   // RFC 9111 §5.2.2.4: no-cache means revalidate on every use, which a
   // rule-driven entry does not do, so it is not stored at all; `no-cache="field"`
-  // only forbids reusing that field (left out of the entry).
-  if (cc.has('no-cache') && fieldList(cc.get('no-cache')) === undefined) return 'no-cache'
+  // only forbids reusing that field (left out of the entry). An origin-driven
+  // entry is stored stale and revalidated before every use (§4.3).
+  if (!rule.origin && cc.has('no-cache') && fieldList(cc.get('no-cache')) === undefined)
+    return 'no-cache'
   if (varyBlocks(rule, headerString(headers.vary))) return 'vary'
   const length = headers['content-length']
   if (length !== undefined && Number(length) > rule.maxBodySize) return 'too-large'

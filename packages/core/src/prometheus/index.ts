@@ -217,7 +217,7 @@ function definitions(engine: CacheEngine, p: string): Definition[] {
     {
       type: 'counter',
       name: `${p}bypasses_total`,
-      help: 'Requests the cache stood aside for, by rule and reason: the request (credentials, no-user, request-body, request-no-store, forwarded, method-override, query-params, only-if-cached) or the response (status, set-cookie, no-store, private, no-cache, vary, too-large, header-size, no-lifetime, body-kind).',
+      help: 'Requests the cache stood aside for, by rule and reason: the request (credentials, no-user, request-body, request-no-store, forwarded, method-override, query-params, only-if-cached) or the response (status, set-cookie, no-store, private, no-cache, vary, too-large, header-size, no-lifetime, validator-mismatch, body-kind).',
       labelNames: ['rule', 'reason'],
       *read() {
         for (const m of rules)
