@@ -84,6 +84,7 @@ function expressApp(express: typeof import('express')): TestApp {
   })
   app.post('/o/:id', (req, res) => {
     count(calls, 'post')
+    if (typeof req.query.location === 'string') res.location(req.query.location)
     res.status(req.query.fail === undefined ? 200 : 500).json({ ok: true })
   })
   app.get('/o/:id', (req, res) => {
@@ -98,7 +99,7 @@ function expressApp(express: typeof import('express')): TestApp {
         return
       }
     }
-    if (id === 'fresh') res.set({ 'cache-control': 'max-age=60', age: '30' })
+    if (id?.startsWith('fresh')) res.set({ 'cache-control': 'max-age=60', age: '30' })
     // Without Express's own ETag (res.send makes one): no validator at all.
     if (id === 'none') res.type('json').end(JSON.stringify({ id }))
     else res.json({ id })
@@ -148,6 +149,7 @@ function koaApp(Koa: typeof import('koa')): TestApp {
       ctx.body = { lang: ctx.get('accept-language') || null }
     } else if (section === 'o' && ctx.method === 'POST') {
       count(calls, 'post')
+      if (typeof ctx.query.location === 'string') ctx.set('location', ctx.query.location)
       ctx.status = ctx.query.fail === undefined ? 200 : 500
       ctx.body = { ok: true }
     } else if (section === 'o') {
@@ -162,7 +164,7 @@ function koaApp(Koa: typeof import('koa')): TestApp {
           return
         }
       }
-      if (id === 'fresh') ctx.set({ 'cache-control': 'max-age=60', age: '30' })
+      if (id?.startsWith('fresh')) ctx.set({ 'cache-control': 'max-age=60', age: '30' })
       ctx.body = { id }
     } else if (section === 'cookie') {
       count(calls, 'cookie')
@@ -352,6 +354,14 @@ describe.each(frameworks)('%s', (_name, build) => {
     expect((await request(url).post('/o/fresh')).status).toBe(200)
     expect((await request(url).get('/o/fresh')).headers['x-cache']).toBe('MISS')
     expect(app.calls).toMatchObject({ o: 2, post: 2 })
+  })
+
+  test("ttl: 'origin': a 2xx POST whose Location names another cached path invalidates it too", async () => {
+    for (const path of ['/o/fresh1', '/o/fresh2']) await request(url).get(path)
+    expect((await request(url).post('/o/new?location=/o/fresh1')).status).toBe(200)
+    expect((await request(url).get('/o/fresh1')).headers['x-cache']).toBe('MISS')
+    expect((await request(url).get('/o/fresh2')).headers['x-cache']).toBe('HIT')
+    expect(app.calls).toMatchObject({ o: 3, post: 1 })
   })
 
   test('HEAD: a cold HEAD fills the GET entry', async () => {

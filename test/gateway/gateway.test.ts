@@ -49,7 +49,9 @@ async function startUpstream(): Promise<Upstream> {
       }
       const [, section] = url.pathname.split('/')
       if (req.method !== 'GET' && req.method !== 'HEAD') {
-        json(Number(url.searchParams.get('status') ?? 201), {}, { method: req.method, body })
+        const location = url.searchParams.get('location')
+        const headers: Record<string, string> = location === null ? {} : { location }
+        json(Number(url.searchParams.get('status') ?? 201), headers, { method: req.method, body })
         return
       }
       switch (section) {
@@ -229,6 +231,23 @@ describe('examples/express-gateway in front of an upstream', () => {
     const after = await send(base, '/fresh/3')
     expect(after.headers['x-cache']).toBe('MISS')
     expect(count(upstream, 'GET /fresh/3')).toBe(2)
+  })
+
+  test('a 2xx write whose response names another path (Location) invalidates it too; another host not', async () => {
+    for (const path of ['/fresh/5', '/fresh/6', '/fresh/7']) await send(base, path)
+    const host = new URL(base).host
+    await send(base, '/fresh/5?location=/fresh/6', { method: 'POST', body: 'x' })
+    await send(base, `/fresh/5?location=${encodeURIComponent('http://elsewhere.test/fresh/7')}`, {
+      method: 'POST',
+      body: 'x',
+    })
+    await send(base, `/fresh/5?location=${encodeURIComponent(`http://${host}/fresh/5`)}`, {
+      method: 'POST',
+      body: 'x',
+    })
+    const after = await Promise.all(['/fresh/6', '/fresh/7'].map((p) => send(base, p)))
+    expect(after.map((r) => r.headers['x-cache'])).toEqual(['MISS', 'HIT'])
+    expect([count(upstream, 'GET /fresh/6'), count(upstream, 'GET /fresh/7')]).toEqual([2, 1])
   })
 
   test('on a fill the upstream gets only what the key holds; forwarding headers bypass', async () => {

@@ -227,6 +227,49 @@ describe('ttl: origin, unsafe methods invalidate their target (RFC 9111 §4.4)',
     await engine.close()
   })
 
+  test.each([
+    ['Location on the same path', { location: '/o/2' }, ['/o/1', '/o/2']],
+    ['absolute, same host', { location: 'http://shop.test/o/2' }, ['/o/1', '/o/2']],
+    ['absolute https, same host', { location: 'https://shop.test/o/2?x=1' }, ['/o/1', '/o/2']],
+    ['another host: never (RFC 9111 §4.4)', { location: 'http://evil.test/o/2' }, ['/o/1']],
+    ['same host name, another port', { location: 'http://shop.test:81/o/2' }, ['/o/1']],
+    ['relative reference', { 'content-location': '3' }, ['/o/1', '/o/3']],
+    ['both fields', { location: '/o/2', 'content-location': '/o/3' }, ['/o/1', '/o/2', '/o/3']],
+    ['the target itself, once', { location: '/o/1' }, ['/o/1']],
+    ['a path no origin-driven rule caches', { location: '/elsewhere/1' }, ['/o/1']],
+    ['not an http URL', { location: 'javascript:alert(1)' }, ['/o/1']],
+    ['garbage', { location: 'http://[' }, ['/o/1']],
+  ] as const)('the response’s Location / Content-Location: %s', (_, response, patterns) => {
+    const engine = new CacheEngine({ rules })
+    const m = engine.match('POST', '/o/1')
+    if (m?.rule.kind !== 'invalidate') throw new Error('no write match')
+    const ex = { method: 'POST', path: '/o/1', rawQuery: '', headers: { host: 'shop.test' } }
+    const target = engine.writeTarget(
+      m as Parameters<CacheEngine['writeTarget']>[0],
+      { ...ex, user: undefined },
+      response,
+    )
+    expect(target.patterns).toEqual(patterns.map((p) => p))
+  })
+
+  test('a 201 with Location invalidates that copy too, before the answer', async () => {
+    const engine = new CacheEngine({ rules })
+    const origin = new FakeOrigin()
+    for (const url of ['/o/1', '/o/2', '/o/3']) await request(engine, origin, url, MAX_AGE)
+    const m = engine.match('POST', '/o/1')
+    if (m?.rule.kind !== 'invalidate') throw new Error('no write match')
+    await engine.invalidateAfterWrite(
+      m as Parameters<CacheEngine['invalidateAfterWrite']>[0],
+      { method: 'POST', path: '/o/1', rawQuery: '', headers: {}, user: undefined },
+      { location: '/o/2' },
+    )
+    expect((await request(engine, origin, '/o/1', MAX_AGE)).outcome).toBe('miss')
+    expect((await request(engine, origin, '/o/2', MAX_AGE)).outcome).toBe('miss')
+    expect((await request(engine, origin, '/o/3', MAX_AGE)).outcome).toBe('hit')
+    expect(origin.calls).toBe(5)
+    await engine.close()
+  })
+
   test('rule-driven rules do not: an unsafe method matches nothing there', async () => {
     const engine = new CacheEngine({ rules: [{ path: '/r/:id', ttl: 60 }] })
     expect(engine.match('POST', '/r/1')).toBeUndefined()

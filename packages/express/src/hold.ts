@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http'
-import { WRITE_INVALIDATION_FAILED } from '@cachet/core'
+import { WRITE_INVALIDATION_FAILED, type WriteResponse } from '@cachet/core'
 
 type Method = (...args: unknown[]) => unknown
 
@@ -7,12 +7,41 @@ type Method = (...args: unknown[]) => unknown
  * Holds a write's response until its invalidation is done, so that a client
  * who sees the 2xx and reads again never gets the old version. The first of
  * `writeHead` / `write` / `end` decides: a non-2xx passes straight through; a
- * 2xx starts `invalidate()` and queues the calls, replayed in order once it
+ * 2xx starts `invalidate()` (told the response's `Location` and
+ * `Content-Location`) and queues the calls, replayed in order once it
  * resolves. If it rejects, the held response is replaced by a 503: the write
  * happened, but the cache could not make the old version unreachable, and the
  * client must not be told all is well.
  */
-export function holdUntilInvalidated(res: ServerResponse, invalidate: () => Promise<void>): void {
+/**
+ * The response fields an unsafe method's invalidation reads (`Location`,
+ * `Content-Location`): set on `res`, or passed to `writeHead`.
+ */
+function writeResponse(res: ServerResponse, writeHeadArgs: unknown[] | undefined): WriteResponse {
+  const out: { location?: string; 'content-location'?: string } = {}
+  const take = (name: string, value: unknown) => {
+    const n = name.toLowerCase()
+    if ((n === 'location' || n === 'content-location') && value != null) out[n] = String(value)
+  }
+  for (const name of ['location', 'content-location']) take(name, res.getHeader(name))
+  const headers =
+    writeHeadArgs === undefined
+      ? undefined
+      : typeof writeHeadArgs[1] === 'string'
+        ? writeHeadArgs[2]
+        : writeHeadArgs[1]
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2) take(String(headers[i]), headers[i + 1])
+  } else if (headers !== null && typeof headers === 'object') {
+    for (const [name, value] of Object.entries(headers)) take(name, value)
+  }
+  return out
+}
+
+export function holdUntilInvalidated(
+  res: ServerResponse,
+  invalidate: (response: WriteResponse) => Promise<void>,
+): void {
   const original = { writeHead: res.writeHead, write: res.write, end: res.end } as Record<
     string,
     Method
@@ -53,7 +82,7 @@ export function holdUntilInvalidated(res: ServerResponse, invalidate: () => Prom
           return (original[name] as Method).apply(res, args)
         }
         state = 'holding'
-        invalidate().then(release, fail)
+        invalidate(writeResponse(res, name === 'writeHead' ? args : undefined)).then(release, fail)
       }
       queue.push([name, args])
       return name === 'write' ? true : res

@@ -190,7 +190,7 @@ export function cacheMiddleware(
     }
     if (m.rule.kind === 'invalidate') {
       const write = m as RuleMatch<CompiledWriteRule>
-      holdUntilInvalidated(res, () => engine.invalidateAfterWrite(write, ex))
+      holdUntilInvalidated(res, (response) => engine.invalidateAfterWrite(write, ex, response))
       next()
       return
     }

@@ -200,7 +200,10 @@ export function cacheMiddleware(input: readonly CacheRule[] | KoaCacheOptions): 
       await next()
       if (ctx.status < 200 || ctx.status > 299) return
       try {
-        await engine.invalidateAfterWrite(m as RuleMatch<CompiledWriteRule>, ex)
+        await engine.invalidateAfterWrite(m as RuleMatch<CompiledWriteRule>, ex, {
+          location: ctx.response.get('location') || undefined,
+          'content-location': ctx.response.get('content-location') || undefined,
+        })
       } catch (err) {
         ctx.app.emit('cachet:invalidation-error', err, ctx)
         ctx.set('cache-control', 'no-store')

@@ -47,6 +47,36 @@ export const REVALIDATE_RETRY_MS = 1000
 
 const UNSAFE_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
+/**
+ * The fields of a write's response that name other URIs it changed (RFC 9111
+ * §4.4): origin-driven rules invalidate those too.
+ */
+export interface WriteResponse {
+  readonly location?: string
+  readonly 'content-location'?: string
+}
+
+/**
+ * The path a write's `Location` or `Content-Location` names, when it is on
+ * the request's own host (RFC 9111 §4.4: never another host's); relative
+ * references are resolved against the request's path.
+ */
+export function sameHostPath(value: string | undefined, ex: Exchange): string | undefined {
+  if (value === undefined || value.trim() === '') return undefined
+  const host = typeof ex.headers.host === 'string' ? ex.headers.host : 'localhost'
+  let base: URL
+  let url: URL
+  try {
+    base = new URL(`http://${host}${ex.path}`)
+    url = new URL(value.trim(), base)
+  } catch {
+    return undefined
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.host !== base.host)
+    return undefined
+  return url.pathname
+}
+
 /** A path as a pattern that matches only itself (path-to-regexp 8 escapes with `\\`). */
 export function literalPattern(path: string): string {
   return path.replace(/[{}()[\]+?!:*\\]/g, '\\$&')
@@ -831,16 +861,39 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     this.#top?.seed(m.rule, buildKey(this.#namespace, m.rule, ex), url, count)
   }
 
-  /** What a successful write matched by `m` invalidates. */
-  writeTarget(m: RuleMatch<CompiledWriteRule>, ex: Exchange): NormalizedTarget {
+  /**
+   * What a successful write matched by `m` invalidates. An unsafe method's
+   * implicit rule (origin-driven, see `#targetMatch`) invalidates its target,
+   * and the paths its response's `Location` and `Content-Location` name on
+   * the same host when an origin-driven rule caches them (RFC 9111 §4.4).
+   */
+  writeTarget(
+    m: RuleMatch<CompiledWriteRule>,
+    ex: Exchange,
+    response?: WriteResponse,
+  ): NormalizedTarget {
     const spec = m.rule.invalidates
     const vars: TemplateVars = { params: m.params, user: ex.user }
     if (ex.rawQuery !== '') vars.query = parseQuery(ex.rawQuery)
     return {
       tags: spec.tags.map((t) => t.render(vars)).filter((t) => t !== ''),
-      patterns: spec.target === true ? [literalPattern(ex.path)] : spec.patterns,
+      patterns: spec.target === true ? this.#targetPatterns(ex, response) : spec.patterns,
       users: spec.user && ex.user !== undefined ? [ex.user] : [],
     }
+  }
+
+  #targetPatterns(ex: Exchange, response: WriteResponse | undefined): string[] {
+    const patterns = [literalPattern(ex.path)]
+    if (response === undefined) return patterns
+    for (const value of [response.location, response['content-location']]) {
+      const path = sameHostPath(value, ex)
+      if (path === undefined) continue
+      const pattern = literalPattern(path)
+      const g = this.rules.match('GET', path)
+      if (!patterns.includes(pattern) && g?.rule.kind === 'cache' && g.rule.origin)
+        patterns.push(pattern)
+    }
+    return patterns
   }
 
   /**
@@ -853,8 +906,12 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
   }
 
   /** Runs a write rule's invalidation; the adapter awaits it before sending the write's response. */
-  async invalidateAfterWrite(m: RuleMatch<CompiledWriteRule>, ex: Exchange): Promise<void> {
-    await this.#apply(this.writeTarget(m, ex), `rule ${m.rule.name}`)
+  async invalidateAfterWrite(
+    m: RuleMatch<CompiledWriteRule>,
+    ex: Exchange,
+    response?: WriteResponse,
+  ): Promise<void> {
+    await this.#apply(this.writeTarget(m, ex, response), `rule ${m.rule.name}`)
   }
 
   async #apply(target: NormalizedTarget, by: string): Promise<void> {
