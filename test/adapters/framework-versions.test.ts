@@ -22,6 +22,7 @@ const rules: CacheRule[] = [
   { path: '/view/:id', ttl: 60, key: { query: ['lang'] } },
   { path: '/lang/:id', ttl: 60, key: { headers: ['accept-language'] } },
   { path: '/o/:id', ttl: 'origin' },
+  { path: '/neg/:id', ttl: 'origin', passHeaders: ['accept-language'] },
 ]
 
 interface TestApp {
@@ -104,6 +105,12 @@ function expressApp(express: typeof import('express')): TestApp {
     if (id === 'none') res.type('json').end(JSON.stringify({ id }))
     else res.json({ id })
   })
+  app.get('/neg/:id', (req, res) => {
+    count(calls, 'neg')
+    res.set('cache-control', 'max-age=60')
+    if (req.params.id === 'declared') res.vary('Accept-Language')
+    res.json({ lang: req.headers['accept-language'] ?? null })
+  })
   app.get('/cookie', (_req, res) => {
     count(calls, 'cookie')
     res.cookie('sid', 'abc').json({ ok: true })
@@ -166,6 +173,11 @@ function koaApp(Koa: typeof import('koa')): TestApp {
       }
       if (id?.startsWith('fresh')) ctx.set({ 'cache-control': 'max-age=60', age: '30' })
       ctx.body = { id }
+    } else if (section === 'neg') {
+      count(calls, 'neg')
+      ctx.set('cache-control', 'max-age=60')
+      if (id === 'declared') ctx.vary('Accept-Language')
+      ctx.body = { lang: ctx.get('accept-language') || null }
     } else if (section === 'cookie') {
       count(calls, 'cookie')
       ctx.cookies.set('sid', 'abc')
@@ -362,6 +374,29 @@ describe.each(frameworks)('%s', (_name, build) => {
     expect((await request(url).get('/o/fresh1')).headers['x-cache']).toBe('MISS')
     expect((await request(url).get('/o/fresh2')).headers['x-cache']).toBe('HIT')
     expect(app.calls).toMatchObject({ o: 3, post: 1 })
+  })
+
+  test("ttl: 'origin': a passed header the response's Vary names selects the variant; undeclared, one copy for all", async () => {
+    const get = (path: string, lang: string) => request(url).get(path).set('accept-language', lang)
+    const declared = [
+      await get('/neg/declared', 'fr'),
+      await get('/neg/declared', 'en'),
+      await get('/neg/declared', 'fr'),
+      await get('/neg/declared', 'en'),
+    ]
+    expect(declared.map((r) => [r.headers['x-cache'], r.body.lang])).toEqual([
+      ['MISS', 'fr'],
+      ['MISS', 'en'],
+      ['HIT', 'fr'],
+      ['HIT', 'en'],
+    ])
+    expect(declared[2]?.headers.vary).toBe('Accept-Language')
+    expect(app.calls.neg).toBe(2)
+    // A route that varies without saying so: the origin's word is taken, one copy.
+    await get('/neg/plain', 'fr')
+    const other = await get('/neg/plain', 'en')
+    expect([other.headers['x-cache'], other.body.lang]).toEqual(['HIT', 'fr'])
+    expect(app.calls.neg).toBe(3)
   })
 
   test('HEAD: a cold HEAD fills the GET entry', async () => {

@@ -85,7 +85,13 @@ async function startUpstream(): Promise<Upstream> {
         case 'cookie':
           return json(200, { 'cache-control': 'max-age=60', 'set-cookie': [`sid=${n}`] }, { n })
         case 'vary':
-          return json(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language' }, { n })
+          return json(200, { 'cache-control': 'max-age=60', vary: '*' }, { n })
+        case 'negotiate':
+          return json(
+            200,
+            { 'cache-control': 'max-age=60', vary: 'Accept-Encoding' },
+            { encoding: req.headers['accept-encoding'] ?? null, n },
+          )
         case 'missing':
           return json(404, { 'cache-control': 'max-age=60' }, { error: 'not found', n })
         case 'echo':
@@ -416,21 +422,76 @@ describe.each(['memory', 'redis'] as const)('revalidation through the gateway (%
     expect(upstreamCalls(path)).toEqual([2, 0])
   })
 
-  test('a 304 naming another entity tag updates nothing: the copy is sent as it was, and asked about again', async () => {
+  test('a 304 naming another entity tag updates nothing: the copy goes out once more, stale, and is dropped', async () => {
     const path = '/etag/3'
     upstream.validated.set(path, { version: 1, age: 60 })
     await send(urlA, path)
     await a.cache.engine.settled()
     upstream.validated.set(path, { version: 1, age: 0, lie: true })
-    for (let i = 0; i < 2; i++) {
-      const r = await send(urlB, path)
-      expect([r.status, r.headers['x-cache'], json(r)]).toEqual([200, 'HIT', { version: 1, n: 1 }])
-      // Not refreshed: the first response's own fields, no freshness.
-      expect(r.headers['x-upstream']).toBe('200 #1')
-      expect(r.headers['cache-status']).toMatch(/^cachet; fwd=stale; fwd-status=304; ttl=-?\d+$/)
-      await b.cache.engine.settled()
+    const r = await send(urlB, path)
+    expect([r.status, r.headers['x-cache'], json(r)]).toEqual([200, 'STALE', { version: 1, n: 1 }])
+    // Not refreshed: the first response's own fields.
+    expect(r.headers['x-upstream']).toBe('200 #1')
+    expect(r.headers['cache-status']).toMatch(
+      /^cachet; fwd=stale; fwd-status=304; ttl=-?\d+; detail=validator-mismatch$/,
+    )
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    // Dropped from this gateway's memory and from Redis: its next request asks
+    // unconditionally. (The other gateway's memory copy, if any, goes the same way on its next use.)
+    const next = await send(urlB, path)
+    expect(upstream.seen.get(`GET ${path}`)?.headers['if-none-match']).toBeUndefined()
+    expect([next.headers['x-cache'], json(next)]).toEqual(['MISS', { version: 1, n: 3 }])
+    expect(upstreamCalls(path)).toEqual([3, 1])
+  })
+
+  test('Vary: Accept-Encoding: each value its own variant, shared by both gateways, invalidated together', async () => {
+    const path = '/negotiate/1'
+    const get = (url: string, encoding?: string) =>
+      send(url, path, encoding === undefined ? {} : { headers: { 'accept-encoding': encoding } })
+    const gzip = await get(urlA, 'gzip')
+    const br = await get(urlA, 'br')
+    expect([gzip.headers['x-cache'], br.headers['x-cache']]).toEqual(['MISS', 'MISS'])
+    expect([json(gzip), json(br)]).toEqual([
+      { encoding: 'gzip', n: 1 },
+      { encoding: 'br', n: 2 },
+    ])
+    await a.cache.engine.settled()
+    // Each request gets the variant its own header selects, in either gateway.
+    for (const url of [urlA, urlB]) {
+      const hits = await Promise.all([get(url, 'gzip'), get(url, 'br'), get(url, ' gzip ')])
+      expect(hits.map((r) => [r.headers['x-cache'], json(r).n])).toEqual([
+        ['HIT', 1],
+        ['HIT', 2],
+        ['HIT', 1],
+      ])
+      expect(hits[0]?.headers.vary).toBe('Accept-Encoding')
     }
-    expect(upstreamCalls(path)).toEqual([3, 2])
+    const none = await get(urlB, undefined)
+    expect([none.headers['x-cache'], json(none)]).toEqual(['MISS', { encoding: null, n: 3 }])
+    expect(count(upstream, `GET ${path}`)).toBe(3)
+    await b.cache.engine.settled()
+    await b.cache.invalidate({ pattern: path })
+    for (const url of [urlA, urlB]) {
+      const after = await get(url, 'gzip')
+      expect(after.headers['x-cache']).toBe(url === urlA ? 'MISS' : 'HIT')
+      await (url === urlA ? a : b).cache.engine.settled()
+    }
+    expect(count(upstream, `GET ${path}`)).toBe(4)
+  })
+
+  test('Vary: 100 concurrent cold requests for two variants: one upstream call each', async () => {
+    const path = '/negotiate/2'
+    const replies = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        send(i % 2 === 0 ? urlA : urlB, path, {
+          headers: { 'accept-encoding': i % 4 < 2 ? 'gzip' : 'br' },
+        }),
+      ),
+    )
+    for (const [i, r] of replies.entries()) expect(json(r).encoding).toBe(i % 4 < 2 ? 'gzip' : 'br')
+    // One gateway alone coalesces to one call per variant; two processes
+    // sharing Redis coalesce through its fill lock.
+    expect(count(upstream, `GET ${path}`)).toBe(2)
   })
 
   test('an invalidated copy is not revalidated: a plain request, a full response', async () => {

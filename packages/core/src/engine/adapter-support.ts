@@ -197,7 +197,8 @@ export function revalidatedReplay(
   for (const name of res.getHeaderNames()) res.removeHeader(name)
   for (const [name, value] of Object.entries(fill.outerHeaders))
     if (value !== undefined) res.setHeader(name, value)
-  return replay(entry, Date.now(), conditionals, false, { reason: 'revalidated' })
+  const mismatch = fill.veto === 'validator-mismatch'
+  return replay(entry, Date.now(), conditionals, false, { reason: 'revalidated', mismatch })
 }
 
 /**

@@ -36,6 +36,14 @@ import { PassMarkers } from './pass-markers'
 import { RemotePath } from './remote-path'
 import { storedWindows } from './stale-windows'
 import type { BypassReason } from './status-headers'
+import {
+  indexNames,
+  primaryKeyOf,
+  VARIANT_INDEX_STATUS,
+  variantIndex,
+  variantKey,
+  varyNames,
+} from './variants'
 
 const debug = debuglog('cachet')
 
@@ -301,6 +309,33 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
   }
 
   /**
+   * The key of the variant `ex` selects when the memory tier holds a variant
+   * index at `key` (see variants.ts); otherwise `key`.
+   */
+  #variantOf(rule: CompiledCacheRule, key: string, ex: Exchange, now: number): string {
+    if (!rule.origin) return key
+    const index = this.#memoryFind(rule, key, now)
+    return index !== undefined && index.status === VARIANT_INDEX_STATUS
+      ? variantKey(key, indexNames(index), ex.headers)
+      : key
+  }
+
+  /**
+   * Whether `entry`, which a flight brought, is the one a request for `key`
+   * selects: the same key, or, when the request knew only its URI's key, the
+   * variant its own headers select by the entry's `Vary`.
+   */
+  #selects(rule: CompiledCacheRule, entry: CacheEntry, key: string, ex: Exchange): boolean {
+    if (entry.key === key) return true
+    if (!rule.origin || primaryKeyOf(entry.key) !== key) return false
+    const values: string[] = []
+    for (let i = 0; i < entry.headers.length; i += 2)
+      if (entry.headers[i] === 'vary') values.push(entry.headers[i + 1] as string)
+    const names = varyNames(rule, values)
+    return names !== '*' && variantKey(key, names, ex.headers) === entry.key
+  }
+
+  /**
    * A memory hit for a request, or nothing — never a fill, never a wait. For
    * answering hits before the framework runs (`cache.edge()`); per-user rules
    * are left to the middleware, which knows the verified user.
@@ -312,7 +347,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     )
       return undefined
     const now = Date.now()
-    const key = buildKey(this.#namespace, m.rule, ex)
+    const key = this.#variantOf(m.rule, buildKey(this.#namespace, m.rule, ex), ex, now)
     const entry = this.#memoryFind(m.rule, key, now)
     if (entry === undefined || now >= entry.staleAt) return undefined
     this.#top?.record(m.rule, key, ex.path, ex.rawQuery, false)
@@ -328,9 +363,14 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
       debug('bypass %s %s: %s', rule.name, ex.path, reason)
       return this.#bypass(rule, reason)
     }
-    const key = buildKey(this.#namespace, rule, ex)
+    let key = buildKey(this.#namespace, rule, ex)
     const now = Date.now()
-    const entry = this.#memoryFind(rule, key, now)
+    let entry = this.#memoryFind(rule, key, now)
+    if (entry !== undefined && entry.status === VARIANT_INDEX_STATUS) {
+      // Origin-driven: the URI's responses vary; read the variant this request selects.
+      key = variantKey(key, indexNames(entry), ex.headers)
+      entry = this.#memoryFind(rule, key, now)
+    }
     // Counted on every lookup; a key enters the list only on a memory miss.
     this.#top?.record(rule, key, ex.path, ex.rawQuery, entry === undefined)
     if (entry !== undefined) {
@@ -391,13 +431,19 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     if (remote === undefined) return unavailable()
     const tags = this.#tagsFor(m, ex)
     const fence = this.#state.fence(tags)
-    return remote.peek(key, tags, ex.path, m.rule).then((found) => {
-      if (found === undefined) return unavailable()
-      const entry = this.#toEntry(key, found.response, fence)
-      this.#storeLocal(entry, fence, m.rule)
-      if (found.kind === 'hit') return this.#hit(m.rule, entry, 'shared')
-      return this.#staleRevalidate(m.rule, key, entry, Date.now())
-    })
+    const read = (k: string): Promise<Lookup> =>
+      remote.peek(k, tags, ex.path, m.rule).then((found) => {
+        if (found === undefined) return unavailable()
+        if (found.kind === 'index') {
+          this.#storeLocal(this.#toEntry(k, found.response, fence), fence, m.rule)
+          return read(variantKey(k, indexNames(found.response), ex.headers))
+        }
+        const entry = this.#toEntry(k, found.response, fence)
+        this.#storeLocal(entry, fence, m.rule)
+        if (found.kind === 'hit') return this.#hit(m.rule, entry, 'shared')
+        return this.#staleRevalidate(m.rule, k, entry, Date.now())
+      })
+    return read(key)
   }
 
   /** A stale-while-revalidate answer; the first one in a while also starts the refresh. */
@@ -492,7 +538,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     ex: Exchange,
   ): Fill | undefined | Promise<Fill | undefined> {
     const rule = m.rule
-    const key = buildKey(this.#namespace, rule, ex)
+    const key = this.#variantOf(rule, buildKey(this.#namespace, rule, ex), ex, Date.now())
     if (
       requestBypassReason(rule, ex.headers, ex.user, ex.rawQuery) !== undefined ||
       this.#flights.has(key)
@@ -541,6 +587,8 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
       fallback?: CacheEntry
       base?: CacheEntry
       revalidate?: boolean
+      /** The key of the flight led, when `key` is a variant's found in the shared tier's index. */
+      flightKey?: string
     },
   ): Promise<Lookup | 'busy'> {
     const remote = this.#remote as RemotePath
@@ -553,15 +601,22 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
       rule: m.rule,
       revalidate,
     })
+    if (found.kind === 'index') {
+      // The URI's responses vary: keep the index in memory, then look up the
+      // variant this request selects (its own fill lock, its own copy).
+      this.#storeLocal(this.#toEntry(key, found.response, fence), fence, m.rule)
+      const variant = variantKey(key, indexNames(found.response), ex.headers)
+      return this.#lookupRemote(m, ex, variant, tags, { ...options, flightKey: key })
+    }
     if (found.kind === 'hit' || found.kind === 'stale') {
       const entry = this.#toEntry(key, found.response, fence)
       this.#storeLocal(entry, fence, m.rule)
-      if (flight !== undefined) this.#settle(key, flight, entry)
+      if (flight !== undefined) this.#settle(options.flightKey ?? key, flight, entry)
       if (found.kind === 'hit') return this.#hit(m.rule, entry, 'shared')
       return this.#staleRevalidate(m.rule, key, entry, Date.now())
     }
     if (found.kind === 'bypass' || found.busy === true) {
-      if (flight !== undefined) this.#settle(key, flight, undefined)
+      if (flight !== undefined) this.#settle(options.flightKey ?? key, flight, undefined)
       return found.kind === 'bypass' ? this.#bypass(m.rule, found.reason) : 'busy'
     }
     // A background refresh answers nobody: it has no stale copy to stand in
@@ -590,6 +645,8 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
         stale,
         base,
         revalidation: revalidate,
+        flightKey: options.flightKey,
+        request: m.rule.origin ? { ...ex.headers } : undefined,
       }),
     }
   }
@@ -601,12 +658,23 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     key: string,
     fallback: CacheEntry | undefined,
   ): Promise<Lookup> {
+    const asked = Date.now()
     const entry = await flight.wait(this.#maxWaitMs)
     const now = Date.now()
     if (entry !== undefined && this.#state.isValid(entry)) {
-      if (now < entry.staleAt) return this.#hit(m.rule, entry, 'memory')
-      if (now - entry.staleAt < storedWindows(m.rule, entry.headers).swrMs)
-        return this.#staleRevalidate(m.rule, key, entry, now)
+      if (!this.#selects(m.rule, entry, key, ex)) {
+        // Another variant of the URI came (its responses vary, which was not
+        // known yet): look up again, now by the index, and wait on (or lead)
+        // the flight of this request's own variant.
+        if (primaryKeyOf(entry.key) === key) return this.lookup(m, ex)
+      } else {
+        // Fresh, or (a copy to revalidate on every use) generated or
+        // validated by the origin after this request came: as good as asking.
+        if (now < entry.staleAt || entry.cachedAt >= asked)
+          return this.#hit(m.rule, entry, 'memory')
+        if (now - entry.staleAt < storedWindows(m.rule, entry.headers).swrMs)
+          return this.#staleRevalidate(m.rule, key, entry, now)
+      }
     }
     if (flight.failed && fallback !== undefined && this.#state.isValid(fallback)) {
       // The origin call this request waited on failed: the stale-if-error copy
@@ -656,6 +724,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
       stale,
       base,
       revalidation,
+      request: m.rule.origin ? { ...ex.headers } : undefined,
     })
   }
 
@@ -699,10 +768,11 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     return (this.l1 as MemoryTier).set(entry)
   }
 
-  /** Stores a fill's entry in the memory tier (counted). */
-  #storeFill(fill: Fill, entry: CacheEntry): boolean {
+  /** Stores a fill's entry in the memory tier (counted), and the variant index beside it. */
+  #storeFill(fill: Fill, entry: CacheEntry, index?: CacheEntry): boolean {
     const stored = this.#storeLocal(entry, fill.fence, fill.rule)
     if (stored) this.#stored(fill.rule, 'memory')
+    if (stored && index !== undefined) this.#storeLocal(index, fill.fence, fill.rule)
     return stored
   }
 
@@ -780,22 +850,35 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     if (entry === undefined) {
       // A marker only for a response that will be refused again (a veto); an
       // origin failure (5xx, thrown, cut short) is no reason to stop coalescing.
-      const marked = reason !== undefined && !fill.failed
+      // Nor for a 304 naming another representation: the copy it was asked
+      // about is outdated, and is dropped; the next request asks unconditionally.
+      const mismatch = reason === 'validator-mismatch'
+      const marked = reason !== undefined && !fill.failed && !mismatch
       if (marked) {
         debug('not stored %s %s: %s', fill.rule.name, fill.path, reason)
         this.#markers.set(fill.key, reason, Date.now() + Math.min(fill.rule.ttlMs, MARKER_MAX_MS))
       }
-      if (fill.remote !== undefined) this.#remote?.abandon(fill, marked ? reason : undefined)
-      if (fill.flight !== undefined) this.#settle(fill.key, fill.flight, undefined, fill.failed)
+      if (mismatch) this.l1?.delete(fill.storeKey)
+      if (mismatch && fill.remote !== undefined && fill.base !== undefined)
+        this.#remote?.drop(fill, fill.base)
+      else if (fill.remote !== undefined) this.#remote?.abandon(fill, marked ? reason : undefined)
+      if (fill.flight !== undefined)
+        this.#settle(fill.flightKey, fill.flight, undefined, fill.failed)
       if (fill.revalidation) this.#endRevalidation(fill.key, 'not-stored', fill.rule.name)
       return
     }
     this.#markers.delete(fill.key)
+    // A variant (see variants.ts): its URI's key gets the index naming the headers it varies on.
+    const index =
+      fill.variantNames.length === 0
+        ? undefined
+        : variantIndex(primaryKeyOf(entry.key), fill.variantNames, entry, fill.rule.ttlMs)
     if (fill.remote === undefined) {
-      const stored = this.#storeFill(fill, entry)
+      const stored = this.#storeFill(fill, entry, index)
       if (!stored)
         debug('not stored %s %s: invalidated while the origin ran', fill.rule.name, fill.path)
-      if (fill.flight !== undefined) this.#settle(fill.key, fill.flight, stored ? entry : undefined)
+      if (fill.flight !== undefined)
+        this.#settle(fill.flightKey, fill.flight, stored ? entry : undefined)
       if (fill.revalidation)
         this.#endRevalidation(fill.key, stored ? 'stored' : 'not-stored', fill.rule.name)
       return
@@ -809,18 +892,18 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     let released = false
     if (trusted && fill.flight !== undefined) {
       const holds = this.#state.fenceHolds(fill.fence, entry.path) !== false
-      this.#settle(fill.key, fill.flight, holds ? entry : undefined)
+      this.#settle(fill.flightKey, fill.flight, holds ? entry : undefined)
       released = true
     }
-    const writing = remote.write(fill, entry).then((written) => {
+    const writing = remote.write(fill, entry, index).then((written) => {
       // The shared tier's fence refused it: an invalidation this process may
       // not know of yet came after the fill started. When the tier could not
       // be asked, a healthy bus makes the local fence enough.
       if (written === true) this.#stored(fill.rule, 'shared')
       const storable = written === true || (written === undefined && remote.tier.trusted())
-      const stored = storable && this.#storeFill(fill, entry)
+      const stored = storable && this.#storeFill(fill, entry, index)
       if (fill.flight !== undefined && !released)
-        this.#settle(fill.key, fill.flight, written === true ? entry : undefined)
+        this.#settle(fill.flightKey, fill.flight, written === true ? entry : undefined)
       if (!stored && written !== true) debug('not stored %s %s: fenced', fill.rule.name, fill.path)
       if (fill.revalidation)
         this.#endRevalidation(
@@ -1021,8 +1104,11 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     }
     const bypass = requestBypassReason(rule, headers, request.user, rawQuery)
     if (bypass !== undefined) return { ...explanation, bypass }
-    const key = buildKey(this.#namespace, rule, ex)
     const now = Date.now()
+    let key = buildKey(this.#namespace, rule, ex)
+    const index = this.l1?.peek(key)
+    if (index !== undefined && index.status === VARIANT_INDEX_STATUS)
+      key = variantKey(key, indexNames(index), ex.headers)
     const entry = this.l1?.peek(key)
     if (entry !== undefined && now < entry.deleteAt && this.#state.isValid(entry)) {
       const staleMs = now - entry.staleAt

@@ -1,4 +1,4 @@
-import type { OutgoingHttpHeaders } from 'node:http'
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { type CacheEntry, entrySize } from '../entry/entry'
 import { parseCacheControl, unqualifiedNoCache } from '../http/cache-control'
@@ -11,6 +11,7 @@ import type { CompiledCacheRule } from '../rules/types'
 import type { RemoteFence } from '../tiers/remote-tier'
 import type { Flight } from './flight'
 import { windowsOf } from './stale-windows'
+import { primaryKeyOf, variantKey, varyNames } from './variants'
 
 /**
  * The headers of `final` that the outer layers did not set (see
@@ -59,12 +60,24 @@ export function hasOriginValidator(headers: OutgoingHttpHeaders): boolean {
 }
 
 /**
+ * A stored copy's entity tag when the origin gave it, not the strong one the
+ * cache computed from the body for a 200 without one: sent in
+ * `If-None-Match`, that one would only make the origin ignore
+ * `If-Modified-Since` (RFC 9110 §13.1.3) without ever matching.
+ */
+export function originEtag(entry: CacheEntry): string | undefined {
+  const etag = entry.etag
+  return etag === undefined || etag === strongEtag(entry.body) ? undefined : etag
+}
+
+/**
  * `ttl: 'origin'`: the freshness the response's own headers give it (RFC 9111
  * §4.2.1, heuristics §4.2.2; none under an unqualified `no-cache`, §5.2.2.4),
  * at most the rule's `maxTtl`, less the age it already had (§4.2.3: `Age`,
  * and the time since its `Date`). Kept past it for its stale windows
- * (`windowsOf`) and, with a validator, up to `maxTtl` for revalidation
- * (§4.3); `undefined` when there is no freshness left and no validator.
+ * (`windowsOf`) and, a 200 with a validator, up to `maxTtl` for
+ * revalidation (§4.3); `undefined` when there is no freshness left and
+ * nothing to revalidate.
  */
 export function originTimes(
   rule: CompiledCacheRule,
@@ -77,11 +90,12 @@ export function originTimes(
   const { lifetimeMs } = freshnessLifetime({ status, headers }, { shared: true, responseTime })
   const ageMs = currentAge({ headers, requestTime, responseTime, now: responseTime })
   const lifetime = unqualifiedNoCache(cc) ? 0 : Math.min(lifetimeMs, rule.ttlMs)
-  const validator = hasOriginValidator(headers)
-  if (lifetime - ageMs <= 0 && !validator) return undefined
+  // Only a 200 is revalidated (a 304 is what a conditional request can bring).
+  const revalidable = status === 200 && hasOriginValidator(headers)
+  if (lifetime - ageMs <= 0 && !revalidable) return undefined
   const cachedAt = responseTime - ageMs
   const windows = windowsOf(cc, rule)
-  const keep = Math.max(windows.swrMs, windows.sieMs, validator ? rule.ttlMs : 0)
+  const keep = Math.max(windows.swrMs, windows.sieMs, revalidable ? rule.ttlMs : 0)
   return { cachedAt, staleAt: cachedAt + lifetime, staleMs: keep }
 }
 
@@ -107,7 +121,10 @@ export interface FillSink {
  */
 export class Fill {
   readonly rule: CompiledCacheRule
+  /** The key looked up (and, with a shared tier, locked): the URI's, or the variant's when its index was known. */
   readonly key: string
+  /** The key of the flight this fill leads (the URI's key, when the variant was not known yet). */
+  readonly flightKey: string
   readonly path: string
   readonly fence: FillFence
   /** The flight other requests wait on, when this fill leads one. */
@@ -117,6 +134,12 @@ export class Fill {
   readonly #stale: CacheEntry | undefined
   /** `ttl: 'origin'`: the stored copy a conditional request revalidates (see `conditionalHeaders`). */
   readonly #base: CacheEntry | undefined
+  /** Origin-driven: the client's request headers, for the variant its response's `Vary` selects. */
+  readonly #request: IncomingHttpHeaders | undefined
+  /** Where the response is stored: `key`, or the variant key its `Vary` selects (see variants.ts). */
+  #storeKey: string
+  /** The names of the response's `Vary` beyond the keyed headers (none: not a variant). */
+  #variantNames: readonly string[] = []
   /** A background refresh (stale-while-revalidate): nobody waits for its response. */
   readonly revalidation: boolean
   #sink: FillSink
@@ -152,11 +175,17 @@ export class Fill {
       stale?: CacheEntry
       base?: CacheEntry
       revalidation?: boolean
+      flightKey?: string
+      /** Origin-driven rules: the request's headers as the client sent them. */
+      request?: IncomingHttpHeaders
     },
   ) {
     this.#sink = sink
     this.rule = init.rule
     this.key = init.key
+    this.flightKey = init.flightKey ?? init.key
+    this.#storeKey = init.key
+    this.#request = init.rule.origin ? init.request : undefined
     this.path = init.path
     this.fence = init.fence
     this.flight = init.flight
@@ -193,12 +222,18 @@ export class Fill {
     const base = this.#base
     if (base === undefined || base.status !== 200 || !this.#sink.staleUsable(base)) return undefined
     const out: { 'if-none-match'?: string; 'if-modified-since'?: string } = {}
-    if (base.etag !== undefined) out['if-none-match'] = base.etag
+    const etag = originEtag(base)
+    if (etag !== undefined) out['if-none-match'] = etag
     for (let i = 0; i < base.headers.length; i += 2)
       if (base.headers[i] === 'last-modified') out['if-modified-since'] = base.headers[i + 1]
     return out['if-none-match'] === undefined && out['if-modified-since'] === undefined
       ? undefined
       : out
+  }
+
+  /** The stored copy this fill revalidates, if any. */
+  get base(): CacheEntry | undefined {
+    return this.#base
   }
 
   /** Whether the route's request was made conditional on the stored copy (`conditionalHeaders`). */
@@ -222,8 +257,9 @@ export class Fill {
    * the 304's (RFC 9111 §3.2, §4.3.4), its freshness is computed afresh from
    * them, and the refreshed copy is stored and returned, for the adapter to
    * send as the answer. A 304 whose entity tag is not the copy's
-   * (`validator-mismatch`) updates nothing: the copy is sent as it was and
-   * nothing is stored.
+   * (`validator-mismatch`) updates nothing: the copy is sent once more, as
+   * stale, and dropped (`Fill.base`, see the engine's `complete`), so that the
+   * next request goes to the origin unconditionally.
    */
   notModified(headers: OutgoingHttpHeaders, now = Date.now()): CacheEntry {
     const base = this.#base
@@ -235,9 +271,8 @@ export class Fill {
     this.#capturing = false
     const tag = headerString(own.etag)
     if (tag !== undefined && !sameEntityTag(tag, base.etag)) {
-      // Not a veto of later responses (no marker): this answer could not be used.
       this.#verdict = 'validator-mismatch'
-      this.#aborted = true
+      this.#storeKey = base.key
       this.#finish(undefined)
       return base
     }
@@ -250,7 +285,8 @@ export class Fill {
       const value = merged[i + 1] as string
       full[name] = prior === undefined ? value : [...[prior].flat().map(String), value]
     }
-    if (base.etag !== undefined) full.etag = base.etag
+    const etag = originEtag(base)
+    if (etag !== undefined) full.etag = etag
     this.#verdict = responseBypassReason(this.rule, base.status, full)
     const times =
       this.#verdict === undefined
@@ -259,8 +295,10 @@ export class Fill {
     if (this.#verdict === undefined && times === undefined) this.#verdict = 'no-lifetime'
     const cachedAt = times?.cachedAt ?? now
     const staleAt = times?.staleAt ?? now
+    // The copy's own key (a variant's, when it is one); no index to write.
+    this.#storeKey = base.key
     const entry: CacheEntry = {
-      key: this.key,
+      key: base.key,
       status: base.status,
       headers: merged,
       body: base.body,
@@ -273,7 +311,7 @@ export class Fill {
       path: this.path,
       patternSeq: this.fence.patternSeq,
       validatedEpoch: 0,
-      size: entrySize(this.key, merged, base.body, this.fence.tags),
+      size: entrySize(base.key, merged, base.body, this.fence.tags),
     }
     this.#finish(this.#verdict === undefined ? entry : undefined)
     return entry
@@ -316,10 +354,28 @@ export class Fill {
       // Freshness from the full response: Date and Age are not stored, but count.
       this.#originTimes = originTimes(this.rule, status, headers, this.#requestTime, now)
       if (this.#originTimes === undefined) this.#verdict = 'no-lifetime'
+      // A `Vary` beyond the keyed headers: stored as the variant this request selects.
+      const names = varyNames(this.rule, own.vary)
+      const primary = primaryKeyOf(this.key)
+      this.#variantNames = names === '*' ? [] : names
+      this.#storeKey =
+        this.#variantNames.length === 0
+          ? primary
+          : variantKey(primary, this.#variantNames, this.#request ?? {})
     }
     this.#capturing = this.#verdict === undefined
     if (this.#verdict !== undefined) this.#finish(undefined)
     return this.#verdict
+  }
+
+  /** The key the entry is stored under (known once the headers are). */
+  get storeKey(): string {
+    return this.#storeKey
+  }
+
+  /** The request headers the response's `Vary` selects by, beyond the keyed ones (see variants.ts). */
+  get variantNames(): readonly string[] {
+    return this.#variantNames
   }
 
   /** Whether this fill leads a flight that other requests wait on. */
@@ -366,8 +422,9 @@ export class Fill {
     const times = this.#originTimes
     const cachedAt = times?.cachedAt ?? Math.min(this.#headersAt, now)
     const staleAt = times?.staleAt ?? cachedAt + this.rule.ttlMs
+    const key = this.#storeKey
     const entry: CacheEntry = {
-      key: this.key,
+      key,
       status: this.#status,
       headers,
       body,
@@ -380,7 +437,7 @@ export class Fill {
       path: this.path,
       patternSeq: this.fence.patternSeq,
       validatedEpoch: 0,
-      size: entrySize(this.key, headers, body, this.fence.tags),
+      size: entrySize(key, headers, body, this.fence.tags),
     }
     this.#finish(entry)
   }

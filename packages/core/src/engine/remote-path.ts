@@ -10,6 +10,7 @@ import type { TierOperation } from './events'
 import type { Fill } from './fill'
 import { storedWindows } from './stale-windows'
 import type { BypassReason } from './status-headers'
+import { isVariantIndex, primaryKeyOf } from './variants'
 
 const debug = debuglog('cachet')
 
@@ -26,6 +27,8 @@ export type RemoteLookup =
   | { readonly kind: 'hit'; readonly response: StoredResponse }
   /** Past its ttl, inside the rule's stale-while-revalidate window. */
   | { readonly kind: 'stale'; readonly response: StoredResponse }
+  /** A variant index (see variants.ts): read the variant the request selects. */
+  | { readonly kind: 'index'; readonly response: StoredResponse }
   | { readonly kind: 'bypass'; readonly reason: BypassReason }
   | {
       readonly kind: 'miss'
@@ -125,6 +128,12 @@ export class RemotePath {
       if (read.kind === 'hit') {
         const response = read.response
         if (!read.patternsSince.some((p) => this.#matches(p, path))) {
+          // Only a URI's key holds an index; one anywhere else is ignored.
+          if (isVariantIndex(response)) {
+            if (primaryKeyOf(key) === key) return { kind: 'index', response }
+            skipEntry = true
+            continue
+          }
           const staleMs = Date.now() - response.staleAt
           if (staleMs < 0) return { kind: 'hit', response }
           const windows = storedWindows(rule, response.headers)
@@ -158,7 +167,7 @@ export class RemotePath {
     tags: readonly string[],
     path: string,
     rule: CompiledCacheRule,
-  ): Promise<{ kind: 'hit' | 'stale'; response: StoredResponse } | undefined> {
+  ): Promise<{ kind: 'hit' | 'stale' | 'index'; response: StoredResponse } | undefined> {
     if (!this.breaker.allow(Date.now())) return undefined
     let read: Awaited<ReturnType<RemoteTier['read']>>
     try {
@@ -171,6 +180,8 @@ export class RemotePath {
     if (read.kind !== 'hit' || read.patternsSince.some((p) => this.#matches(p, path))) {
       return undefined
     }
+    if (isVariantIndex(read.response))
+      return primaryKeyOf(key) === key ? { kind: 'index', response: read.response } : undefined
     const staleMs = Date.now() - read.response.staleAt
     if (staleMs < 0) return { kind: 'hit', response: read.response }
     if (staleMs < storedWindows(rule, read.response.headers).swrMs)
@@ -198,19 +209,45 @@ export class RemotePath {
    * its fence there refused it, `undefined` when the tier failed or the
    * breaker kept the call from being made.
    */
-  async write(fill: Fill, entry: CacheEntry): Promise<boolean | undefined> {
+  async write(fill: Fill, entry: CacheEntry, index?: CacheEntry): Promise<boolean | undefined> {
     if (!this.breaker.allow(Date.now())) {
       this.#holdRelease(fill)
       return undefined
     }
+    const fence = fill.remote as RemoteFence
     try {
-      const stored = await this.tier.write(fill.key, entry, fill.remote as RemoteFence)
+      // A variant and its index share the fill's fence (one shard, see
+      // variants.ts); the write at the key the fill locked releases its lock.
+      const stored = await this.tier.write(entry.key, entry, fence)
+      if (index !== undefined && stored) await this.tier.write(index.key, index, fence)
+      if (fill.key !== entry.key && (index === undefined || !stored || fill.key !== index.key))
+        await this.tier.abandon(fill.key, fence)
       this.breaker.success()
       return stored
     } catch (err) {
       this.#failed('write', err)
       return undefined
     }
+  }
+
+  /**
+   * Drops the shared copy a fill revalidated and found outdated (a 304
+   * naming another entity tag): overwritten, under the fill's fence, with
+   * itself expiring at once; the fill's lock goes with the write. Never throws.
+   */
+  drop(fill: Fill, copy: CacheEntry): void {
+    if (!this.breaker.allow(Date.now())) {
+      this.#holdRelease(fill)
+      return
+    }
+    const expiring = { ...copy, deleteAt: Date.now() + 2 }
+    this.tier.write(copy.key, expiring, fill.remote as RemoteFence).then(
+      async () => {
+        if (fill.key !== copy.key) await this.tier.abandon(fill.key, fill.remote as RemoteFence)
+        this.breaker.success()
+      },
+      (err: unknown) => this.#failed('write', err),
+    )
   }
 
   /** Releases a fill's lock (and records an unstorable response's marker); never throws. */

@@ -31,6 +31,8 @@ export interface StaleReplay {
 /** `ttl: 'origin'`: the stored copy, just revalidated by the origin's `304` (`Fill.notModified`). */
 export interface RevalidatedReplay {
   readonly reason: 'revalidated'
+  /** The 304 named another entity tag: the copy went out as it was, stale (`validator-mismatch`). */
+  readonly mismatch?: boolean
 }
 
 /**
@@ -39,7 +41,8 @@ export interface RevalidatedReplay {
  * `Cache-Status`; `304` when the request's `If-None-Match` or
  * `If-Modified-Since` says its copy of a stored 200 is current. With
  * `stale`, `X-Cache: STALE` and a `Cache-Status` with a negative ttl; with
- * `revalidated`, `X-Cache: HIT` and `Cache-Status: …; fwd=stale; fwd-status=304`.
+ * `revalidated`, `X-Cache: HIT` and `Cache-Status: …; fwd=stale; fwd-status=304`
+ * (`STALE` and `detail=validator-mismatch` when the 304 named another tag).
  */
 export function replay(
   entry: CacheEntry,
@@ -49,12 +52,15 @@ export function replay(
   stale?: StaleReplay | RevalidatedReplay,
 ): Replay {
   const age = String(Math.max(0, Math.floor((now - entry.cachedAt) / 1000)))
-  const outcome = stale === undefined || stale.reason === 'revalidated' ? 'HIT' : 'STALE'
+  const outcome =
+    stale === undefined || (stale.reason === 'revalidated' && stale.mismatch !== true)
+      ? 'HIT'
+      : 'STALE'
   const status =
     stale === undefined
       ? cacheStatusHit(Math.max(0, Math.ceil((entry.staleAt - now) / 1000)))
       : stale.reason === 'revalidated'
-        ? cacheStatusRevalidated(Math.ceil((entry.staleAt - now) / 1000))
+        ? cacheStatusRevalidated(Math.ceil((entry.staleAt - now) / 1000), stale.mismatch === true)
         : cacheStatusStale(
             -Math.ceil((now - entry.staleAt) / 1000),
             stale.reason,

@@ -43,10 +43,12 @@ export function cacheStatusStale(
  * `ttl: 'origin'`: the stored copy was past its freshness, the cache asked
  * the origin whether it was still current, and the origin said so (`304`):
  * the copy is sent, with its renewed freshness (0 or negative for a copy that
- * must be revalidated on every use).
+ * must be revalidated on every use). With `mismatch`, the 304 named another
+ * representation: the copy went out once more, as it was.
  */
-export function cacheStatusRevalidated(ttlSeconds: number): string {
-  return `${CACHE_NAME}; fwd=stale; fwd-status=304; ttl=${ttlSeconds}`
+export function cacheStatusRevalidated(ttlSeconds: number, mismatch = false): string {
+  const status = `${CACHE_NAME}; fwd=stale; fwd-status=304; ttl=${ttlSeconds}`
+  return mismatch ? `${status}; detail=validator-mismatch` : status
 }
 
 export const CACHE_STATUS_MISS = `${CACHE_NAME}; fwd=miss`

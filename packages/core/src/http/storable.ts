@@ -102,14 +102,15 @@ function headerBytes(headers: OutgoingHttpHeaders): number {
  * RFC 9111 §4.1: a stored response can only be reused for requests whose
  * headers named in `Vary` match. Rule-driven entries are selected by the key
  * alone, so a Vary naming a header the key does not include (or `*`) forbids
- * storage.
+ * storage; origin-driven ones are stored as variants, and only `*` forbids it.
  */
 function varyBlocks(rule: CompiledCacheRule, vary: string | undefined): boolean {
   if (vary === undefined || vary.trim() === '') return false
   for (const raw of vary.split(',')) {
     const name = raw.trim().toLowerCase()
     if (name === '') continue
-    if (name === '*' || !rule.key.headers.includes(name)) return true
+    // Origin-driven rules store the variant the request selects (engine/variants.ts).
+    if (name === '*' || (!rule.origin && !rule.key.headers.includes(name))) return true
   }
   return false
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
+import { primaryKeyOf } from '../engine/variants'
 import { CachetInvalidationError, describeValue } from '../errors'
 import type { ResponseBypassReason } from '../http/storable'
 import type { InvalidationPlan } from '../invalidation/local-state'
@@ -498,8 +499,13 @@ export class RedisTier implements RemoteTier {
 
   /** The shard of an entry's key, and the key's hash. */
   #locate(key: string): [Keyspace, string] {
-    const h = (this.#home as Keyspace).hash(key)
-    return [this.#shards[shardIndex(h, this.#shards.length)] as Keyspace, h]
+    const home = this.#home as Keyspace
+    const h = home.hash(key)
+    if (this.#shards.length === 1) return [home, h]
+    // A variant lives in its URI's shard: one fence covers it and its index (variants.ts).
+    const primary = primaryKeyOf(key)
+    const s = primary === key ? h : home.hash(primary)
+    return [this.#shards[shardIndex(s, this.#shards.length)] as Keyspace, h]
   }
 
   async invalidate(plan: InvalidationPlan): Promise<void> {

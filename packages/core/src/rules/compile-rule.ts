@@ -206,6 +206,15 @@ function staleWindow(ctx: RuleContext, option: string, value: unknown): number {
 }
 
 /** Validates and compiles one rule; throws a `CachetConfigError` naming the rule and option. */
+/** Whether `text` holds a control character (U+0000 to U+001F, U+007F): never in a rule's name. */
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x20 || c === 0x7f) return true
+  }
+  return false
+}
+
 export function compileRule(input: unknown, index: number, defaults: RuleDefaults): CompiledRule {
   const pathLabel = (input as CacheRule | null)?.path
   const ctx = new RuleContext(index, typeof pathLabel === 'string' ? pathLabel : 'no path')
@@ -241,8 +250,16 @@ export function compileRule(input: unknown, index: number, defaults: RuleDefault
   const path = checkPattern(ctx, 'path', rule.path)
   const methods = compileMethods(ctx, rule, caching)
   const name = rule.name ?? `${[...methods].join(',')} ${rule.path}`
-  if (typeof name !== 'string' || name.length === 0 || name.length > 128) {
-    ctx.fail('name', `expected a string of 1 to 128 characters, got ${describeValue(name)}`)
+  if (
+    typeof name !== 'string' ||
+    name.length === 0 ||
+    name.length > 128 ||
+    hasControlCharacter(name)
+  ) {
+    ctx.fail(
+      'name',
+      `expected a string of 1 to 128 characters without control characters, got ${describeValue(name)}`,
+    )
   }
   const base = { index, name, path: rule.path, methods, match: path.match }
   if (!caching) {
