@@ -58,7 +58,16 @@ async function startUpstream(): Promise<Upstream> {
         case 'fresh':
           return json(200, { 'cache-control': 'max-age=60' }, { path: url.pathname, n })
         case 'age':
-          return json(200, { 'cache-control': 'max-age=60', age: '50' }, { n })
+          return json(
+            200,
+            // An origin Date 5 s old: stored, and sent again on hits (RFC 9110 §6.6.1).
+            {
+              'cache-control': 'max-age=60',
+              age: '50',
+              date: new Date(Date.now() - 5000).toUTCString(),
+            },
+            { n },
+          )
         case 'nostore':
           return json(200, { 'cache-control': 'no-store' }, { n })
         case 'none':
@@ -178,9 +187,11 @@ describe('examples/express-gateway in front of an upstream', () => {
     expect(count(upstream, 'GET /')).toBe(1)
   })
 
-  test('the upstream Age counts: a hit says Age ≥ 50 and has at most 10 s left', async () => {
-    await send(base, '/age/1')
+  test('the upstream Age counts: a hit says Age ≥ 50 and has at most 10 s left; its Date is the origin’s', async () => {
+    const miss = await send(base, '/age/1')
     const hit = await send(base, '/age/1')
+    expect(hit.headers.date).toBe(miss.headers.date)
+    expect(Date.parse(String(hit.headers.date))).toBeLessThan(Date.now() - 4000)
     expect(hit.headers['x-cache']).toBe('HIT')
     expect(Number(hit.headers.age)).toBeGreaterThanOrEqual(50)
     expect(hit.headers['cache-status']).toMatch(/^cachet; hit; ttl=(10|9|8)$/)
@@ -306,6 +317,19 @@ describe('examples/express-gateway in front of an upstream', () => {
     } finally {
       await new Promise((resolve) => s.close(resolve))
       await dead.close()
+    }
+  })
+
+  test('passHeaders: a listed header reaches the upstream on a fill; the others still do not', async () => {
+    const passing = createGateway({ originUrl: upstream.url, passHeaders: ['accept-language'] })
+    const { server: s, url } = await listen(passing)
+    try {
+      await send(url, '/echo/3', { headers: { 'accept-language': 'fr', 'user-agent': 'u' } })
+      const seen = upstream.seen.get('GET /echo/3')?.headers ?? {}
+      expect([seen['accept-language'], seen['user-agent']]).toEqual(['fr', undefined])
+    } finally {
+      await new Promise((resolve) => s.close(resolve))
+      await passing.close()
     }
   })
 

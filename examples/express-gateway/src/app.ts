@@ -15,6 +15,12 @@ export interface GatewayConfig extends ShopConfig {
   originUrl: string
   /** How long the upstream may stay silent (ms). Default 30 s. */
   upstreamTimeoutMs?: number
+  /**
+   * Request headers forwarded to the upstream on a miss although the rule
+   * does not key them (the rule's `passHeaders`): the upstream must name each
+   * one in `Vary` when its answer depends on it. Default none.
+   */
+  passHeaders?: string[]
 }
 
 /** The one rule: every path, freshness from the upstream, at most a day. */
@@ -50,7 +56,11 @@ export function createGateway(
     throw new Error(`ORIGIN_URL: expected an http:// or https:// URL, got "${partial.originUrl}"`)
   }
   const config = resolveConfig(partial)
-  const cache = cacheMiddleware({ rules: gatewayRules, store: cacheStoreOptions(config) })
+  const rules =
+    partial.passHeaders === undefined
+      ? gatewayRules
+      : gatewayRules.map((r) => ({ ...r, passHeaders: partial.passHeaders }))
+  const cache = cacheMiddleware({ rules, store: cacheStoreOptions(config) })
   const app = express()
   app.disable('x-powered-by')
   app.use(cache)

@@ -73,7 +73,7 @@ const storable: [string, OutgoingHttpHeaders, string[]][] = [
     ['x-c', '3'],
   ],
   [
-    'recomputed headers and the validator are dropped',
+    'recomputed headers and the validator are dropped; the origin’s Date is kept',
     {
       date: 'x',
       age: '5',
@@ -83,7 +83,7 @@ const storable: [string, OutgoingHttpHeaders, string[]][] = [
       'cache-status': 'c',
       'last-modified': 'y',
     },
-    ['last-modified', 'y'],
+    ['date', 'x', 'last-modified', 'y'],
   ],
   [
     'names are lower-cased',
@@ -168,19 +168,35 @@ describe('mergeNotModified: a stored copy updated from a 304 (RFC 9111 §3.2, §
     ],
     ['a new field is added', { 'x-new': ['1', '2'] }, [...stored, 'x-new', '1', 'x-new', '2']],
     [
-      'Content-Length, Content-Type, Content-Encoding and Content-Range are the body’s: kept',
+      'Content-Length, Content-Encoding, Content-MD5 and Content-Range describe the stored bytes: kept',
       {
         'content-length': '0',
-        'content-type': 'application/json',
         'content-encoding': 'br',
+        'content-md5': 'x',
         'content-range': 'bytes 0-1/2',
       },
       stored,
     ],
     [
-      'fields never stored (Date, Age, ETag, hop-by-hop) are not added',
+      'Content-Type is updated (RFC 9111 §3.2)',
+      { 'content-type': 'text/plain; charset=utf-8' },
+      [
+        'cache-control',
+        'max-age=0',
+        'link',
+        '</a>',
+        'link',
+        '</b>',
+        'x-kept',
+        'k',
+        'content-type',
+        'text/plain; charset=utf-8',
+      ],
+    ],
+    [
+      'fields never stored (Age, ETag, hop-by-hop) are not added; Date is',
       { date: 'x', age: '5', etag: '"a"', connection: 'close', 'x-cache': 'MISS' },
-      stored,
+      [...stored, 'date', 'x'],
     ],
   ]
   test.each(cases)('%s', (_, update, expected) => {

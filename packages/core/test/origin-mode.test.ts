@@ -185,7 +185,7 @@ describe('ttl: origin, at start-up', () => {
 describe('ttl: origin, unsafe methods invalidate their target (RFC 9111 §4.4)', () => {
   const MAX_AGE = { respond: { headers: { 'cache-control': 'max-age=600' } } }
 
-  test.each(['POST', 'PUT', 'PATCH', 'DELETE'])(
+  test.each(['POST', 'PUT', 'PATCH', 'DELETE', 'M-SEARCH', 'PURGE'])(
     '%s /o/1 invalidates /o/1 (every query), not /o/2',
     async (method) => {
       const engine = new CacheEngine({ rules })
@@ -267,6 +267,12 @@ describe('ttl: origin, unsafe methods invalidate their target (RFC 9111 §4.4)',
     expect((await request(engine, origin, '/o/2', MAX_AGE)).outcome).toBe('miss')
     expect((await request(engine, origin, '/o/3', MAX_AGE)).outcome).toBe('hit')
     expect(origin.calls).toBe(5)
+    await engine.close()
+  })
+
+  test.each(['OPTIONS', 'TRACE'])('%s is safe: it invalidates nothing', async (method) => {
+    const engine = new CacheEngine({ rules })
+    expect(engine.match(method, '/o/1')).toBeUndefined()
     await engine.close()
   })
 
@@ -366,6 +372,7 @@ describe('ttl: origin, revalidation with a conditional request (RFC 9111 §4.3)'
       'cache-control': 'no-cache',
       etag: '"a"',
       'content-type': 'text/plain',
+      'content-md5': 'md5-of-v1',
       'x-version': '1',
     }
     expect((await request(engine, origin, '/o/20', { respond: { headers } })).outcome).toBe('miss')
@@ -375,7 +382,8 @@ describe('ttl: origin, revalidation with a conditional request (RFC 9111 §4.3)'
     const entry = answer304(fill, origin, {
       'cache-control': 'max-age=60',
       'x-version': '2',
-      'content-type': 'application/json',
+      'content-type': 'text/plain; charset=utf-8',
+      'content-md5': 'md5-of-nothing',
       'content-length': '0',
     })
     // Updated from the 304, except the fields the stored body depends on.
@@ -383,7 +391,8 @@ describe('ttl: origin, revalidation with a conditional request (RFC 9111 §4.3)'
     expect(entry.etag).toBe('"a"')
     expect(header(entry, 'x-version')).toEqual(['2'])
     expect(header(entry, 'cache-control')).toEqual(['max-age=60'])
-    expect(header(entry, 'content-type')).toEqual(['text/plain'])
+    expect(header(entry, 'content-type')).toEqual(['text/plain; charset=utf-8'])
+    expect(header(entry, 'content-md5')).toEqual(['md5-of-v1'])
     expect(entry.staleAt).toBe(start + 1000 + 60_000)
     const hit = await at(engine, '/o/20', start + 30_000)
     if (hit.type !== 'hit') throw new Error(`expected a hit, got ${hit.type}`)

@@ -55,6 +55,9 @@ export const REVALIDATE_RETRY_MS = 1000
 
 const UNSAFE_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
+/** RFC 9110 §9.2.1: every other method, known or not, is unsafe (RFC 9111 §4.4). */
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
+
 /**
  * The fields of a write's response that name other URIs it changed (RFC 9111
  * §4.4): origin-driven rules invalidate those too.
@@ -255,12 +258,13 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
 
   match(method: string, path: string): RuleMatch | undefined {
     const m = this.rules.match(method, path)
-    if (m !== undefined || !this.#hasOriginRules || !UNSAFE_METHODS.has(method)) return m
+    if (m !== undefined || !this.#hasOriginRules || SAFE_METHODS.has(method)) return m
     return this.#targetMatch(path)
   }
 
   /**
-   * RFC 9111 §4.4: an unsafe request (no write rule of its own) to a path an
+   * RFC 9111 §4.4: an unsafe request (any method but GET, HEAD, OPTIONS and
+   * TRACE, RFC 9110 §9.2.1; no write rule of its own) to a path an
    * origin-driven rule caches invalidates that path's entries, as a write rule
    * would: on a 2xx, on every process, before the response is sent.
    */

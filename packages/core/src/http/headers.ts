@@ -3,8 +3,10 @@ import { parseCacheControl } from './cache-control'
 
 /**
  * Headers never stored with an entry: hop-by-hop fields (RFC 9110 §7.6.1),
- * the ones recomputed on every replay (`Date`, `Age`, `Content-Length`), the
- * validator (kept apart as `entry.etag`), and the cache's own.
+ * the ones recomputed on every replay (`Age`, `Content-Length`), the
+ * validator (kept apart as `entry.etag`), and the cache's own. The origin's
+ * `Date` is stored: a hit says when the response was generated (RFC 9110
+ * §6.6.1), `Age` how long ago; without one, the server adds the current time.
  */
 const NOT_STORED = new Set([
   'connection',
@@ -16,7 +18,6 @@ const NOT_STORED = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
-  'date',
   'age',
   'content-length',
   'etag',
@@ -71,13 +72,14 @@ export function storableHeaders(headers: OutgoingHttpHeaders): string[] {
 
 /**
  * Fields a `304` does not update in the stored copy (RFC 9111 §3.2): its
- * `Content-Length`, and the fields the stored body depends on — a 304 says
- * the representation is unchanged, so its type, coding and range are too.
+ * `Content-Length`, and the fields that describe the stored bytes themselves
+ * (their coding, digest and range). `Content-Type` is updated, as RFC 9111
+ * asks.
  */
 const KEPT_ON_UPDATE = new Set([
   'content-length',
-  'content-type',
   'content-encoding',
+  'content-md5',
   'content-range',
 ])
 
