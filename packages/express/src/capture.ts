@@ -71,31 +71,25 @@ export function captureResponse(
   let ended = false
   let replaced = false
 
-  /** Sends the stale-if-error copy in place of a 5xx about to go out; true when it did. */
-  const replaceWithStale = (): boolean => {
-    if (fill.stale === undefined || res.statusCode < 500 || res.headersSent) return false
-    replaced = true
-    const r = staleIfErrorReplay(res, fill, res.statusCode, conditionals)
-    writeHead.call(res, r.status, r.headers)
-    ;(end as (...a: unknown[]) => ServerResponse).call(res, r.body)
-    return true
-  }
-
   /**
-   * The route answered the cache's own conditional request 304: the
-   * refreshed stored copy goes out in its place (the client did not ask for a 304).
+   * Sends a stored copy in place of what the route is about to send, before
+   * any of its headers go out; true when it did: the stale-if-error copy in
+   * place of a 5xx, or, when the route answered the cache's own conditional
+   * request 304, the refreshed copy (the client did not ask for a 304).
    */
-  const replaceWithRevalidated = (): boolean => {
-    if (!fill.revalidating || res.statusCode !== 304 || res.headersSent) return false
+  const replace = (): boolean => {
+    if (res.headersSent) return false
+    let r: ReturnType<typeof staleIfErrorReplay>
+    if (fill.stale !== undefined && res.statusCode >= 500)
+      r = staleIfErrorReplay(res, fill, res.statusCode, conditionals)
+    else if (fill.revalidating && res.statusCode === 304)
+      r = revalidatedReplay(res, fill, res.getHeaders(), conditionals)
+    else return false
     replaced = true
-    const r = revalidatedReplay(res, fill, res.getHeaders(), conditionals)
     writeHead.call(res, r.status, r.headers)
     ;(end as (...a: unknown[]) => ServerResponse).call(res, r.body)
     return true
   }
-
-  /** Sends a copy in place of what the route is about to send; true when it did. */
-  const replace = (): boolean => replaceWithStale() || replaceWithRevalidated()
 
   /** What the route writes after a stored copy replaced its answer goes nowhere. */
   const dropped = (args: unknown[]) => {
