@@ -112,7 +112,7 @@ export function slow(id: string): Promise<Buffer> {
 // cachet
 
 let engine: CacheEngine | undefined
-let invalidate: ((tags: string[]) => Promise<void>) | undefined
+let invalidate: ((tags: string[]) => Promise<unknown>) | undefined
 let maxL1BytesSeen = 0
 
 /** The largest memory-tier size seen at any origin call of `/flood` (and at each stats read). */
@@ -123,7 +123,7 @@ function observeL1(): void {
 
 export function attachCachet(
   e: CacheEngine,
-  inv: (target: { tags: string[] }) => Promise<void>,
+  inv: (target: { tags: string[] }) => Promise<unknown>,
 ): void {
   engine = e
   invalidate = (tags) => inv({ tags })

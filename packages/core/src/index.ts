@@ -10,7 +10,7 @@ export {
   userIdOf,
   withHandle,
 } from './engine/adapter-support'
-export type { Lookup, RefreshClaim, WriteResponse } from './engine/engine'
+export type { ExplainRequest, Lookup, RefreshClaim, WriteResponse } from './engine/engine'
 export { CacheEngine, REVALIDATE_RETRY_MS } from './engine/engine'
 export type {
   BreakerEvent,

@@ -40,7 +40,7 @@ function writeResponse(res: ServerResponse, writeHeadArgs: unknown[] | undefined
 
 export function holdUntilInvalidated(
   res: ServerResponse,
-  invalidate: (response: WriteResponse) => Promise<void>,
+  invalidate: (response: WriteResponse) => Promise<unknown>,
 ): void {
   const original = { writeHead: res.writeHead, write: res.write, end: res.end } as Record<
     string,

@@ -1,4 +1,22 @@
-export type { CacheHandle, RequestCache } from '@cachet/core'
+export type {
+  CacheEvents,
+  CacheHandle,
+  CacheOptions,
+  CacheRule,
+  CacheStats,
+  CachetErrorCode,
+  ExplainRequest,
+  Explanation,
+  InvalidationRecord,
+  InvalidationTarget,
+  RequestCache,
+} from '@cachet/core'
+export {
+  CachetConfigError,
+  CachetError,
+  CachetInvalidationError,
+  isCachetError,
+} from '@cachet/core'
 export type { AdminOptions, AdminTokens } from '@cachet/core/admin'
 export type { KoaAdminOptions } from './admin'
 export { adminMiddleware } from './admin'

@@ -16,7 +16,8 @@ import {
   type WarmSummary,
   warmCache,
 } from '../warm/warm'
-import type { CacheEngine, RefreshClaim } from './engine'
+import type { CacheEngine, ExplainRequest, RefreshClaim } from './engine'
+import type { CacheEvents, CacheStats, Explanation, InvalidationRecord } from './events'
 import { type Exchange, splitUrl } from './exchange'
 import type { Fill } from './fill'
 import { internalRequest } from './internal-request'
@@ -25,12 +26,28 @@ import { type Replay, replay } from './replay'
 
 /** What a request handler can reach as `req.cache` (Express) or `ctx.cache` (Koa). */
 export interface RequestCache {
-  invalidate(target: InvalidationTarget): Promise<void>
+  /**
+   * Invalidates by tags, path pattern or user, in every process. Resolves
+   * with what it did once no response stored before the call can be served
+   * by any process; rejects (`CachetInvalidationError`) when that cannot be
+   * promised, or at once when the target is malformed.
+   */
+  invalidate(target: InvalidationTarget): Promise<InvalidationRecord>
 }
 
 /** What both adapters' middleware functions carry beside being middleware. */
 export interface CacheHandle extends RequestCache {
   readonly engine: CacheEngine
+  /** Invalidates every response this cache stored, in every process. */
+  purge(): Promise<InvalidationRecord>
+  /** Why a request would (not) be served from or stored in the cache; reads nothing from Redis. */
+  explain(request: ExplainRequest): Explanation
+  /** A snapshot of the counters: hits, misses, bypasses by reason, tiers, invalidations. */
+  stats(): CacheStats
+  /** Listens to the cache's events (`hit`, `miss`, `bypass`, `invalidate`, `breaker`, …). */
+  on<E extends keyof CacheEvents>(event: E, listener: (...args: CacheEvents[E]) => void): this
+  /** Stops listening. */
+  off<E extends keyof CacheEvents>(event: E, listener: (...args: CacheEvents[E]) => void): this
   /** Resolves once the shared tier's bus is connected (immediately without one). Never rejects. */
   readonly ready: Promise<void>
   close(): Promise<void>
@@ -93,6 +110,21 @@ export function withHandle<F extends object>(
     engine: { value: engine },
     ready: { value: ready },
     invalidate: { value: (target: InvalidationTarget) => engine.invalidate(target) },
+    purge: { value: () => engine.purge() },
+    explain: { value: (request: ExplainRequest) => engine.explain(request) },
+    stats: { value: () => engine.stats() },
+    on: {
+      value(this: F, event: keyof CacheEvents, listener: (...args: never[]) => void) {
+        engine.on(event, listener as never)
+        return this
+      },
+    },
+    off: {
+      value(this: F, event: keyof CacheEvents, listener: (...args: never[]) => void) {
+        engine.off(event, listener as never)
+        return this
+      },
+    },
     close: { value: () => engine.close() },
     edge: { value: (listener: RequestListener) => edgeListener(engine, listener) },
     warm: {

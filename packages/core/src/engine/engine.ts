@@ -129,6 +129,18 @@ const DECISIONS_KEPT = 1000
 /** Invalidations kept for `recentInvalidations()`. */
 const RECENT_INVALIDATIONS = 50
 
+/** What `explain()` takes: a request as the app would receive it. */
+export interface ExplainRequest {
+  method?: string
+  url: string
+  headers?: IncomingHttpHeaders
+  /** The verified user id, for per-user rules. */
+  user?: string
+}
+
+/** The path pattern `purge()` records: it matches every path. */
+export const PURGE_ALL_PATTERN = '/{*all}'
+
 /** Keys whose background refresh is tracked at once; the oldest are forgotten first. */
 const MAX_REVALIDATIONS = 10_000
 
@@ -988,8 +1000,19 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
    * is in effect everywhere: no response stored before the call is served
    * afterwards by any process. Rejects when that cannot be promised.
    */
-  async invalidate(target: InvalidationTarget, options: { by?: string } = {}): Promise<void> {
-    await this.#apply(normalizeTarget(target), options.by === undefined ? 'api' : options.by)
+  async invalidate(
+    target: InvalidationTarget,
+    options: { by?: string } = {},
+  ): Promise<InvalidationRecord> {
+    return this.#apply(normalizeTarget(target), options.by === undefined ? 'api' : options.by)
+  }
+
+  /**
+   * Invalidates every response this cache stored, in every process (a path
+   * pattern that matches every path, recorded like any other).
+   */
+  purge(options: { by?: string } = {}): Promise<InvalidationRecord> {
+    return this.invalidate({ pattern: PURGE_ALL_PATTERN }, options)
   }
 
   /** Runs a write rule's invalidation; the adapter awaits it before sending the write's response. */
@@ -997,11 +1020,11 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     m: RuleMatch<CompiledWriteRule>,
     ex: Exchange,
     response?: WriteResponse,
-  ): Promise<void> {
-    await this.#apply(this.writeTarget(m, ex, response), `rule ${m.rule.name}`)
+  ): Promise<InvalidationRecord> {
+    return this.#apply(this.writeTarget(m, ex, response), `rule ${m.rule.name}`)
   }
 
-  async #apply(target: NormalizedTarget, by: string): Promise<void> {
+  async #apply(target: NormalizedTarget, by: string): Promise<InvalidationRecord> {
     const plan = this.#state.plan(target)
     const started = Date.now()
     // Locally first: it can only cause misses, and this process is covered
@@ -1034,6 +1057,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     if (this.listenerCount('invalidate') > 0) this.emit('invalidate', record)
     debug('invalidated by %s %o%s', by, plan, error === undefined ? '' : `: ${error.message}`)
     if (error !== undefined) throw error
+    return record
   }
 
   /**
@@ -1043,12 +1067,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
    * decision for that key in this process. Reads nothing from the shared tier
    * and changes nothing.
    */
-  explain(request: {
-    method?: string
-    url: string
-    headers?: IncomingHttpHeaders
-    user?: string
-  }): Explanation {
+  explain(request: ExplainRequest): Explanation {
     const method = (request.method ?? 'GET').toUpperCase()
     const { path, rawQuery } = splitUrl(request.url)
     const headers = request.headers ?? {}
