@@ -36,6 +36,10 @@ const count = (calls: Record<string, number>, route: string) => {
 
 const LAST_MODIFIED = 'Tue, 01 Dec 2026 10:00:00 GMT'
 
+/** The reason phrase of a supertest response's status line (its `res` is the IncomingMessage). */
+const statusMessageOf = (r: request.Response) =>
+  (r as unknown as { res: http.IncomingMessage }).res.statusMessage
+
 /** `/o/etag` and `/o/dated`: the validator each sends, and the conditional field the request carried for it. */
 function validatorOf(
   id: string,
@@ -336,6 +340,8 @@ describe.each(frameworks)('%s', (_name, build) => {
         'HIT',
         'cachet; fwd=stale; fwd-status=304; ttl=0',
       ])
+      // The status line is the copy's: not the route's 304 reason phrase.
+      expect(statusMessageOf(second)).toBe('OK')
       expect(second.body).toEqual({ id })
       expect(second.headers[field]).toBe(first.headers[field])
       expect(second.headers['content-type']).toBe(first.headers['content-type'])
@@ -347,6 +353,7 @@ describe.each(frameworks)('%s', (_name, build) => {
         field === 'etag' ? { 'if-none-match': '"v1"' } : { 'if-modified-since': LAST_MODIFIED }
       const third = await request(url).get(`/o/${id}`).set(conditional)
       expect([third.status, third.headers['x-cache']]).toEqual([304, 'HIT'])
+      expect(statusMessageOf(third)).toBe('Not Modified')
       expect(app.calls.notModified).toBe(2)
       // HEAD: revalidated the same way, no body.
       const head = await request(url).head(`/o/${id}`)

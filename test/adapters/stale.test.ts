@@ -412,6 +412,8 @@ describe.each(frameworks)('$name', ({ family, rejections, build }) => {
         'item 1 v1',
       ])
       expect(stale.headers['cache-status']).toMatch(staleIfErrorStatus(c.fwdStatus[family]))
+      // The status line is the copy's, reason phrase included, not the failure's.
+      expect(stale.statusMessage).toBe('OK')
       // The stored entry's headers, and nothing of the failure's.
       expect(stale.headers['content-type']).toBe(miss.headers['content-type'])
       expect(stale.headers['content-length']).toBe(String(stale.body.length))
@@ -489,6 +491,7 @@ describe.each(frameworks)('$name', ({ family, rejections, build }) => {
       app.state.mode = 'throw-503'
       const head = await get('/sie/4', undefined, 'HEAD')
       expect([head.status, head.headers['x-cache'], head.body.length]).toEqual([200, 'STALE', 0])
+      expect(head.statusMessage).toBe('OK')
       expect(head.headers['content-length']).toBe(String(miss.body.length))
       expect(head.headers['content-type']).toBe(miss.headers['content-type'])
       expect(head.headers['cache-status']).toMatch(staleIfErrorStatus(503))
@@ -505,6 +508,7 @@ describe.each(frameworks)('$name', ({ family, rejections, build }) => {
       expect([notModified.status, notModified.headers['x-cache'], notModified.body.length]).toEqual(
         [304, 'STALE', 0],
       )
+      expect(notModified.statusMessage).toBe('Not Modified')
       expect(notModified.headers.etag).toBe(etag)
       expect(notModified.headers['cache-status']).toMatch(staleIfErrorStatus(503))
       // Another validator gets the full stale copy.

@@ -1,10 +1,18 @@
 import { type LoadOptions, type LoadResult, runLoad } from '../support/faults/load'
 import { startTcpProxy, type TcpProxy } from '../support/faults/tcp-proxy'
-import { shopEntry } from '../support/processes'
+import { shopEntry, startShopProcess } from '../support/processes'
 import { type RedisProcess, startRedis } from '../support/redis/redis-server'
 import { redisCommand } from '../support/redis/resp'
-import { originCalls, type Pair, product, Rounds, startPair, type WriteAttempt } from './cluster'
-import { send, sleep, xCache } from './http'
+import {
+  originCalls,
+  type Pair,
+  product,
+  Rounds,
+  startPair,
+  uniquePrefix,
+  type WriteAttempt,
+} from './cluster'
+import { json, keepAliveAgent, send, sleep, xCache } from './http'
 
 // Redis faults under concurrent read load, on a two-process cluster (A = Express,
 // where every write goes; B = Koa, which must honour A's invalidations), each test on
@@ -654,3 +662,173 @@ test('redis-server stopped for 3 s, then a fresh one on the same port', async ()
   )
   await expectCleanExit(s.pair)
 }, 40_000)
+
+// --- Deferred invalidations (onInvalidationFailure: 'defer') ---------------------
+
+/** Products of the defer phase: never read by the load, nor by the other tests' rounds. */
+const DEFER_FIRST = 991
+const DEFER_COUNT = 5
+/** How long A stays cut off from Redis once its writes are made. */
+const PARTITION_MS = 3000
+const ADMIN_TOKEN = 'fault-load-admin-token-0123456789abcdef'
+
+interface OutboxStats {
+  pending: number
+  deferred: number
+  replayed: number
+  overflows: number
+}
+
+async function outboxOf(p: Pair): Promise<OutboxStats> {
+  const reply = await send(p.agent, p.a.url, '/admin/cache/stats', {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  })
+  if (reply.status !== 200) throw new Error(`GET /admin/cache/stats answered ${reply.status}`)
+  const body = JSON.parse(reply.text) as { stats: { l2: { outbox: OutboxStats } } }
+  return body.stats.l2.outbox
+}
+
+// A partition: A (Express, every write, `defer`) loses Redis, B (Koa) keeps it. A's
+// writes answer 200 at once (the first after the 2 s invalidation deadline), A reads
+// its own writes, and B, which still reads Redis, serves the copies from before them
+// (the documented window) until A's outbox is replayed once A reaches Redis again;
+// from then on, no stale read on B.
+test("onInvalidationFailure 'defer', A partitioned from Redis: B's stale reads during the partition, none after A's replay", async () => {
+  redis = await startRedis()
+  proxy = await startTcpProxy({ port: redis.port })
+  const prefix = uniquePrefix('load-defer')
+  const [a, b] = await Promise.all([
+    startShopProcess('express', {
+      REDIS_URL: proxy.url,
+      CACHE_REDIS_PREFIX: prefix,
+      CACHE_ON_INVALIDATION_FAILURE: 'defer',
+      CACHE_ADMIN_TOKEN: ADMIN_TOKEN,
+    }),
+    startShopProcess('koa', { REDIS_URL: redis.url, CACHE_REDIS_PREFIX: prefix }),
+  ])
+  const agent = keepAliveAgent()
+  const p: Pair = {
+    a,
+    b,
+    agent,
+    prefix,
+    async stop() {
+      agent.destroy()
+      return Promise.all([a.stop(), b.stop()])
+    },
+  }
+  pair = p
+  const tcp = proxy
+
+  const baseline = await readLoad(p, BASELINE_MS)
+  expectHealthyReads('defer: baseline', baseline)
+
+  // B holds A's rendering X of each product, through Redis.
+  const products = Array.from({ length: DEFER_COUNT }, (_, i) => product(DEFER_FIRST + i))
+  const share = new Rounds(p)
+  const held: string[] = []
+  for (const r of products) {
+    const x = await share.share(r)
+    if (x === undefined) throw new Error(`defer: the share of ${r.label} failed`)
+    held.push(x)
+  }
+  expect(share.violations(true)).toEqual({ counts: {}, details: [] })
+  // Each write also invalidates the tag \`products\`, which every product's entry
+  // carries: the copies shared before the last write are gone. Shared again (A's
+  // rendering, unchanged since its write), they are all in B's memory and Redis.
+  for (const [i, r] of products.entries()) {
+    const onA = await send(agent, a.url, r.path)
+    expect(r.identity(json(onA))).toBe(held[i])
+    const onB = await send(agent, b.url, r.path)
+    expect([xCache(onB), r.identity(json(onB))]).toEqual(['HIT', held[i]])
+  }
+
+  /** One read of each product on B: how many answered A's copy from before the write. */
+  const staleOnB = async (): Promise<number> => {
+    let stale = 0
+    for (const [i, r] of products.entries()) {
+      const reply = await send(agent, b.url, r.path)
+      expect(reply.status).toBe(200)
+      if (r.identity(json(reply)) === held[i]) stale++
+    }
+    return stale
+  }
+
+  // The partition, under read load at both processes.
+  tcp.refuse(true)
+  tcp.resetAll()
+  const cutAt = Date.now()
+  let healedAt = 0
+  const healed = (async () => {
+    const writes: WriteAttempt[] = []
+    let ownStale = 0
+    for (const r of products) {
+      const at = Date.now()
+      const w = await send(agent, a.url, r.path, {
+        method: r.write.method,
+        body: r.write.body(),
+        timeoutMs: WRITE_BOUND_MS + 2000,
+      })
+      writes.push({ status: w.status, ms: w.ms, at })
+      const read = await send(agent, a.url, r.path)
+      if (w.status !== 200 || r.identity(json(read)) !== r.identity(json(w))) ownStale++
+    }
+    let staleDuring = 0
+    let readsDuring = 0
+    while (Date.now() - cutAt < PARTITION_MS + 2000) {
+      staleDuring += await staleOnB()
+      readsDuring += products.length
+      await sleep(100)
+    }
+    const outboxDuring = await outboxOf(p)
+    tcp.heal()
+    healedAt = Date.now()
+    return { writes, ownStale, staleDuring, readsDuring, outboxDuring }
+  })()
+  const during = await readLoad(p, MAX_FAULT_MS + 5000, { until: healed })
+  const { writes, ownStale, staleDuring, readsDuring, outboxDuring } = await healed
+
+  // Healed: B's reads until A's outbox is replayed, then after it.
+  let staleBeforeReplay = 0
+  let readsBeforeReplay = 0
+  let outbox = await outboxOf(p)
+  while (outbox.pending > 0 && Date.now() - healedAt < RECOVERY_MS) {
+    staleBeforeReplay += await staleOnB()
+    readsBeforeReplay += products.length
+    await sleep(50)
+    outbox = await outboxOf(p)
+  }
+  const replayedMs = Date.now() - healedAt
+  let staleAfterReplay = 0
+  let readsAfterReplay = 0
+  for (let i = 0; i < 5; i++) {
+    staleAfterReplay += await staleOnB()
+    readsAfterReplay += products.length
+  }
+  const after = await readLoad(p, AFTER_MIN_MS)
+
+  console.log(
+    `fault defer (A partitioned ${PARTITION_MS + 2000}ms, B not): writes on A ${writeFigures(writes)} ` +
+      `ownStale=${ownStale} | stale reads on B during the partition ${staleDuring}/${readsDuring}, ` +
+      `after healing before A's replay ${staleBeforeReplay}/${readsBeforeReplay}, ` +
+      `after the replay ${staleAfterReplay}/${readsAfterReplay} | replayed ${replayedMs}ms after healing ` +
+      `| A's outbox during {pending=${outboxDuring.pending} deferred=${outboxDuring.deferred}} ` +
+      `after {replayed=${outbox.replayed} overflows=${outbox.overflows}} | load during: requests=${during.requests} ` +
+      `5xx=${count5xx(during)} p99=${during.p99.toFixed(1)}ms; after: requests=${after.requests} p99=${after.p99.toFixed(1)}ms`,
+  )
+
+  // Every write answered 200 (never 503), within the invalidation's deadline and slack.
+  for (const w of writes)
+    expect({ status: w.status, fast: w.ms < WRITE_BOUND_MS }).toEqual({ status: 200, fast: true })
+  expect(ownStale).toBe(0)
+  expect(outboxDuring.pending).toBeGreaterThan(0)
+  // The documented window: B served every old copy while A was cut off.
+  expect(staleDuring).toBe(readsDuring)
+  // Once A's outbox is replayed: none.
+  expect(outbox.pending).toBe(0)
+  expect(outbox.replayed).toBeGreaterThanOrEqual(1)
+  expect(staleAfterReplay).toBe(0)
+  expectHealthyReads('defer: during', during)
+  expectHealthyReads('defer: after', after)
+  await expectCleanExit(p)
+}, 60_000)

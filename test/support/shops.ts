@@ -70,6 +70,8 @@ export interface RequestSpec {
 /** One response, with its body as the exact bytes that came over the wire. */
 export interface Reply {
   status: number
+  /** The status line's reason phrase (`OK`, `Not Modified`...). */
+  statusMessage: string
   headers: Record<string, string | undefined>
   body: Buffer
 }
@@ -160,6 +162,7 @@ export async function send(url: string, spec: RequestSpec): Promise<Reply> {
   }
   return {
     status: res.status,
+    statusMessage: (res as unknown as { res: IncomingMessage }).res.statusMessage ?? '',
     headers,
     body: Buffer.isBuffer(res.body) ? res.body : Buffer.alloc(0),
   }

@@ -36,7 +36,11 @@ type ShopRequest = Request & { user?: ShopUser }
 export function createShop(partial: Partial<ShopConfig> = {}): ExpressShop {
   const config = resolveConfig(partial)
   const origin = createOrigin(config)
-  const cache = cacheMiddleware({ rules: shopRules, store: cacheStoreOptions(config) })
+  const cache = cacheMiddleware({
+    rules: shopRules,
+    store: cacheStoreOptions(config),
+    onInvalidationFailure: config.onInvalidationFailure,
+  })
 
   const app = express()
   // Auth comes before the cache, which needs the user to key per-user entries;

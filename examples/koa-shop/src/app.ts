@@ -38,7 +38,11 @@ interface ShopState {
 export function createShop(partial: Partial<ShopConfig> = {}): KoaShop {
   const config = resolveConfig(partial)
   const origin = createOrigin(config)
-  const cache = cacheMiddleware({ rules: shopRules, store: cacheStoreOptions(config) })
+  const cache = cacheMiddleware({
+    rules: shopRules,
+    store: cacheStoreOptions(config),
+    onInvalidationFailure: config.onInvalidationFailure,
+  })
 
   const app = new Koa()
   // Auth comes before the cache, which needs the user to key per-user entries;

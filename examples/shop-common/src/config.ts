@@ -20,6 +20,11 @@ export interface ShopConfig {
   // Redis, 12 on a Cluster). The same in every process of a prefix.
   redisShards?: number
   adminToken?: string
+  // What a write does when Redis cannot record its invalidation
+  // (CACHE_ON_INVALIDATION_FAILURE, "reject" (default: 503) or "defer": answer
+  // it, replay the invalidation once Redis answers; README, "Writes during a
+  // Redis outage").
+  onInvalidationFailure: 'reject' | 'defer'
   originDelayMs: number
   // Whether ORIGIN_DELAY_MS was given: `/slow/:id` waits 50 ms unless it was.
   originDelaySet: boolean
@@ -42,6 +47,7 @@ export function readConfig(env: ShopEnv = process.env): ShopConfig {
     host: optional(env, 'HOST') ?? DEFAULT_HOST,
     originDelayMs: integer(env, 'ORIGIN_DELAY_MS', 0, 0, Number.MAX_SAFE_INTEGER),
     originDelaySet: delay !== undefined,
+    onInvalidationFailure: failureMode(env),
     l1MaxBytes: integer(
       env,
       'CACHE_L1_MAX_BYTES',
@@ -82,6 +88,16 @@ export function resolveConfig(partial: Partial<ShopConfig> = {}): ShopConfig {
 // How long `/slow/:id` waits before answering (CONTRACT.md, route table).
 export function slowDelayMs(config: ShopConfig): number {
   return config.originDelaySet ? config.originDelayMs : DEFAULT_SLOW_DELAY_MS
+}
+
+function failureMode(env: ShopEnv): 'reject' | 'defer' {
+  const raw = optional(env, 'CACHE_ON_INVALIDATION_FAILURE') ?? 'reject'
+  if (raw !== 'reject' && raw !== 'defer') {
+    throw new Error(
+      `expected CACHE_ON_INVALIDATION_FAILURE to be "reject" or "defer", got ${JSON.stringify(raw)}`,
+    )
+  }
+  return raw
 }
 
 // An empty variable counts as unset, as `PORT= npm start` usually means "default".

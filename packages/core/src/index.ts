@@ -85,11 +85,15 @@ export type { ResponseBypassReason } from './http/storable'
 export type { InvalidationPlan } from './invalidation/local-state'
 export type { InvalidationTarget, NormalizedTarget } from './invalidation/target'
 export { normalizeTarget, userTag } from './invalidation/target'
+export type { Duration, DurationUnit, Size, SizeUnit } from './options/units'
 export { parseDuration, parseSize } from './options/units'
 export type { RuleDefaults } from './rules/compile-rule'
+export { defaultIgnoredCookies } from './rules/compile-rule'
 export { buildKey } from './rules/key'
 export type { RequestBypassReason } from './rules/request-filter'
 export {
+  CLIENT_ADDRESS_HEADERS,
+  DEFAULT_PROXY_HEADERS,
   FORWARDING_HEADERS,
   METHOD_OVERRIDE_HEADERS,
   narrowRequest,
@@ -102,9 +106,11 @@ export type {
   CompiledCacheRule,
   CompiledRule,
   CompiledWriteRule,
+  InvalidationFailureMode,
   InvalidationSpec,
   RuleKeyOptions,
   RuleMatch,
+  RuleMethod,
 } from './rules/types'
 export type { BreakerOptions, BreakerState } from './tiers/breaker'
 export { CircuitBreaker } from './tiers/breaker'

@@ -89,7 +89,14 @@ describe('per-rule counters', () => {
     expect(stats.rules.find((r) => r.name === 'orders')?.bypasses).toEqual({ 'no-user': 1 })
     // Write rules have no counters of their own in the per-rule stats.
     expect(stats.rules.map((r) => r.name)).toEqual(['product', 'list', 'orders', 'greeting'])
-    expect(stats.invalidations).toEqual({ done: 1, failed: 0, tags: 1, patterns: 0, users: 0 })
+    expect(stats.invalidations).toEqual({
+      done: 1,
+      failed: 0,
+      deferred: 0,
+      tags: 1,
+      patterns: 0,
+      users: 0,
+    })
 
     expect(seen.hit).toEqual([
       { rule: 'product', tier: 'memory' },
@@ -143,6 +150,7 @@ describe('per-rule counters', () => {
     expect(engine.stats().invalidations).toEqual({
       done: 0,
       failed: 2,
+      deferred: 0,
       tags: 0,
       patterns: 0,
       users: 0,

@@ -175,7 +175,8 @@ describe('ttl: origin, at start-up', () => {
       { path: '/a', ttl: 'origin', maxTtl: 0 },
       /option "maxTtl": expected more than 0 seconds, got 0/,
     ],
-    [{ path: '/a', ttl: 'origen' }, /option "ttl": /],
+    // A typo the types catch too (see types.test.ts).
+    [{ path: '/a', ttl: 'origen' } as unknown as CacheRule, /option "ttl": /],
   ]
   test.each(bad)('%j is refused', (rule, message) => {
     expect(() => new CacheEngine({ rules: [rule] })).toThrow(message)

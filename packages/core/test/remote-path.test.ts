@@ -87,6 +87,7 @@ describe('a failing shared tier behind the breaker', () => {
       errors: { read: 5, write: 0, abandon: 0, invalidate: 0 },
       timeouts: 0,
       trusted: true,
+      outbox: { pending: 0, deferred: 0, replayed: 0, overflows: 0 },
     })
     // No fill had a fence of the shared tier: nothing was written or abandoned there.
     expect(r.tier.calls.write + r.tier.calls.abandon).toBe(0)

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import Keyv from 'keyv'
+import { Keyv as Keyv6, KeyvJsonSerializer } from 'keyv6'
 import { sharedRedisUrl } from '../../../test/support/redis/shared'
 import { CachetConfigError } from '../src/errors'
-import { keyvTier } from '../src/keyv'
+import { type KeyvStore, keyvTier } from '../src/keyv'
 import { KeyvKeyspace } from '../src/keyv/keyv-tier'
 import { redisTier } from '../src/redis'
 import { type Keyspace, shardIndex, shardKeyspaces } from '../src/redis/keyspace'
@@ -54,7 +55,8 @@ async function redisFixture(shards = 1): Promise<TierFixture> {
   }
 }
 
-async function keyvFixture(store = new Keyv()): Promise<TierFixture> {
+/** A Keyv 5 or Keyv 6 instance: the tier accepts both (the peer range). */
+async function keyvFixture(store: KeyvStore = new Keyv()): Promise<TierFixture> {
   const prefix = unique('contract')
   const keys = new KeyvKeyspace(prefix)
   const tiers = closer()
@@ -81,6 +83,13 @@ tierContract(
   () => keyvFixture(new Keyv({ serialize: JSON.stringify, deserialize: JSON.parse })),
   { coherent: false },
 )
+// Keyv 6 (installed as `keyv6`): its default serializer, and one that writes plain JSON.
+tierContract('keyv 6', () => keyvFixture(new Keyv6()), { coherent: false })
+tierContract(
+  'keyv 6 (JSON serializer)',
+  () => keyvFixture(new Keyv6({ serialization: new KeyvJsonSerializer() })),
+  { coherent: false },
+)
 
 engineContract('memory', async () => ({ options: {} }))
 engineContract('memory + redis', async () => {
@@ -94,6 +103,13 @@ engineContract('memory + redis', async () => {
 })
 engineContract('keyv (no memory tier)', async () => {
   const store = new Keyv()
+  return {
+    options: { store: { l2: keyvTier({ store }) } },
+    peer: async () => ({ store: { l2: keyvTier({ store }) } }),
+  }
+})
+engineContract('keyv 6 (no memory tier)', async () => {
+  const store = new Keyv6()
   return {
     options: { store: { l2: keyvTier({ store }) } },
     peer: async () => ({ store: { l2: keyvTier({ store }) } }),
@@ -144,6 +160,14 @@ describe('keyvTier() options', () => {
     const tier = keyvTier({ store, prefix: 'app:1', lockTtl: '2s', tagTtl: '7d' })
     expect(tier.name).toBe('keyv')
     expect(tier.coherent).toBe(false)
+  })
+
+  test('a Keyv 6 instance is a store; a bare Keyv 6 storage adapter is not', () => {
+    expect(keyvTier({ store: new Keyv6() }).name).toBe('keyv')
+    const adapter = new Keyv6().store
+    expect(() => keyvTier({ store: adapter as unknown as Keyv6 })).toThrow(
+      /option "store": expected a Keyv instance \(new Keyv\(\.\.\.\)\), got /,
+    )
   })
 })
 

@@ -1,11 +1,10 @@
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import { type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from 'node:http'
 import {
   type Conditionals,
   type Fill,
   fillOutcome,
   revalidatedReplay,
   staleIfErrorReplay,
-  strongEtag,
   varyWith,
 } from '@cachet/core'
 
@@ -86,7 +85,8 @@ export function captureResponse(
       r = revalidatedReplay(res, fill, res.getHeaders(), conditionals)
     else return false
     replaced = true
-    writeHead.call(res, r.status, r.headers)
+    // The copy's own reason phrase: an error handler (finalhandler) may have set the failure's.
+    writeHead.call(res, r.status, STATUS_CODES[r.status] ?? 'unknown', r.headers)
     ;(end as (...a: unknown[]) => ServerResponse).call(res, r.body)
     return true
   }
@@ -155,7 +155,7 @@ export function captureResponse(
       // validator can be sent on this miss already. Set after the decision,
       // which so knows the route gave no validator of its own.
       if (body !== undefined && this.statusCode === 200 && etag) {
-        this.setHeader('etag', strongEtag(body))
+        this.setHeader('etag', fill.strongEtag(body))
       }
     }
     if (fill.capturing && body !== undefined) fill.onChunk(body)

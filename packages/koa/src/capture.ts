@@ -1,12 +1,6 @@
 import { pipeline, Readable, Transform } from 'node:stream'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
-import {
-  type Fill,
-  fillOutcome,
-  type ResponseBypassReason,
-  strongEtag,
-  varyWith,
-} from '@cachet/core'
+import { type Fill, fillOutcome, type ResponseBypassReason, varyWith } from '@cachet/core'
 import type { Context } from 'koa'
 
 function isReadable(body: unknown): body is Readable {
@@ -36,7 +30,7 @@ function captureBytes(ctx: Context, fill: Fill, bytes: Buffer): void {
   addVary(ctx, fill)
   const veto = fill.onHeaders(status, ctx.response.headers)
   // Set after the decision, which so knows the route gave no validator of its own.
-  if (etag) ctx.set('etag', strongEtag(bytes))
+  if (etag) ctx.set('etag', fill.strongEtag(bytes))
   fill.onChunk(bytes)
   fill.onEnd()
   setOutcome(ctx, fill, veto ?? fill.veto)

@@ -5,16 +5,21 @@ export type {
   CacheRule,
   CacheStats,
   CachetErrorCode,
+  Duration,
   ExplainRequest,
   Explanation,
+  InvalidationFailureMode,
   InvalidationRecord,
   InvalidationTarget,
   RequestCache,
+  RuleMethod,
+  Size,
 } from '@cachet/core'
 export {
   CachetConfigError,
   CachetError,
   CachetInvalidationError,
+  defaultIgnoredCookies,
   isCachetError,
 } from '@cachet/core'
 export type { AdminOptions, AdminTokens } from '@cachet/core/admin'

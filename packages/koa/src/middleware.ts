@@ -1,4 +1,4 @@
-import type { RequestListener } from 'node:http'
+import { type RequestListener, STATUS_CODES } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { Readable } from 'node:stream'
 import {
@@ -71,7 +71,8 @@ export function defaultIdentify(ctx: Context): string | undefined {
  */
 function writeHit(ctx: Context, r: ReturnType<typeof replay>): void {
   ctx.respond = false
-  ctx.res.writeHead(r.status, r.headers)
+  // Its own reason phrase: `ctx.status = 503` (or 304) set the route's on `res`.
+  ctx.res.writeHead(r.status, STATUS_CODES[r.status] ?? 'unknown', r.headers)
   ctx.res.end(r.body)
 }
 

@@ -37,7 +37,11 @@ export function stats(engine: CacheEngine): JsonAnswer {
   return { status: 200, body }
 }
 
-/** `POST /invalidate` answers `{ ok: true, by, tags, patterns, users, ms }` once it is done everywhere. */
+/**
+ * `POST /invalidate` answers `{ ok: true, by, tags, patterns, users, ms }` once
+ * it is done everywhere; 202 `{ ok: false, deferred: true, ... }` when it was
+ * deferred (`onInvalidationFailure: 'defer'`); 503 when it could not be confirmed.
+ */
 export async function invalidate(
   engine: CacheEngine,
   body: unknown,
@@ -51,8 +55,12 @@ export async function invalidate(
     return badRequest(err.field ?? 'target', err.message)
   }
   const started = performance.now()
+  let deferred = false
   try {
-    await engine.invalidate(body as Parameters<CacheEngine['invalidate']>[0], { by })
+    const record = await engine.invalidate(body as Parameters<CacheEngine['invalidate']>[0], {
+      by,
+    })
+    deferred = record.deferred
   } catch (err) {
     const ms = elapsed(started)
     if (isCachetError(err) && err.code === 'CACHET_INVALID_INVALIDATION') {
@@ -72,6 +80,9 @@ export async function invalidate(
       },
     }
   }
+  // `onInvalidationFailure: 'defer'`: applied in this process, replayed to the others later.
+  if (deferred)
+    return { status: 202, body: { ok: false, deferred: true, by, ...target, ms: elapsed(started) } }
   return { status: 200, body: { ok: true, by, ...target, ms: elapsed(started) } }
 }
 

@@ -21,7 +21,7 @@ import type { CacheEvents, CacheStats, Explanation, InvalidationRecord } from '.
 import { type Exchange, splitUrl } from './exchange'
 import type { Fill } from './fill'
 import { internalRequest } from './internal-request'
-import type { CacheOptions } from './options'
+import { type CacheOptions, checkMiddlewareInput } from './options'
 import { type Replay, replay } from './replay'
 
 /** What a request handler can reach as `req.cache` (Express) or `ctx.cache` (Koa). */
@@ -154,6 +154,7 @@ export function splitAdapterOptions<F extends (request: never) => string | undef
   input: readonly CacheRule[] | (CacheOptions & { identify?: F }),
   fallback: F,
 ): [CacheOptions, F] {
+  checkMiddlewareInput(input)
   if (Array.isArray(input)) return [{ rules: input }, fallback]
   const { identify = fallback, ...options } = input as CacheOptions & { identify?: F }
   if (typeof identify !== 'function') {

@@ -31,7 +31,7 @@ import { type Exchange, splitUrl } from './exchange'
 import { Fill, type FillSink } from './fill'
 import { Flight } from './flight'
 import { type InvalidationCounts, RuleMetrics } from './metrics'
-import { resolveOptions } from './options'
+import { type InvalidationFailureMode, resolveOptions } from './options'
 import { PassMarkers } from './pass-markers'
 import { RemotePath } from './remote-path'
 import { storedWindows } from './stale-windows'
@@ -163,6 +163,8 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
   readonly #flights = new Map<string, Flight>()
   readonly #markers = new PassMarkers()
   readonly #namespace: string
+  /** What an invalidation the shared tier cannot record does, unless its write rule says. */
+  readonly #onInvalidationFailure: InvalidationFailureMode
   readonly #maxWaiters: number
   readonly #maxWaitMs: number
   /** Age after which a flight is taken for abandoned. */
@@ -181,6 +183,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
   readonly invalidations: InvalidationCounts = {
     done: 0,
     failed: 0,
+    deferred: 0,
     tags: 0,
     patterns: 0,
     users: 0,
@@ -198,7 +201,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
   constructor(options: unknown) {
     super()
     const resolved = resolveOptions(options)
-    this.rules = new RuleSet(resolved.rules, resolved.defaults)
+    this.rules = new RuleSet(resolved.rules, resolved.defaults, resolved.proxy)
     this.#hasOriginRules = this.rules.rules.some((r) => r.kind === 'cache' && r.origin)
     this.metrics = this.rules.rules.map((r) => new RuleMetrics(r.name))
     const l2 = resolved.l2
@@ -208,6 +211,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
       resolved.l1 === false || (l2 !== undefined && !l2.coherent && resolved.l1MaxTtlMs === 0)
     this.l1 = l1Off || resolved.l1 === false ? undefined : new MemoryTier(resolved.l1)
     this.#namespace = resolved.namespace
+    this.#onInvalidationFailure = resolved.onInvalidationFailure
     this.#maxWaiters = resolved.maxWaiters
     this.#maxWaitMs = resolved.maxWaitMs
     this.#abandonFlightMs = Math.max(4 * resolved.maxWaitMs, 60_000)
@@ -222,7 +226,11 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
         ? undefined
         : new RemotePath(
             l2,
-            { maxWaitMs: this.#maxWaitMs, breaker: resolved.breaker },
+            {
+              maxWaitMs: this.#maxWaitMs,
+              breaker: resolved.breaker,
+              purgeAll: this.#state.plan(normalizeTarget({ pattern: PURGE_ALL_PATTERN })),
+            },
             {
               onInvalidate: (plan) => this.#state.apply(plan, Date.now()),
               onResync: () => {
@@ -998,13 +1006,16 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
   /**
    * Invalidates by tags, path pattern or user. Resolves once the invalidation
    * is in effect everywhere: no response stored before the call is served
-   * afterwards by any process. Rejects when that cannot be promised.
+   * afterwards by any process. When that cannot be promised it rejects, or,
+   * with `onInvalidationFailure: 'defer'`, resolves with `deferred: true`
+   * (applied in this process, replayed to the shared tier later).
    */
   async invalidate(
     target: InvalidationTarget,
     options: { by?: string } = {},
   ): Promise<InvalidationRecord> {
-    return this.#apply(normalizeTarget(target), options.by === undefined ? 'api' : options.by)
+    const by = options.by === undefined ? 'api' : options.by
+    return this.#apply(normalizeTarget(target), by, this.#onInvalidationFailure)
   }
 
   /**
@@ -1021,23 +1032,41 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     ex: Exchange,
     response?: WriteResponse,
   ): Promise<InvalidationRecord> {
-    return this.#apply(this.writeTarget(m, ex, response), `rule ${m.rule.name}`)
+    const mode = m.rule.onInvalidationFailure ?? this.#onInvalidationFailure
+    return this.#apply(this.writeTarget(m, ex, response), `rule ${m.rule.name}`, mode)
   }
 
-  async #apply(target: NormalizedTarget, by: string): Promise<InvalidationRecord> {
+  async #apply(
+    target: NormalizedTarget,
+    by: string,
+    mode: InvalidationFailureMode,
+  ): Promise<InvalidationRecord> {
     const plan = this.#state.plan(target)
     const started = Date.now()
     // Locally first: it can only cause misses, and this process is covered
     // even before the bus brings the message back.
     this.#state.apply(plan, started)
     let error: Error | undefined
-    try {
-      if (this.#remote !== undefined) await this.#remote.invalidate(plan)
-    } catch (err) {
-      error = err as Error
+    let deferred = false
+    const remote = this.#remote
+    if (remote !== undefined && mode === 'defer' && remote.outbox.size > 0) {
+      // The tier has not answered since the last deferral: wait for nothing,
+      // the replay records it with the others.
+      remote.defer(plan)
+      deferred = true
+    } else if (remote !== undefined) {
+      try {
+        await remote.invalidate(plan)
+      } catch (err) {
+        if (mode === 'defer') {
+          remote.defer(plan)
+          deferred = true
+        } else error = err as Error
+      }
     }
     const c = this.invalidations
-    if (error === undefined) {
+    if (deferred) c.deferred++
+    else if (error === undefined) {
       c.done++
       c.tags += target.tags.length
       c.patterns += target.patterns.length
@@ -1049,13 +1078,19 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
       tags: target.tags,
       patterns: target.patterns,
       users: target.users,
-      ok: error === undefined,
+      ok: error === undefined && !deferred,
+      deferred,
       ms: Date.now() - started,
     }
     if (this.#recent.length >= RECENT_INVALIDATIONS) this.#recent.shift()
     this.#recent.push(record)
     if (this.listenerCount('invalidate') > 0) this.emit('invalidate', record)
-    debug('invalidated by %s %o%s', by, plan, error === undefined ? '' : `: ${error.message}`)
+    debug(
+      'invalidated by %s %o%s',
+      by,
+      plan,
+      error === undefined ? (deferred ? ' (deferred)' : '') : `: ${error.message}`,
+    )
     if (error !== undefined) throw error
     return record
   }
@@ -1185,6 +1220,12 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
               errors: { ...c.errors },
               timeouts: c.timeouts,
               trusted: remote.tier.trusted(),
+              outbox: {
+                pending: remote.outbox.size,
+                deferred: remote.outbox.deferred,
+                replayed: remote.outbox.replayed,
+                overflows: remote.outbox.overflows,
+              },
             },
       stale: { ...c.stale },
       revalidations: { ...c.revalidations },
@@ -1219,6 +1260,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     for (const flight of this.#flights.values()) flight.settle(undefined)
     this.#flights.clear()
     await this.#sharedTop?.close()
+    await this.#remote?.close()
     await this.#remote?.tier.close()
   }
 }

@@ -49,8 +49,13 @@ export interface InvalidationRecord {
   readonly tags: readonly string[]
   readonly patterns: readonly string[]
   readonly users: readonly string[]
-  /** Whether it completed (false: rejected, the shared tier could not confirm it). */
+  /** Whether it completed (false: rejected, or deferred; the shared tier could not confirm it). */
   readonly ok: boolean
+  /**
+   * `onInvalidationFailure: 'defer'`: the shared tier could not record it; it
+   * is in effect in this process, and in the others once the outbox is replayed.
+   */
+  readonly deferred: boolean
   readonly ms: number
 }
 
@@ -100,6 +105,13 @@ export interface CacheStats {
         timeouts: number
         /** Whether this process may serve from its memory tier (its bus is healthy). */
         trusted: boolean
+        /**
+         * Invalidations deferred (`onInvalidationFailure: 'defer'`): `pending`
+         * (not yet recorded; the shared tier is not read meanwhile), and since
+         * the start `deferred`, `replayed` and `overflows` (times the outbox
+         * reached its bound and became one purge-everything).
+         */
+        outbox: { pending: number; deferred: number; replayed: number; overflows: number }
       }
     | undefined
   stale: { revalidate: number; error: number }
@@ -109,6 +121,7 @@ export interface CacheStats {
   invalidations: {
     done: number
     failed: number
+    deferred: number
     tags: number
     patterns: number
     users: number

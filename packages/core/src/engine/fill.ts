@@ -65,9 +65,12 @@ export function hasOriginValidator(headers: OutgoingHttpHeaders): boolean {
  * `If-None-Match`, that one would only make the origin ignore
  * `If-Modified-Since` (RFC 9110 §13.1.3) without ever matching.
  */
-export function originEtag(entry: CacheEntry): string | undefined {
+export function originEtag(
+  entry: CacheEntry,
+  computed: (body: Buffer) => string = strongEtag,
+): string | undefined {
   const etag = entry.etag
-  return etag === undefined || etag === strongEtag(entry.body) ? undefined : etag
+  return etag === undefined || etag === computed(entry.body) ? undefined : etag
 }
 
 /**
@@ -155,6 +158,8 @@ export class Fill {
   #revalidating = false
   #finished = false
   #aborted = false
+  /** The strong ETag an adapter had computed for the whole body (`strongEtag`), kept for the entry. */
+  #etag: { readonly body: Buffer; readonly tag: string } | undefined
   readonly #startedAt = performance.now()
   /** When the request went to the origin (epoch ms): RFC 9111 §4.2.3's request_time. */
   readonly #requestTime = Date.now()
@@ -222,7 +227,7 @@ export class Fill {
     const base = this.#base
     if (base === undefined || base.status !== 200 || !this.#sink.staleUsable(base)) return undefined
     const out: { 'if-none-match'?: string; 'if-modified-since'?: string } = {}
-    const etag = originEtag(base)
+    const etag = originEtag(base, (body) => this.strongEtag(body))
     if (etag !== undefined) out['if-none-match'] = etag
     for (let i = 0; i < base.headers.length; i += 2)
       if (base.headers[i] === 'last-modified') out['if-modified-since'] = base.headers[i + 1]
@@ -285,7 +290,7 @@ export class Fill {
       const value = merged[i + 1] as string
       full[name] = prior === undefined ? value : [...[prior].flat().map(String), value]
     }
-    const etag = originEtag(base)
+    const etag = originEtag(base, (body) => this.strongEtag(body))
     if (etag !== undefined) full.etag = etag
     this.#verdict = responseBypassReason(this.rule, base.status, full)
     const times =
@@ -406,6 +411,16 @@ export class Fill {
     this.#chunks.push(chunk)
   }
 
+  /**
+   * The strong ETag of a whole body known before the headers go out, for the
+   * adapter to send on this miss; the stored entry gets the same one when
+   * the same buffer is recorded, so it is computed once per stored copy.
+   */
+  strongEtag(body: Buffer): string {
+    if (this.#etag?.body !== body) this.#etag = { body, tag: strongEtag(body) }
+    return this.#etag.tag
+  }
+
   onEnd(now = Date.now()): void {
     if (this.#finished) return
     if (!this.#capturing || this.#headersAt === 0) {
@@ -418,7 +433,7 @@ export class Fill {
     this.#chunks = []
     const headers = storableHeaders(this.#headers)
     const etag =
-      headerString(this.#headers.etag) ?? (this.#status === 200 ? strongEtag(body) : undefined)
+      headerString(this.#headers.etag) ?? (this.#status === 200 ? this.strongEtag(body) : undefined)
     const times = this.#originTimes
     const cachedAt = times?.cachedAt ?? Math.min(this.#headersAt, now)
     const staleAt = times?.staleAt ?? cachedAt + this.rule.ttlMs

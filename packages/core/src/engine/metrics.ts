@@ -88,6 +88,11 @@ export interface InvalidationCounts {
   done: number
   /** Calls that were rejected (the shared tier could not confirm them). */
   failed: number
+  /**
+   * Calls the shared tier could not confirm that resolved anyway
+   * (`onInvalidationFailure: 'defer'`): applied here, kept for the replay.
+   */
+  deferred: number
   tags: number
   patterns: number
   users: number

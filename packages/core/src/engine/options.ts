@@ -1,10 +1,14 @@
 import { CachetConfigError, describeValue } from '../errors'
-import { parseDuration, parseSize } from '../options/units'
-import { type RuleDefaults, statusesProblem } from '../rules/compile-rule'
-import type { CacheRule } from '../rules/types'
+import { type Duration, parseDuration } from '../options/units'
+import { unknownOption } from '../options/unknown-option'
+import { checkDefaults, invalidationFailureProblem, type RuleDefaults } from '../rules/compile-rule'
+import { type ProxyView, resolveProxy } from '../rules/request-view'
+import type { CacheRule, InvalidationFailureMode } from '../rules/types'
 import type { BreakerOptions } from '../tiers/breaker'
 import type { MemoryTierOptions } from '../tiers/memory-tier'
 import type { RemoteTier } from '../tiers/remote-tier'
+
+export type { InvalidationFailureMode }
 
 /** Everything the engine takes; `cacheMiddleware(rules)` is short for `{ rules }`. */
 export interface CacheOptions {
@@ -16,20 +20,45 @@ export interface CacheOptions {
      * `l2` has no invalidation bus (a Keyv store): across processes, that is
      * the longest an invalidated response can still be served.
      */
-    l1?: (MemoryTierOptions & { maxTtl?: number | string }) | false
+    l1?: (MemoryTierOptions & { maxTtl?: Duration }) | false
     /** A shared tier: `redisTier(...)` from `@cachet/core/redis`, `keyvTier(...)` from `@cachet/core/keyv`. */
     l2?: RemoteTier
   }
-  /** Defaults for every cache rule: `ttl`, `statuses`, `maxBodySize`. */
+  /**
+   * Defaults for every cache rule, validated as a rule's options are: `ttl`,
+   * `maxTtl`, `staleWhileRevalidate`, `staleIfError`, `statuses`,
+   * `maxBodySize`, `key`, `allowCredentials`, `passHeaders`, `ignoreCookies`,
+   * `compress`. A rule's own value wins; `key` merges field by field.
+   */
   defaults?: RuleDefaults
+  /**
+   * The app runs behind a reverse proxy (nginx, a load balancer, an ingress).
+   * `trusted: true`: the forwarding headers it sets (`headers`, default
+   * `Forwarded`, `X-Forwarded-For`, `-Host`, `-Port`, `-Prefix`, `-Proto`,
+   * `X-Real-IP`) no longer make requests bypass the cache: the client's
+   * address (`X-Forwarded-For`, `X-Real-IP`, `Forwarded`'s `for=`) reaches the
+   * route of a miss unkeyed, the others are keyed. Forwarding headers not
+   * listed are still bypassed. Default: not trusted (every forwarded request
+   * is bypassed).
+   */
+  proxy?: { trusted: boolean; headers?: readonly string[] }
   /** Prefix of every key, so that several apps can share a store. Default `'cachet'`. */
   namespace?: string
+  /**
+   * When the shared tier cannot record an invalidation (Redis unreachable):
+   * `'reject'` (default) makes the write answer 503 and `invalidate()`
+   * reject; `'defer'` answers the write as the route did and resolves
+   * `invalidate()` with `deferred: true`, applies it in this process at once,
+   * and replays it to the shared tier (bounded outbox) before reading from it
+   * again. A write rule's own `onInvalidationFailure` wins.
+   */
+  onInvalidationFailure?: InvalidationFailureMode
   /** Concurrent misses of one key wait for the first one's origin call. */
   coalesce?: {
     /** Waiters per key; more go to the origin themselves. Default 1000. */
     maxWaiters?: number
     /** Longest wait, then the waiter goes to the origin itself. Default 10 s. */
-    maxWait?: number | string
+    maxWait?: Duration
   }
   /**
    * The shared tier's circuit breaker: after `failures` failed operations in a
@@ -37,7 +66,7 @@ export interface CacheOptions {
    * and one probe goes through after `cooldown`, doubled after each failed
    * probe up to `maxCooldown`. Defaults 5, `'500ms'`, `'5s'`.
    */
-  breaker?: { failures?: number; cooldown?: number | string; maxCooldown?: number | string }
+  breaker?: { failures?: number; cooldown?: Duration; maxCooldown?: Duration }
   /**
    * Warm-up support. `track`: count requests per cache rule (not per-user
    * ones) and keep the `track` most requested URLs of each, for
@@ -46,7 +75,7 @@ export interface CacheOptions {
    * every `save` (default `'30s'`) and on close, kept for `ttl` after the last
    * save (default `'7d'`), and read back at start.
    */
-  warm?: { track?: number; save?: number | string; ttl?: number | string }
+  warm?: { track?: number; save?: Duration; ttl?: Duration }
 }
 
 export interface ResolvedOptions {
@@ -55,7 +84,9 @@ export interface ResolvedOptions {
   l1MaxTtlMs: number
   l2: RemoteTier | undefined
   defaults: RuleDefaults
+  proxy: ProxyView
   namespace: string
+  onInvalidationFailure: InvalidationFailureMode
   maxWaiters: number
   maxWaitMs: number
   breaker: BreakerOptions
@@ -76,7 +107,35 @@ function fail(option: string, problem: string): never {
 function checkKeys(option: string, value: object, known: readonly string[]): void {
   for (const key of Object.keys(value)) {
     if (!known.includes(key))
-      fail(`${option}${key}`, `unknown option (expected one of ${known.join(', ')})`)
+      throw new CachetConfigError('CACHET_INVALID_OPTION', unknownOption(key, known, option))
+  }
+}
+
+/** A rule object where rules or options were expected: its `path`, else undefined. */
+function loneRulePath(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined
+  const v = value as Record<string, unknown>
+  if (v.rules !== undefined || typeof v.path !== 'string') return undefined
+  return v.path
+}
+
+/**
+ * What an adapter's `cacheMiddleware()` was given, checked before anything
+ * else: rules or options, not nothing, and not one rule on its own.
+ */
+export function checkMiddlewareInput(input: unknown, call = 'cacheMiddleware'): void {
+  const path = loneRulePath(input)
+  if (path !== undefined) {
+    throw new CachetConfigError(
+      'CACHET_INVALID_OPTION',
+      `${call}() got a single rule (path ${JSON.stringify(path)}); wrap it in an array: ${call}([rule])`,
+    )
+  }
+  if (typeof input !== 'object' || input === null) {
+    throw new CachetConfigError(
+      'CACHET_INVALID_OPTION',
+      `${call}() needs rules: ${call}([{ path: '/api/*', ttl: '1m' }]) or ${call}({ rules: [...] }), got ${describeValue(input)}`,
+    )
   }
 }
 
@@ -91,7 +150,17 @@ function plainObject(option: string, value: unknown): Record<string, unknown> {
 /** Validates the options in one place and fills in the defaults. */
 export function resolveOptions(input: unknown): ResolvedOptions {
   const options = Array.isArray(input) ? { rules: input } : plainObject('options', input)
-  checkKeys('', options, ['rules', 'store', 'defaults', 'namespace', 'coalesce', 'breaker', 'warm'])
+  checkKeys('', options, [
+    'rules',
+    'store',
+    'defaults',
+    'proxy',
+    'namespace',
+    'onInvalidationFailure',
+    'coalesce',
+    'breaker',
+    'warm',
+  ])
   const store = plainObject('store', options.store)
   checkKeys('store.', store, ['l1', 'l2'])
   const l1 = store.l1 === false ? false : plainObject('store.l1', store.l1)
@@ -109,22 +178,9 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     if (typeof parsed === 'string') fail('store.l1.maxTtl', parsed)
     l1MaxTtlMs = parsed
   }
-  const defaults = plainObject('defaults', options.defaults)
-  checkKeys('defaults.', defaults, ['ttl', 'statuses', 'maxBodySize'])
-  if (defaults.ttl !== undefined) {
-    const ttl = parseDuration(defaults.ttl)
-    if (typeof ttl === 'string') fail('defaults.ttl', ttl)
-    if (ttl <= 0)
-      fail('defaults.ttl', `expected more than 0 seconds, got ${describeValue(defaults.ttl)}`)
-  }
-  if (defaults.statuses !== undefined) {
-    const problem = statusesProblem(defaults.statuses)
-    if (problem !== undefined) fail('defaults.statuses', problem)
-  }
-  if (defaults.maxBodySize !== undefined) {
-    const size = parseSize(defaults.maxBodySize)
-    if (typeof size === 'string') fail('defaults.maxBodySize', size)
-  }
+  // Checked as rule options are, with the same messages.
+  const defaults = checkDefaults(plainObject('defaults', options.defaults))
+  const proxy = resolveProxy(options.proxy)
   const namespace = options.namespace ?? 'cachet'
   if (typeof namespace !== 'string' || !/^[\w.-]{1,64}$/.test(namespace)) {
     fail(
@@ -132,6 +188,9 @@ export function resolveOptions(input: unknown): ResolvedOptions {
       `expected 1 to 64 letters, digits, "_", "-" or ".", got ${describeValue(namespace)}`,
     )
   }
+  const onInvalidationFailure = options.onInvalidationFailure ?? 'reject'
+  const failureProblem = invalidationFailureProblem(onInvalidationFailure)
+  if (failureProblem !== undefined) fail('onInvalidationFailure', failureProblem)
   const coalesce = plainObject('coalesce', options.coalesce)
   checkKeys('coalesce.', coalesce, ['maxWaiters', 'maxWait'])
   const maxWaiters = coalesce.maxWaiters ?? 1000
@@ -156,8 +215,10 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     l1: l1 === false ? false : { maxBytes: l1.maxBytes as MemoryTierOptions['maxBytes'] },
     l1MaxTtlMs,
     l2,
-    defaults: defaults as RuleDefaults,
+    defaults,
+    proxy,
     namespace,
+    onInvalidationFailure: onInvalidationFailure as InvalidationFailureMode,
     maxWaiters: maxWaiters as number,
     maxWaitMs,
   }

@@ -2,6 +2,7 @@ import { debuglog } from 'node:util'
 import type { CacheEntry } from '../entry/entry'
 import type { ResponseBypassReason } from '../http/storable'
 import type { InvalidationPlan } from '../invalidation/local-state'
+import { InvalidationOutbox } from '../invalidation/outbox'
 import { compilePath } from '../rules/path-pattern'
 import type { CompiledCacheRule } from '../rules/types'
 import { type BreakerOptions, type BreakerState, CircuitBreaker } from '../tiers/breaker'
@@ -22,6 +23,11 @@ const POLL_MAX_MS = 50
 /** Lock releases held back by an open breaker: at most this many, this old (locks expire anyway). */
 const MAX_HELD_RELEASES = 1000
 const HELD_RELEASE_MAX_AGE_MS = 60_000
+/** Replaying the outbox: first pause after a failed attempt, and the longest. */
+export const REPLAY_FIRST_MS = 100
+export const REPLAY_MAX_MS = 5000
+/** Tags and patterns recorded at most per replayed invalidation (deferred ones are merged). */
+const REPLAY_MAX_NAMES = 500
 
 export type RemoteLookup =
   | { readonly kind: 'hit'; readonly response: StoredResponse }
@@ -71,14 +77,26 @@ export class RemotePath {
   readonly #patterns = new Map<string, (path: string) => unknown>()
   /** Fill locks whose release the open breaker held back (see #holdRelease). */
   readonly #heldReleases: Array<{ key: string; fence: RemoteFence; at: number }> = []
+  /**
+   * Invalidations applied here that the tier could not record
+   * (`onInvalidationFailure: 'defer'`). While any is pending, entries are
+   * neither read from the tier nor written to it: the first calls made to it
+   * again are the replay's.
+   */
+  readonly outbox: InvalidationOutbox
+  #replayTimer: NodeJS.Timeout | undefined
+  #replaying: Promise<void> | undefined
+  #replayPauseMs = REPLAY_FIRST_MS
+  #closed = false
 
   constructor(
     tier: RemoteTier,
-    options: { maxWaitMs: number; breaker: BreakerOptions },
+    options: { maxWaitMs: number; breaker: BreakerOptions; purgeAll: InvalidationPlan },
     hooks: CoherenceHooks,
     report: RemoteReport,
   ) {
     this.tier = tier
+    this.outbox = new InvalidationOutbox(options.purgeAll)
     this.#maxWaitMs = options.maxWaitMs
     this.#hooks = hooks
     this.#report = report
@@ -91,7 +109,11 @@ export class RemotePath {
   start(): Promise<void> {
     return this.tier.start({
       ...this.#hooks,
-      onHealthy: () => this.breaker.probeNow(Date.now()),
+      onHealthy: () => {
+        this.breaker.probeNow(Date.now())
+        // The tier answers again: replay now rather than at the end of the pause.
+        if (this.outbox.size > 0 && this.#replaying === undefined) this.#replayIn(0)
+      },
     })
   }
 
@@ -116,7 +138,8 @@ export class RemotePath {
     /** Origin-driven: a copy past its windows, for a conditional request. */
     let base: StoredResponse | undefined
     for (;;) {
-      if (!this.breaker.allow(Date.now())) return { kind: 'miss', fence: undefined, stale, base }
+      if (this.outbox.size > 0 || !this.breaker.allow(Date.now()))
+        return { kind: 'miss', fence: undefined, stale, base }
       let read: Awaited<ReturnType<RemoteTier['read']>>
       try {
         read = await this.tier.read(key, tags, { lock: options.lock, skipEntry })
@@ -168,7 +191,7 @@ export class RemotePath {
     path: string,
     rule: CompiledCacheRule,
   ): Promise<{ kind: 'hit' | 'stale' | 'index'; response: StoredResponse } | undefined> {
-    if (!this.breaker.allow(Date.now())) return undefined
+    if (this.outbox.size > 0 || !this.breaker.allow(Date.now())) return undefined
     let read: Awaited<ReturnType<RemoteTier['read']>>
     try {
       read = await this.tier.read(key, tags, { lock: false })
@@ -210,7 +233,7 @@ export class RemotePath {
    * breaker kept the call from being made.
    */
   async write(fill: Fill, entry: CacheEntry, index?: CacheEntry): Promise<boolean | undefined> {
-    if (!this.breaker.allow(Date.now())) {
+    if (this.outbox.size > 0 || !this.breaker.allow(Date.now())) {
       this.#holdRelease(fill)
       return undefined
     }
@@ -301,5 +324,76 @@ export class RemotePath {
       this.#failed('invalidate', err)
       throw err
     }
+    if (this.outbox.size > 0 && this.#replaying === undefined) this.#replayIn(0)
+  }
+
+  /**
+   * Keeps an invalidation the tier could not record (already applied in this
+   * process) for the replay, which is retried from `REPLAY_FIRST_MS`, doubling
+   * up to `REPLAY_MAX_MS`, and at once when the tier's bus sees it answer.
+   */
+  defer(plan: InvalidationPlan): void {
+    this.outbox.add(plan)
+    if (this.#replaying === undefined && this.#replayTimer === undefined)
+      this.#replayIn(this.#replayPauseMs)
+  }
+
+  #replayIn(ms: number): void {
+    if (this.#closed) return
+    clearTimeout(this.#replayTimer)
+    this.#replayTimer = setTimeout(() => {
+      this.#replayTimer = undefined
+      void this.replay()
+    }, ms)
+    // A pending replay never keeps the process alive.
+    this.#replayTimer.unref()
+  }
+
+  /**
+   * Records the outbox in the tier, oldest first (merged in batches); on the
+   * first failure, tries again after a pause. Resolves once this attempt is
+   * over (the outbox empty, or a failure); never rejects.
+   */
+  replay(): Promise<void> {
+    if (this.#replaying !== undefined) return this.#replaying
+    const run = this.#replayOnce()
+    this.#replaying = run
+    void run.finally(() => {
+      if (this.#replaying === run) this.#replaying = undefined
+      // Deferred while this attempt was ending: not left without a timer.
+      if (this.outbox.size > 0 && this.#replayTimer === undefined)
+        this.#replayIn(this.#replayPauseMs)
+    })
+    return run
+  }
+
+  async #replayOnce(): Promise<void> {
+    for (;;) {
+      const batch = this.outbox.next(REPLAY_MAX_NAMES)
+      if (batch === undefined) break
+      try {
+        await this.tier.invalidate(batch.plan)
+        this.breaker.success()
+      } catch (err) {
+        this.#failed('invalidate', err)
+        const pause = this.#replayPauseMs
+        this.#replayPauseMs = Math.min(pause * 2, REPLAY_MAX_MS)
+        this.#replayIn(pause)
+        return
+      }
+      this.outbox.done(batch.count)
+      debug('%s: replayed %d deferred invalidations', this.tier.name, batch.count)
+    }
+    this.#replayPauseMs = REPLAY_FIRST_MS
+    this.#sendHeldReleases()
+  }
+
+  /** Stops the replay's timer; with invalidations pending, makes one last attempt first. */
+  async close(): Promise<void> {
+    clearTimeout(this.#replayTimer)
+    this.#replayTimer = undefined
+    if (this.outbox.size > 0) await this.replay()
+    this.#closed = true
+    clearTimeout(this.#replayTimer)
   }
 }

@@ -1,14 +1,17 @@
-import { createHash } from 'node:crypto'
+import etag from 'etag'
 import { parseHttpDate } from './freshness'
 
 /**
  * Validators and conditional requests, RFC 9110 §8.8.3 and §13.1.2.
  */
 
-/** A strong entity tag from the body bytes: `"<length hex>-<sha1 base64, 27 chars>"`. */
+/**
+ * A strong entity tag from the body bytes, by the `etag` package (as Express
+ * and `koa-etag` make theirs): `"<length hex>-<sha1 base64, 27 chars>"`.
+ * Computed once per stored copy (`Fill.strongEtag`), never on a hit.
+ */
 export function strongEtag(body: Buffer): string {
-  const hash = createHash('sha1').update(body).digest('base64').slice(0, 27)
-  return `"${body.length.toString(16)}-${hash}"`
+  return etag(body, { weak: false })
 }
 
 /** The request fields a stored response's answer depends on: its conditionals, and the codings it accepts. */

@@ -35,8 +35,9 @@
  *   concurrent invalidation). A tag record lives `tagTtl` from its creation or
  *   last invalidation, then every entry carrying it is a miss once: keep
  *   `tagTtl` well above the longest rule `ttl`.
- * - **Store errors look like missing records** unless the Keyv has
- *   `throwOnErrors: true`: Keyv's `get` answers `undefined` on an error. A
+ * - **Store errors look like missing records** unless the Keyv throws them
+ *   (Keyv 5: `throwOnErrors: true`; Keyv 6: no `'error'` listener): Keyv's
+ *   `get` then answers `undefined` on an error. A
  *   missing record counts as invalidated, so that is a spurious miss, never a
  *   stale hit. An invalidation whose `set` fails (or answers `false`) rejects.
  *   The pattern records are written without a TTL; a Keyv with a default `ttl`
@@ -49,7 +50,6 @@
  * serialization or a compression adapter may not; a string survives them all.
  */
 import { randomBytes, randomInt } from 'node:crypto'
-import type { Keyv } from 'keyv'
 import { CachetInvalidationError, describeValue } from '../errors'
 import type { ResponseBypassReason } from '../http/storable'
 import type { InvalidationPlan } from '../invalidation/local-state'
@@ -59,9 +59,22 @@ import { TierKeyspace } from '../tiers/keyspace'
 import type { RemoteFence, RemoteRead, RemoteTier, StoredResponse } from '../tiers/remote-tier'
 import { TierOptionChecker } from '../tiers/tier-options'
 
+/**
+ * What the tier uses of a Keyv instance, Keyv 5 or 6: the two majors'
+ * classes do not type-check against each other, so the option is typed by
+ * the calls made (`get` of one key or of a list, `set` with a TTL in ms,
+ * `delete`). At run time it must be a `Keyv`, not a bare storage adapter.
+ */
+export interface KeyvStore {
+  get(key: string): Promise<unknown>
+  get(keys: string[]): Promise<unknown[]>
+  set(key: string, value: string | number, ttl?: number): Promise<boolean>
+  delete(key: string): Promise<boolean>
+}
+
 export interface KeyvTierOptions {
-  /** Any Keyv instance; cachet never closes it. */
-  store: Keyv
+  /** Any Keyv instance (Keyv 5 or 6: `new Keyv(...)`); cachet never closes it. */
+  store: KeyvStore
   /** Prefix of every key cachet writes (inside Keyv's own namespace). Default `'cachet'`. */
   prefix?: string
   /** Lifetime of the fill lock. Default `'5s'`. */
@@ -138,7 +151,7 @@ function patternsAfter(log: PatternLogRecord, seq: number): string[] | undefined
 export class KeyvTier implements RemoteTier {
   readonly name = 'keyv'
   readonly coherent = false
-  readonly #store: Keyv
+  readonly #store: KeyvStore
   readonly #keys: KeyvKeyspace
   readonly #lockMs: number
   readonly #tagTtlMs: number
@@ -159,8 +172,11 @@ export class KeyvTier implements RemoteTier {
     for (const k of Object.keys(options))
       if (!known.includes(k)) check.fail(k, `unknown option (expected one of ${known.join(', ')})`)
     // A Keyv, not a bare store adapter or Map: the tier relies on Keyv's
-    // serialization, TTLs and `get([...keys])`.
-    const store = options.store as Partial<Keyv> | undefined
+    // serialization, TTLs and `get([...keys])`. Keyv 5 has `opts`, Keyv 6
+    // `getRaw` (which no storage adapter has; both have `hooks`).
+    const store = options.store as
+      | (Partial<KeyvStore> & { hooks?: unknown; opts?: unknown; getRaw?: unknown })
+      | undefined
     if (
       typeof store !== 'object' ||
       store === null ||
@@ -168,7 +184,7 @@ export class KeyvTier implements RemoteTier {
       typeof store.set !== 'function' ||
       typeof store.delete !== 'function' ||
       typeof store.hooks !== 'object' ||
-      typeof store.opts !== 'object'
+      (typeof store.opts !== 'object' && typeof store.getRaw !== 'function')
     ) {
       check.fail('store', `expected a Keyv instance (new Keyv(...)), got ${describeValue(store)}`)
     }

@@ -1,5 +1,21 @@
 import { describeValue } from '../errors'
 
+/** The units of a duration string: milliseconds, seconds, minutes, hours, days. */
+export type DurationUnit = 'ms' | 's' | 'm' | 'h' | 'd'
+
+/**
+ * A duration: seconds as a number (`60`, `0.5`), or a string of a number and
+ * an optional unit (`'60'` is seconds, `'500ms'`, `'1.5s'`, `'5m'`, `'1h'`,
+ * `'1d'`, a space allowed before the unit: `'5 m'`). Units are lower case.
+ * `parseDuration` accepts exactly these forms; it also refuses what the type
+ * cannot rule out: negative numbers and exponents (`'-1s'`, `'1e3s'`).
+ */
+export type Duration =
+  | number
+  | `${number}`
+  | `${number}${DurationUnit}`
+  | `${number} ${DurationUnit}`
+
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/
 const DURATION_MS: Record<string, number> = {
   ms: 1,
@@ -25,6 +41,17 @@ export function parseDuration(value: unknown): number | string {
   }
   return `expected seconds (a number) or a duration string like '60s', '5m', '500ms', got ${describeValue(value)}`
 }
+
+/** `S` in any mix of upper and lower case. */
+type AnyCase<S extends string> = S extends `${infer H}${infer T}`
+  ? `${Uppercase<H> | Lowercase<H>}${AnyCase<T>}`
+  : ''
+
+/** The units of a size string, in any case: `b`, `kb`, `KiB`, `MB`, `MiB`, `gb`, `GiB`. */
+export type SizeUnit = AnyCase<'b' | 'kb' | 'kib' | 'mb' | 'mib' | 'gb' | 'gib'>
+
+/** A byte size: a number of bytes, or a string such as `'512kb'`, `'1MiB'`, `'1 GiB'`. */
+export type Size = number | `${number}` | `${number}${SizeUnit}` | `${number} ${SizeUnit}`
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?$/i
 const SIZE_BYTES: Record<string, number> = {

@@ -1,16 +1,69 @@
 import { CachetConfigError, describeValue } from '../errors'
 import { parseDuration, parseSize } from '../options/units'
+import { unknownOption } from '../options/unknown-option'
 import { type CompiledPath, compilePath } from './path-pattern'
-import { viewHeaders } from './request-view'
+import { NO_PROXY, type ProxyView, viewHeaders } from './request-view'
 import { compileTemplate, type TagTemplate } from './template'
-import type { CacheRule, CompiledKeySpec, CompiledRule, InvalidationSpec } from './types'
+import type {
+  CacheRule,
+  CompiledKeySpec,
+  CompiledRule,
+  InvalidationFailureMode,
+  InvalidationSpec,
+} from './types'
 
-/** Rule-level defaults; the engine options may override them. */
-export interface RuleDefaults {
-  ttl?: number | string
-  statuses?: readonly number[]
-  maxBodySize?: number | string
-}
+/**
+ * The rule options `defaults` may set for every cache rule: a rule's own
+ * value wins (`key` merges field by field); write rules take none of them.
+ */
+export const DEFAULT_OPTIONS = [
+  'ttl',
+  'maxTtl',
+  'staleWhileRevalidate',
+  'staleIfError',
+  'statuses',
+  'maxBodySize',
+  'key',
+  'allowCredentials',
+  'passHeaders',
+  'ignoreCookies',
+  'compress',
+] as const satisfies readonly (keyof CacheRule)[]
+
+/** Defaults for every cache rule (`CacheOptions.defaults`). */
+export type RuleDefaults = Pick<CacheRule, (typeof DEFAULT_OPTIONS)[number]>
+
+/**
+ * Cookies that never change a response, ignored by default (`ignoreCookies`):
+ * analytics and advertising cookies a page's scripts set and read, which the
+ * server never uses. A trailing `*` is a prefix. Google Analytics (`_ga`,
+ * `_ga_<id>`, `_gid`, `_gat`, `_gat_<id>`, and the older `__utm*`), Google
+ * Ads (`_gcl_*`), Meta (`_fbp`, `_fbc`), Hotjar (`_hj*`), Microsoft Clarity
+ * (`_clck`, `_clsk`) and Bing UET (`_uetsid`, `_uetvid`), HubSpot (`__hstc`,
+ * `__hssc`, `__hssrc`, `hubspotutk`), Matomo (`_pk_id.*`, `_pk_ses.*`).
+ */
+export const defaultIgnoredCookies: readonly string[] = Object.freeze([
+  '_ga',
+  '_ga_*',
+  '_gid',
+  '_gat',
+  '_gat_*',
+  '__utm*',
+  '_gcl_*',
+  '_fbp',
+  '_fbc',
+  '_hj*',
+  '_clck',
+  '_clsk',
+  '_uetsid',
+  '_uetvid',
+  '__hstc',
+  '__hssc',
+  '__hssrc',
+  'hubspotutk',
+  '_pk_id.*',
+  '_pk_ses.*',
+])
 
 export const DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 /** With `ttl: 'origin'`, the longest freshness a response may claim. */
@@ -34,8 +87,11 @@ const CACHE_OPTIONS = new Set([
   'passHeaders',
   'maxTtl',
   'compress',
+  'ignoreCookies',
 ])
-const WRITE_OPTIONS = new Set(['name', 'path', 'methods', 'invalidates'])
+const WRITE_OPTIONS = new Set(['name', 'path', 'methods', 'invalidates', 'onInvalidationFailure'])
+/** Every option a rule may have, for an unknown option's message. */
+const RULE_OPTIONS = new Set([...CACHE_OPTIONS, ...WRITE_OPTIONS])
 const TAG_MAX_LENGTH = 256
 
 /** Throws the one error shape: which rule, which option, what was expected, what was given. */
@@ -43,9 +99,17 @@ class RuleContext {
   constructor(
     readonly index: number,
     readonly label: string,
+    /** Checking `defaults`: errors name `defaults.<option>`. */
+    readonly defaults = false,
   ) {}
 
   fail(option: string, problem: string): never {
+    if (this.defaults) {
+      throw new CachetConfigError(
+        'CACHET_INVALID_OPTION',
+        `option "defaults.${option}": ${problem}`,
+      )
+    }
     throw new CachetConfigError(
       'CACHET_INVALID_RULE',
       `rules[${this.index}] (${this.label}): option "${option}": ${problem}`,
@@ -55,6 +119,20 @@ class RuleContext {
   check<T>(option: string, parsed: T | string): T {
     if (typeof parsed === 'string') this.fail(option, parsed)
     return parsed as T
+  }
+
+  /** `unknown option "tll" (did you mean "ttl"?)`: `prefix` is the enclosing option's (`key.`). */
+  unknown(option: string, known: Iterable<string>, prefix = ''): never {
+    if (this.defaults) {
+      throw new CachetConfigError(
+        'CACHET_INVALID_OPTION',
+        unknownOption(option, known, `defaults.${prefix}`),
+      )
+    }
+    throw new CachetConfigError(
+      'CACHET_INVALID_RULE',
+      `rules[${this.index}] (${this.label}): ${unknownOption(option, known, prefix)}`,
+    )
   }
 }
 
@@ -86,6 +164,18 @@ function compileMethods(ctx: RuleContext, rule: CacheRule, caching: boolean): Se
 }
 
 /** What is wrong with a `statuses` value, if anything (shared with `defaults.statuses`). */
+/** What is wrong with an `onInvalidationFailure` value, if anything. */
+export function invalidationFailureProblem(value: unknown): string | undefined {
+  if (value === 'reject' || value === 'defer') return undefined
+  return `expected 'reject' or 'defer', got ${describeValue(value)}`
+}
+
+function checkFailureMode(ctx: RuleContext, value: unknown): InvalidationFailureMode {
+  const problem = invalidationFailureProblem(value)
+  if (problem !== undefined) ctx.fail('onInvalidationFailure', problem)
+  return value as InvalidationFailureMode
+}
+
 export function statusesProblem(value: unknown): string | undefined {
   if (!Array.isArray(value) || value.length === 0) {
     return `expected a non-empty array of status codes, got ${describeValue(value)}`
@@ -111,8 +201,7 @@ function compileKey(ctx: RuleContext, value: unknown): CompiledKeySpec {
   }
   const { query = 'all', headers = [], ...rest } = value as Record<string, unknown>
   const unknown = Object.keys(rest)[0]
-  if (unknown !== undefined)
-    ctx.fail(`key.${unknown}`, 'unknown option (expected query or headers)')
+  if (unknown !== undefined) ctx.unknown(unknown, ['query', 'headers'], 'key.')
   let q: CompiledKeySpec['query']
   if (query === 'all' || query === 'none') q = query
   else if (Array.isArray(query)) q = [...new Set(stringList(ctx, 'key.query', query))].sort()
@@ -147,7 +236,10 @@ function compileTags(
       ctx.fail(option, `tags starting with "#" are reserved, got "${source}"`)
     if (source.length > TAG_MAX_LENGTH)
       ctx.fail(option, `a tag is at most ${TAG_MAX_LENGTH} characters`)
-    return ctx.check(option, compileTemplate(source, { params: path.params, user }))
+    return ctx.check(
+      option,
+      compileTemplate(source, { params: path.params, user, unnamed: path.unnamedWildcards > 0 }),
+    )
   })
 }
 
@@ -163,9 +255,7 @@ function compileInvalidates(ctx: RuleContext, value: unknown, path: CompiledPath
   }
   const { tags = [], patterns = [], user = false, ...rest } = spec
   const unknown = Object.keys(rest)[0]
-  if (unknown !== undefined) {
-    ctx.fail(`invalidates.${unknown}`, 'unknown option (expected tags, patterns or user)')
-  }
+  if (unknown !== undefined) ctx.unknown(unknown, ['tags', 'patterns', 'user'], 'invalidates.')
   if (typeof user !== 'boolean')
     ctx.fail('invalidates.user', `expected a boolean, got ${describeValue(user)}`)
   const compiled = {
@@ -215,13 +305,113 @@ function hasControlCharacter(text: string): boolean {
   return false
 }
 
-export function compileRule(input: unknown, index: number, defaults: RuleDefaults): CompiledRule {
+export function compileRule(
+  input: unknown,
+  index: number,
+  defaults: RuleDefaults,
+  proxy: ProxyView = NO_PROXY,
+): CompiledRule {
   const pathLabel = (input as CacheRule | null)?.path
   const ctx = new RuleContext(index, typeof pathLabel === 'string' ? pathLabel : 'no path')
+  return compileIn(ctx, input, defaults, proxy)
+}
+
+/**
+ * Validates `defaults` as rule options are validated (the same checks and
+ * messages, naming `defaults.<option>`), before any rule is compiled.
+ */
+export function checkDefaults(value: Record<string, unknown>): RuleDefaults {
+  const ctx = new RuleContext(-1, 'defaults', true)
+  const allowed: readonly string[] = DEFAULT_OPTIONS
+  for (const option of Object.keys(value)) {
+    if (allowed.includes(option)) continue
+    if (!CACHE_OPTIONS.has(option) && !WRITE_OPTIONS.has(option)) ctx.unknown(option, allowed)
+    const expected = `expected one of ${allowed.join(', ')}`
+    ctx.fail(
+      option,
+      CACHE_OPTIONS.has(option) || WRITE_OPTIONS.has(option)
+        ? `an option of each rule, not a default (${expected})`
+        : `unknown option (${expected})`,
+    )
+  }
+  const probe: Record<string, unknown> = { ...value, path: '/' }
+  if (value.ttl === undefined) probe.ttl = value.maxTtl === undefined ? 1 : 'origin'
+  else if (value.ttl !== 'origin' && value.maxTtl !== undefined) {
+    // maxTtl is for the rules that say ttl: 'origin': checked as theirs.
+    compileIn(ctx, { path: '/', ttl: 'origin', maxTtl: value.maxTtl }, {}, NO_PROXY)
+    delete probe.maxTtl
+  }
+  compileIn(ctx, probe, {}, NO_PROXY)
+  return value as RuleDefaults
+}
+
+/** A cache rule with the engine's defaults where it sets nothing of its own. */
+function withDefaults(rule: CacheRule, defaults: RuleDefaults): CacheRule {
+  const merged: Record<string, unknown> = {}
+  for (const option of DEFAULT_OPTIONS) {
+    if (defaults[option] !== undefined) merged[option] = defaults[option]
+  }
+  for (const [option, value] of Object.entries(rule)) {
+    if (value !== undefined) merged[option] = value
+  }
+  // A default maxTtl is for the rules that say ttl: 'origin'.
+  if (rule.maxTtl === undefined && merged.ttl !== 'origin') delete merged.maxTtl
+  const own = rule.key as unknown
+  if (isPlainObject(own) && isPlainObject(defaults.key)) merged.key = { ...defaults.key, ...own }
+  return merged as unknown as CacheRule
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** A cookie-name matcher for `ignoreCookies`: exact names, and prefixes ending in `*`. */
+function compileIgnoreCookies(ctx: RuleContext, value: unknown): (name: string) => boolean {
+  const exact = new Set<string>()
+  const prefixes: string[] = []
+  for (const name of stringList(ctx, 'ignoreCookies', value)) {
+    if (name === '*') {
+      ctx.fail(
+        'ignoreCookies',
+        'a bare "*" would ignore every cookie; for a route whose response never depends on any, use allowCredentials: true',
+      )
+    }
+    const star = name.indexOf('*')
+    if (star !== -1 && star !== name.length - 1) {
+      ctx.fail(
+        'ignoreCookies',
+        `a "*" may come only at the end of a name (a prefix), got "${name}"`,
+      )
+    }
+    const base = star === -1 ? name : name.slice(0, -1)
+    if (!TOKEN.test(base)) ctx.fail('ignoreCookies', `${describeValue(name)} is not a cookie name`)
+    if (star === -1) exact.add(name)
+    else prefixes.push(base)
+  }
+  if (prefixes.length === 0) return (name) => exact.has(name)
+  return (name) => exact.has(name) || prefixes.some((p) => name.startsWith(p))
+}
+
+const DEFAULT_IGNORES_COOKIE = compileIgnoreCookies(
+  new RuleContext(-1, 'defaultIgnoredCookies'),
+  defaultIgnoredCookies,
+)
+
+function compileIn(
+  ctx: RuleContext,
+  input: unknown,
+  defaults: RuleDefaults,
+  proxy: ProxyView,
+): CompiledRule {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     ctx.fail('rule', `expected a rule object, got ${describeValue(input)}`)
   }
-  const rule = input as CacheRule
+  const index = ctx.index
+  let rule = input as CacheRule
+  // A typo first: `tll` is the mistake, not the missing ttl it leads to.
+  for (const option of Object.keys(rule)) {
+    if (!CACHE_OPTIONS.has(option) && !WRITE_OPTIONS.has(option)) ctx.unknown(option, RULE_OPTIONS)
+  }
   if (typeof rule.path !== 'string')
     ctx.fail('path', `expected a string, got ${describeValue(rule.path)}`)
   const caching = rule.invalidates === undefined
@@ -237,16 +427,11 @@ export function compileRule(input: unknown, index: number, defaults: RuleDefault
   const allowed = caching ? CACHE_OPTIONS : WRITE_OPTIONS
   for (const option of Object.keys(rule)) {
     if (!allowed.has(option)) {
-      const known = CACHE_OPTIONS.has(option) || WRITE_OPTIONS.has(option)
       const expected = `expected one of ${[...allowed].join(', ')}`
-      ctx.fail(
-        option,
-        known
-          ? `not an option of a ${caching ? 'cache' : 'write'} rule (${expected})`
-          : `unknown option (${expected})`,
-      )
+      ctx.fail(option, `not an option of a ${caching ? 'cache' : 'write'} rule (${expected})`)
     }
   }
+  if (caching) rule = withDefaults(rule, defaults)
   const path = checkPattern(ctx, 'path', rule.path)
   const methods = compileMethods(ctx, rule, caching)
   const name = rule.name ?? `${[...methods].join(',')} ${rule.path}`
@@ -267,6 +452,9 @@ export function compileRule(input: unknown, index: number, defaults: RuleDefault
       ...base,
       kind: 'invalidate',
       invalidates: compileInvalidates(ctx, rule.invalidates, path),
+      ...(rule.onInvalidationFailure === undefined
+        ? {}
+        : { onInvalidationFailure: checkFailureMode(ctx, rule.onInvalidationFailure) }),
     }
   }
   const perUser = checkBoolean(ctx, 'perUser', rule.perUser)
@@ -308,7 +496,13 @@ export function compileRule(input: unknown, index: number, defaults: RuleDefault
     allowCredentials,
     compress: checkBoolean(ctx, 'compress', rule.compress),
     passHeaders,
-    viewHeaders: viewHeaders(key.headers, passHeaders, perUser || allowCredentials),
+    viewHeaders: viewHeaders(key.headers, passHeaders, perUser || allowCredentials, proxy),
+    // A header the rule keys itself is keyed once, as the rule says.
+    proxyKey: proxy.keyed.filter((n) => !key.headers.includes(n)),
+    ignoresCookie:
+      rule.ignoreCookies === undefined
+        ? DEFAULT_IGNORES_COOKIE
+        : compileIgnoreCookies(ctx, rule.ignoreCookies),
     tags: compileTags(ctx, 'tags', rule.tags ?? [], path, perUser),
     routeTag: `#route:${name}`,
   }

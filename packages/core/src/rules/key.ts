@@ -42,6 +42,82 @@ function headerValue(value: string | string[] | undefined): string {
 }
 
 /**
+ * An RFC 7239 `Forwarded` value as its elements (split at commas) of pairs
+ * (split at semicolons), each trimmed; separators inside quoted strings are
+ * part of their pair. `undefined` when a quoted string is left open: such a
+ * value is taken whole.
+ */
+function forwardedElements(value: string): string[][] | undefined {
+  const elements: string[][] = []
+  let pairs: string[] = []
+  let start = 0
+  let quoted = false
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    if (quoted) {
+      if (c === 92)
+        i++ // a quoted-pair: \ and the next character
+      else if (c === 34) quoted = false
+    } else if (c === 34) quoted = true
+    else if (c === 59 || c === 44) {
+      pairs.push(value.slice(start, i).trim())
+      start = i + 1
+      if (c === 44) {
+        elements.push(pairs)
+        pairs = []
+      }
+    }
+  }
+  if (quoted) return undefined
+  pairs.push(value.slice(start).trim())
+  elements.push(pairs)
+  return elements
+}
+
+function isForPair(pair: string): boolean {
+  const eq = pair.indexOf('=')
+  return eq !== -1 && pair.slice(0, eq).trim().toLowerCase() === 'for'
+}
+
+function joinElements(elements: string[][]): string {
+  return elements.map((pairs) => pairs.filter((p) => p !== '').join(';')).join(', ')
+}
+
+/**
+ * `Forwarded` as the route of a miss sees it: its elements and pairs in their
+ * order, one spelling of the separators (`a=1;b=2, c=3`), so that two requests
+ * of one key have one view but for their `for=` (the client's address).
+ */
+export function forwardedViewValue(value: string | readonly string[]): string {
+  const text = normalizeHeaderValue(value)
+  const elements = forwardedElements(text)
+  return elements === undefined ? text : joinElements(elements)
+}
+
+/**
+ * `Forwarded` as the key holds it: the view without its `for=` pairs (the
+ * client's address, one per client, like `X-Forwarded-For`). Each element
+ * keeps its place, even when nothing but `for=` was in it: `proto=` of the
+ * first hop is not `proto=` of the second.
+ */
+export function forwardedKeyValue(value: string | readonly string[]): string {
+  const text = normalizeHeaderValue(value)
+  const elements = forwardedElements(text)
+  if (elements === undefined) return text
+  return joinElements(elements.map((pairs) => pairs.filter((p) => !isForPair(p))))
+}
+
+/** A forwarding header's value as the key holds it, and as the route of a miss sees it. */
+export function proxyHeaderValue(
+  name: string,
+  value: string | readonly string[],
+  view: boolean,
+): string {
+  if (name !== 'forwarded') return normalizeHeaderValue(value)
+  return view ? forwardedViewValue(value) : forwardedKeyValue(value)
+}
+
+/**
  * Parses a raw query string as the frameworks do. `URLSearchParams` drops one
  * leading `?`, which the frameworks keep as part of the first name (`/r??a=1`
  * has the parameter `?a`), so it is given back.
@@ -84,6 +160,14 @@ export function buildKey(namespace: string, rule: CompiledCacheRule, input: KeyI
   key += queryComponent(rule.key.query, input.rawQuery)
   key += `#${rule.key.headers.length};`
   for (const name of rule.key.headers) key += headerValue(input.headers[name])
+  // Behind a trusted proxy, its forwarding headers (absent otherwise: keys unchanged).
+  if (rule.proxyKey.length > 0) {
+    key += `#${rule.proxyKey.length};`
+    for (const name of rule.proxyKey) {
+      const value = input.headers[name]
+      key += value === undefined ? '!' : str(proxyHeaderValue(name, value, false))
+    }
+  }
   key += rule.perUser ? str(input.user ?? '') : '!'
   return key
 }

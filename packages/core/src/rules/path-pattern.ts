@@ -7,7 +7,10 @@ import { match as compileMatch, parse, type Token } from 'path-to-regexp'
  * case-insensitive and allows a trailing slash, as Express does.
  */
 export interface CompiledPath {
+  /** Named parameters and wildcards (a bare `*` is not one). */
   readonly params: ReadonlySet<string>
+  /** How many bare `*` the pattern has. */
+  readonly unnamedWildcards: number
   /** The first segment when it is literal text (lower-cased), else null. */
   readonly firstSegment: string | null
   readonly match: (path: string) => Record<string, string> | undefined
@@ -27,8 +30,10 @@ function safeDecode(value: string): string {
 
 function collectParams(tokens: readonly Token[], into: Set<string>): void {
   for (const t of tokens) {
-    if (t.type === 'param' || t.type === 'wildcard') into.add(t.name)
-    else if (t.type === 'group') collectParams(t.tokens, into)
+    // An unnamed wildcard's internal name is no parameter a tag may use.
+    if (t.type === 'param' || t.type === 'wildcard') {
+      if (!t.name.startsWith(UNNAMED)) into.add(t.name)
+    } else if (t.type === 'group') collectParams(t.tokens, into)
   }
 }
 
@@ -45,16 +50,139 @@ function leadingSegment(tokens: readonly Token[]): string | null {
   return i === tokens.length ? prefix.slice(1).toLowerCase() : null
 }
 
-/** Compiles a pattern, or throws path-to-regexp's error (the caller names the rule). */
+/** The prefix of the names given to unnamed wildcards; never shown to the user. */
+const UNNAMED = '__wildcard'
+
+/**
+ * The pattern with each bare `*` named, and where each bare `*` was in the
+ * pattern as written (to map path-to-regexp's indexes back to it).
+ */
+function nameBareStars(pattern: string): { source: string; stars: number[] } {
+  const stars: number[] = []
+  const source = pattern.replace(BARE_STAR, (_, offset: number) => {
+    stars.push(offset)
+    return `*${UNNAMED}${stars.length - 1}`
+  })
+  return { source, stars }
+}
+
+/** An index into the rewritten source, as an index into the pattern as written. */
+function originalIndex(index: number, stars: readonly number[]): number {
+  let shift = 0
+  for (let k = 0; k < stars.length; k++) {
+    const star = (stars[k] as number) + shift
+    const length = UNNAMED.length + String(k).length
+    if (index <= star) break
+    if (index <= star + length) return stars[k] as number
+    shift += length
+  }
+  return index - shift
+}
+
+const NAME = '[A-Za-z_$][\\w$]*'
+
+/**
+ * Express 4 (path-to-regexp 0.x / 6) habits and what Express 5 writes
+ * instead: each entry tests the pattern as written and rewrites it.
+ */
+const HINTS: ReadonlyArray<readonly [RegExp, (pattern: string) => string]> = [
+  [
+    new RegExp(`\\*(${NAME})?\\?`),
+    (p) =>
+      `an optional wildcard is written in braces: "${p.replace(
+        new RegExp(`(\\/?)\\*(${NAME})?\\?`, 'g'),
+        (_, slash: string, name?: string) => `{${slash}*${name ?? 'rest'}}`,
+      )}"`,
+  ],
+  [
+    new RegExp(`:${NAME}\\?`),
+    (p) =>
+      `an optional parameter is written in braces: "${p.replace(new RegExp(`(\\/?):(${NAME})\\?`, 'g'), '{$1:$2}')}"`,
+  ],
+  [
+    new RegExp(`:${NAME}\\+`),
+    (p) =>
+      `one or more segments are a named wildcard: "${p.replace(new RegExp(`:(${NAME})\\+`, 'g'), '*$1')}"`,
+  ],
+  [
+    new RegExp(`:${NAME}\\*`),
+    (p) =>
+      `zero or more segments are an optional named wildcard: "${p.replace(new RegExp(`(\\/?):(${NAME})\\*`, 'g'), '{$1*$2}')}"`,
+  ],
+  [
+    /\((?:\.\*|\.\+)\)/,
+    (p) =>
+      `regular expressions are not path syntax, a named wildcard matches the rest: "${p.replace(
+        new RegExp(`(?::(${NAME}))?\\((?:\\.\\*|\\.\\+)\\)`, 'g'),
+        (_, name?: string) => `*${name ?? 'rest'}`,
+      )}"`,
+  ],
+  [
+    new RegExp(`:${NAME}\\(`),
+    (p) =>
+      `regular expressions are not path syntax: "${p.replace(new RegExp(`(:${NAME})\\([^)]*\\)`, 'g'), '$1')}" (check the value in the route)`,
+  ],
+  [/\*{2,}/, (p) => `use one wildcard: "${p.replace(/\*{2,}/g, '*rest')}"`],
+]
+
+/** path-to-regexp's message, in the terms of the pattern as written. */
+function translate(pattern: string, text: string, stars: readonly number[]): string {
+  const at = (i: string | undefined) => originalIndex(Number(i), stars)
+  const end = /^Unexpected end at index (\d+), expected (.+)$/.exec(text)
+  if (end) return `unexpected end at index ${at(end[1])}, expected "${end[2]}"`
+  const unexpected = /^Unexpected (.) at index (\d+)$/.exec(text)
+  if (unexpected) return `unexpected "${unexpected[1]}" at index ${at(unexpected[2])}`
+  const before = /^Missing text before "(.*)" (param|wildcard)$/.exec(text)
+  if (before) {
+    const [, name = '', type] = before
+    const unnamed = name.startsWith(UNNAMED) ? stars[Number(name.slice(UNNAMED.length))] : undefined
+    const index = unnamed ?? pattern.indexOf(`${type === 'param' ? ':' : '*'}${name}`)
+    return `a ${type === 'param' ? 'parameter' : 'wildcard'} needs text before it at index ${index}`
+  }
+  const rest = text
+    .replace(/ at index (\d+)/, (_, i: string) => ` at index ${at(i)}`)
+    .replace(new RegExp(`${UNNAMED}\\d+`, 'g'), '*')
+  return rest.charAt(0).toLowerCase() + rest.slice(1)
+}
+
+/** What path-to-regexp said, in the terms of the pattern as written, with a hint. */
+function patternProblem(pattern: string, source: string, stars: number[], err: Error): string {
+  let text = err.message.replace(/; visit https:\/\/git\.new\/\S+ for info$/, '')
+  if (text.endsWith(`: ${source}`)) text = text.slice(0, -source.length - 2)
+  const problem = translate(pattern, text, stars)
+  for (const [test, hint] of HINTS) if (test.test(pattern)) return `${problem}; ${hint(pattern)}`
+  if (problem.startsWith('missing parameter name'))
+    return `${problem}; a parameter is ":name", a wildcard "*name"`
+  if (problem.startsWith('unexpected "?"'))
+    return `${problem}; "?" is not path syntax: "{...}" makes a part optional, "\\?" is a literal "?"`
+  if (/^unexpected "[()]"/.test(problem))
+    return `${problem}; regular expressions are not path syntax: use a parameter ":name" and check the value in the route`
+  const reserved = /^unexpected "([[\]+!])"/.exec(problem)
+  if (reserved)
+    return `${problem}; "${reserved[1]}" is reserved: "\\${reserved[1]}" is the literal character`
+  return problem
+}
+
+/**
+ * Compiles a pattern, or throws an error saying what is wrong with it in the
+ * terms of the pattern as written, with the Express 5 form where one applies
+ * (the caller names the rule).
+ */
 export function compilePath(pattern: string): CompiledPath {
-  let unnamed = 0
-  const source = pattern.replace(BARE_STAR, () => `*__wildcard${unnamed++}`)
-  const data = parse(source)
+  const { source, stars } = nameBareStars(pattern)
+  let data: ReturnType<typeof parse>
+  let matcher: ReturnType<typeof compileMatch<Record<string, string | string[]>>>
+  try {
+    data = parse(source)
+    matcher = compileMatch<Record<string, string | string[]>>(data, { decode: safeDecode })
+  } catch (err) {
+    throw new Error(patternProblem(pattern, source, stars, err as Error))
+  }
   const params = new Set<string>()
   collectParams(data.tokens, params)
-  const matcher = compileMatch<Record<string, string | string[]>>(data, { decode: safeDecode })
   return {
     params,
+    unnamedWildcards: stars.length,
     firstSegment: leadingSegment(data.tokens),
     tokens: data.tokens,
     match(path) {

@@ -1,7 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { parseCacheControl } from '../http/cache-control'
 import { parseQuery } from './key'
-import { FORWARDING_HEADERS, MAX_QUERY_PARAMS, METHOD_OVERRIDE_HEADERS } from './request-view'
+import {
+  FORWARDING_HEADERS,
+  MAX_QUERY_PARAMS,
+  METHOD_OVERRIDE_HEADERS,
+  onlyIgnoredCookies,
+} from './request-view'
 import type { CompiledCacheRule } from './types'
 
 /**
@@ -34,7 +39,9 @@ export function requestBypassReason(
     if (user === undefined || user === '') return 'no-user'
   } else if (
     !rule.allowCredentials &&
-    (headers.authorization !== undefined || headers.cookie !== undefined)
+    (headers.authorization !== undefined ||
+      // Cookies that never change a response (ignoreCookies) are no credentials.
+      (headers.cookie !== undefined && !onlyIgnoredCookies(rule.ignoresCookie, headers.cookie)))
   ) {
     // RFC 9111 §3.5: a shared cache must not reuse a response to an
     // authenticated request unless told it may.

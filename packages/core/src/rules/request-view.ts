@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { normalizeHeaderValue, parseQuery } from './key'
+import { CachetConfigError, describeValue } from '../errors'
+import { normalizeHeaderValue, parseQuery, proxyHeaderValue } from './key'
 import type { CompiledCacheRule } from './types'
 
 /**
@@ -57,6 +58,140 @@ export const METHOD_OVERRIDE_HEADERS: readonly string[] = [
   'x-method-override',
 ]
 
+/**
+ * Headers with which a proxy tells the app the client's address. Behind a
+ * trusted proxy the ones it sets reach the route of a miss unkeyed: they are
+ * one per client (keying them would give every client its own entry), and a
+ * route that puts the client's address in a shared response must not be cached.
+ */
+export const CLIENT_ADDRESS_HEADERS: readonly string[] = [
+  'x-forwarded-for',
+  'x-real-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-client-ip',
+  'x-cluster-client-ip',
+]
+
+/**
+ * The headers a reverse proxy sets (nginx, HAProxy, AWS ALB, Heroku, Kubernetes
+ * ingresses): the default of `proxy.headers`. Those that can change a
+ * representation (protocol, host, port, path prefix; `Forwarded` without its
+ * `for=`) are keyed, the client's address is passed.
+ */
+export const DEFAULT_PROXY_HEADERS: readonly string[] = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-proto',
+  'x-real-ip',
+]
+
+/** What a trusted proxy adds to every cache rule: forwarding headers keyed, and passed unkeyed. */
+export interface ProxyView {
+  readonly keyed: readonly string[]
+  readonly passed: readonly string[]
+}
+
+/** No proxy, or one that is not trusted: every forwarding header is bypassed, as by default. */
+export const NO_PROXY: ProxyView = { keyed: [], passed: [] }
+
+const HEADER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+/** Validates the `proxy` option: `{ trusted, headers? }`. */
+export function resolveProxy(value: unknown): ProxyView {
+  const fail = (option: string, problem: string): never => {
+    throw new CachetConfigError('CACHET_INVALID_OPTION', `option "${option}": ${problem}`)
+  }
+  if (value === undefined) return NO_PROXY
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail('proxy', `expected an object { trusted, headers? }, got ${describeValue(value)}`)
+  }
+  const { trusted, headers, ...rest } = value as Record<string, unknown>
+  const unknown = Object.keys(rest)[0]
+  if (unknown !== undefined) {
+    fail(`proxy.${unknown}`, 'unknown option (expected one of trusted, headers)')
+  }
+  if (trusted !== undefined && typeof trusted !== 'boolean') {
+    fail('proxy.trusted', `expected true or false, got ${describeValue(trusted)}`)
+  }
+  if (trusted !== true) {
+    if (headers !== undefined) {
+      fail('proxy.headers', 'names the headers of a trusted proxy: add trusted: true')
+    }
+    return NO_PROXY
+  }
+  if (headers === undefined) return proxyView(DEFAULT_PROXY_HEADERS)
+  if (!Array.isArray(headers)) {
+    fail('proxy.headers', `expected an array of header names, got ${describeValue(headers)}`)
+  }
+  const names = new Set<string>()
+  for (const h of headers as unknown[]) {
+    if (typeof h !== 'string' || !HEADER_TOKEN.test(h)) {
+      fail('proxy.headers', `${describeValue(h)} is not a header name`)
+    }
+    const name = (h as string).toLowerCase()
+    if (
+      TRANSPORT_HEADERS.includes(name) ||
+      METHOD_OVERRIDE_HEADERS.includes(name) ||
+      name === 'cookie' ||
+      name === 'authorization'
+    ) {
+      fail(
+        'proxy.headers',
+        `"${name}" is not a forwarding header (expected the headers the proxy sets, such as ${DEFAULT_PROXY_HEADERS.join(', ')})`,
+      )
+    }
+    names.add(name)
+  }
+  return proxyView([...names])
+}
+
+function proxyView(names: readonly string[]): ProxyView {
+  return {
+    keyed: names.filter((n) => !CLIENT_ADDRESS_HEADERS.includes(n)).sort(),
+    passed: names.filter((n) => CLIENT_ADDRESS_HEADERS.includes(n)).sort(),
+  }
+}
+
+/**
+ * What a miss's route is given of a `Cookie` header: the cookies `ignores`
+ * does not name, in their order (`''`: none is left). The header itself when
+ * it holds no ignored cookie (an empty `Cookie` stays what it was: a
+ * credentials header). Pairs are split at `;` as the frameworks' parsers
+ * split them; a part without `=` is kept (it is no name this list ignores).
+ */
+export function keptCookies(
+  ignores: (name: string) => boolean,
+  header: string | readonly string[],
+): string {
+  const text = typeof header === 'string' ? header : header.join('; ')
+  let kept = ''
+  let removed = false
+  for (const part of text.split(';')) {
+    const cookie = part.trim()
+    if (cookie === '') continue
+    const eq = cookie.indexOf('=')
+    if (eq !== -1 && ignores(cookie.slice(0, eq).trim())) {
+      removed = true
+      continue
+    }
+    kept = kept === '' ? cookie : `${kept}; ${cookie}`
+  }
+  return removed ? kept : text
+}
+
+/** Whether a `Cookie` header holds ignored cookies and nothing else: then the request is cookieless. */
+export function onlyIgnoredCookies(
+  ignores: (name: string) => boolean,
+  header: string | readonly string[],
+): boolean {
+  return header.length > 0 && keptCookies(ignores, header) === ''
+}
+
 /** More query parameters than the frameworks' parsers read (qs and node:querystring stop at 1000). */
 export const MAX_QUERY_PARAMS = 1000
 
@@ -65,8 +200,15 @@ export function viewHeaders(
   keyed: readonly string[],
   passed: readonly string[],
   credentials: boolean,
+  proxy: ProxyView = NO_PROXY,
 ): ReadonlySet<string> {
-  const names = new Set([...TRANSPORT_HEADERS, ...keyed, ...passed])
+  const names = new Set([
+    ...TRANSPORT_HEADERS,
+    ...keyed,
+    ...passed,
+    ...proxy.keyed,
+    ...proxy.passed,
+  ])
   if (credentials) {
     // A per-user rule keys by the verified user, whom the route needs to know;
     // `allowCredentials` is the app's word that the response never depends on them.
@@ -96,8 +238,8 @@ export function viewQuery(
   return kept.length === parts.length ? undefined : kept.join('&')
 }
 
-/** Replaces every line of `name` in a raw header list by one line of `value`. */
-function replaceRawHeader(rawHeaders: string[], name: string, value: string): void {
+/** Replaces every line of `name` in a raw header list by one line of `value` (none: removes them). */
+function replaceRawHeader(rawHeaders: string[], name: string, value: string | undefined): void {
   let j = 0
   let first = ''
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
@@ -110,7 +252,7 @@ function replaceRawHeader(rawHeaders: string[], name: string, value: string): vo
     rawHeaders[j++] = rawHeaders[i + 1] as string
   }
   rawHeaders.length = j
-  rawHeaders.push(first === '' ? name : first, value)
+  if (value !== undefined) rawHeaders.push(first === '' ? name : first, value)
 }
 
 /**
@@ -142,6 +284,25 @@ export function narrowRequest(
     headers[name] = normal
     if (rawHeaders !== undefined) {
       replaceRawHeader(rawHeaders, name, normal)
+    }
+  }
+  // The forwarding headers of a trusted proxy, as the key holds them (Forwarded with its for=).
+  for (const name of rule.proxyKey) {
+    const value = headers[name]
+    if (value === undefined) continue
+    const normal = proxyHeaderValue(name, value, true)
+    if (normal === value) continue
+    headers[name] = normal
+    if (rawHeaders !== undefined) replaceRawHeader(rawHeaders, name, normal)
+  }
+  // Cookies that never change a response are not the route's to see (ignoreCookies).
+  const cookie = headers.cookie
+  if (cookie !== undefined) {
+    const kept = keptCookies(rule.ignoresCookie, cookie)
+    if (kept !== cookie) {
+      if (kept === '') delete headers.cookie
+      else headers.cookie = kept
+      if (rawHeaders !== undefined) replaceRawHeader(rawHeaders, 'cookie', kept || undefined)
     }
   }
   if (dropped && rawHeaders !== undefined) {

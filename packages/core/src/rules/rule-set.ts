@@ -1,6 +1,7 @@
 import { CachetConfigError, describeValue } from '../errors'
 import { compileRule, type RuleDefaults } from './compile-rule'
 import { compilePath, mayOverlap, type PatternShape, patternShape } from './path-pattern'
+import { NO_PROXY, type ProxyView } from './request-view'
 import type { CompiledCacheRule, CompiledRule, RuleMatch } from './types'
 
 /** Segment counts whose candidate lists a trie node caches; deeper requests filter each time. */
@@ -59,14 +60,17 @@ export class RuleSet {
   /** Recent answers of match(), by method and path (null: no rule). */
   readonly #memo = new Map<string, RuleMatch | null>()
 
-  constructor(input: unknown, defaults: RuleDefaults = {}) {
+  constructor(input: unknown, defaults: RuleDefaults = {}, proxy: ProxyView = NO_PROXY) {
     if (!Array.isArray(input)) {
+      const path = (input as { path?: unknown } | null)?.path
       throw new CachetConfigError(
         'CACHET_INVALID_OPTION',
-        `option "rules": expected an array of rules, got ${describeValue(input)}`,
+        typeof input === 'object' && input !== null && typeof path === 'string'
+          ? `option "rules": got a single rule (path ${JSON.stringify(path)}); wrap it in an array: rules: [rule]`
+          : `option "rules": expected an array of rules, got ${describeValue(input)}`,
       )
     }
-    this.rules = input.map((rule, i) => compileRule(rule, i, defaults))
+    this.rules = input.map((rule, i) => compileRule(rule, i, defaults, proxy))
     const names = new Map<string, number>()
     for (const rule of this.rules) {
       const seen = names.get(rule.name)

@@ -21,6 +21,8 @@ const VARIABLE = /^(params|query)\.([A-Za-z_$][\w$]*)$|^user$/
 export interface TemplateScope {
   params: ReadonlySet<string>
   user: boolean
+  /** The path has a bare `*`, which a tag cannot name. */
+  unnamed?: boolean
 }
 
 /** Compiles a template or returns an error message saying what is wrong with it. */
@@ -46,7 +48,8 @@ export function compileTemplate(source: string, scope: TemplateScope): TagTempla
       const param = m[2] as string
       if (!scope.params.has(param)) {
         const known = [...scope.params].join(', ') || 'none'
-        return `{params.${param}} in "${source}" names a parameter the path lacks (it has: ${known})`
+        const hint = scope.unnamed ? `; name a wildcard to use it: "*${param}"` : ''
+        return `{params.${param}} in "${source}" names a parameter the path lacks (it has: ${known}${hint})`
       }
       parts.push({ from: 'params', name: param })
     } else if (m[1] === 'query') {

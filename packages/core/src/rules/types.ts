@@ -1,4 +1,23 @@
+import type { Duration, Size } from '../options/units'
 import type { TagTemplate } from './template'
+
+/**
+ * A method a rule names, in upper or lower case: `GET` and `HEAD` for a cache
+ * rule, `POST`, `PUT`, `PATCH` and `DELETE` for a write rule.
+ */
+export type RuleMethod =
+  | 'GET'
+  | 'HEAD'
+  | 'POST'
+  | 'PUT'
+  | 'PATCH'
+  | 'DELETE'
+  | 'get'
+  | 'head'
+  | 'post'
+  | 'put'
+  | 'patch'
+  | 'delete'
 
 /** What a rule's key is made of, beside the method class and the path. */
 export interface RuleKeyOptions {
@@ -10,6 +29,15 @@ export interface RuleKeyOptions {
   /** Request headers in the key, by name (case-insensitive). Default: none. */
   headers?: readonly string[]
 }
+
+/**
+ * What a write does when its invalidation cannot be recorded in the shared
+ * tier (Redis unreachable): `'reject'` (default) answers 503 (and
+ * `invalidate()` rejects); `'defer'` answers the route's response, applies the
+ * invalidation in this process at once and replays it to the shared tier once
+ * it answers (README, "Writes during a Redis outage").
+ */
+export type InvalidationFailureMode = 'reject' | 'defer'
 
 /** What a successful (2xx) write invalidates before its response is sent. */
 export interface InvalidationSpec {
@@ -31,30 +59,30 @@ export interface CacheRule {
   /** A path-to-regexp pattern (Express syntax): `/products/:id`, `/files/*path`, `/a{/:b}`. */
   path: string
   /** Default `['GET', 'HEAD']` for cache rules, `['POST', 'PUT', 'PATCH', 'DELETE']` for write rules. */
-  methods?: readonly string[]
+  methods?: readonly RuleMethod[]
   /**
    * Freshness lifetime: seconds, or a duration string (`'60s'`, `'5m'`); or
    * `'origin'`: the response's own headers decide, as in an RFC 9111 shared
    * cache (`s-maxage`, `max-age`, `Expires`, heuristics), at most `maxTtl`.
    */
-  ttl?: number | string
+  ttl?: Duration | 'origin'
   /** With `ttl: 'origin'`: the longest freshness a response may claim. Default 1 day. */
-  maxTtl?: number | string
+  maxTtl?: Duration
   /**
    * After the ttl, how long the stale copy may still be served at once (`X-Cache:
    * STALE`) while one background request refreshes it (RFC 5861). Seconds or a
    * duration string. Default 0: an expired entry is a miss.
    */
-  staleWhileRevalidate?: number | string
+  staleWhileRevalidate?: Duration
   /**
    * After the ttl, how long the stale copy may stand in for the origin when it
    * throws or answers 5xx (RFC 5861). The error is never stored. Default 0.
    */
-  staleIfError?: number | string
+  staleIfError?: Duration
   /** Statuses that may be stored. Default `[200]`. 5xx, 206 and 304 are never stored. */
   statuses?: readonly number[]
   /** Largest body stored, in bytes or as `'1MiB'`. Default 1 MiB; larger bodies pass through. */
-  maxBodySize?: number | string
+  maxBodySize?: Size
   key?: RuleKeyOptions
   /** Each user gets their own entries; the user comes from the adapter's `identify`. */
   perUser?: boolean
@@ -74,6 +102,15 @@ export interface CacheRule {
    */
   passHeaders?: readonly string[]
   /**
+   * Cookies that never change a response (analytics, marketing), by name; a
+   * trailing `*` matches a prefix (`'_ga_*'`). They are removed from the
+   * request a miss's route sees, and a request whose cookies are all ignored
+   * is treated as one without cookies (no `credentials` bypass). Default
+   * `defaultIgnoredCookies`; `[]` ignores none; `[...defaultIgnoredCookies,
+   * 'consent']` extends the list.
+   */
+  ignoreCookies?: readonly string[]
+  /**
    * Store br and gzip encodings of compressible 200s (made once, when a copy
    * enters the memory tier) and answer each hit in the encoding its
    * `Accept-Encoding` prefers, with `Vary: Accept-Encoding`. Default false.
@@ -81,6 +118,12 @@ export interface CacheRule {
   compress?: boolean
   /** Write rule: what a 2xx answer invalidates. A plain array is a list of tag templates. */
   invalidates?: readonly string[] | InvalidationSpec
+  /**
+   * Write rule: when the shared tier cannot record the invalidation, answer
+   * 503 (`'reject'`) or the route's response (`'defer'`, the invalidation is
+   * replayed later). Default: the top-level `onInvalidationFailure`, `'reject'`.
+   */
+  onInvalidationFailure?: InvalidationFailureMode
 }
 
 export interface CompiledKeySpec {
@@ -118,6 +161,10 @@ export interface CompiledCacheRule extends CompiledRuleBase {
   readonly passHeaders: readonly string[]
   /** Every request header a fill's route sees: transport, keyed, passed, and credentials where allowed. */
   readonly viewHeaders: ReadonlySet<string>
+  /** Forwarding headers keyed because the proxy is trusted (`proxy.trusted`), lower case, sorted. */
+  readonly proxyKey: readonly string[]
+  /** Whether a cookie of this name is ignored (`ignoreCookies`). */
+  readonly ignoresCookie: (name: string) => boolean
   readonly tags: readonly TagTemplate[]
   /** Implicit tag carried by every entry of this rule (pattern invalidation). */
   readonly routeTag: string
@@ -132,6 +179,8 @@ export interface CompiledWriteRule extends CompiledRuleBase {
     /** The request's own path (RFC 9111 §4.4: an unsafe method invalidates its target URI). */
     readonly target?: boolean
   }
+  /** Unset: the top-level option's. */
+  readonly onInvalidationFailure?: InvalidationFailureMode
 }
 
 export type CompiledRule = CompiledCacheRule | CompiledWriteRule
