@@ -1,5 +1,4 @@
 import type { OutgoingHttpHeaders } from 'node:http'
-import type { CompiledCacheRule } from '../rules/types'
 import { parseCacheControl } from './cache-control'
 import { headerString } from './headers'
 
@@ -37,8 +36,26 @@ export type ResponseBypassReason =
  */
 export const MAX_STORED_HEADER_BYTES = 16 * 1024
 
+/**
+ * What the storage predicates read of a cache rule. A compiled cache rule
+ * (`CompiledCacheRule`, rules/types.ts) is one; declared here so that these
+ * RFC helpers do not depend on the rules layer.
+ */
+export interface StoragePolicy {
+  /** The statuses the rule stores. */
+  readonly statuses: ReadonlySet<number>
+  /** `ttl: 'origin'`: the response's headers decide its freshness. */
+  readonly origin: boolean
+  /** The rule keys entries per user (a private cache of one user's responses). */
+  readonly perUser: boolean
+  /** The largest body stored, in bytes. */
+  readonly maxBodySize: number
+  /** The request headers in the rule's key (lower case). */
+  readonly key: { readonly headers: readonly string[] }
+}
+
 export function responseBypassReason(
-  rule: CompiledCacheRule,
+  rule: StoragePolicy,
   status: number,
   headers: OutgoingHttpHeaders,
 ): ResponseBypassReason | undefined {
@@ -104,7 +121,7 @@ function headerBytes(headers: OutgoingHttpHeaders): number {
  * alone, so a Vary naming a header the key does not include (or `*`) forbids
  * storage; origin-driven ones are stored as variants, and only `*` forbids it.
  */
-function varyBlocks(rule: CompiledCacheRule, vary: string | undefined): boolean {
+function varyBlocks(rule: StoragePolicy, vary: string | undefined): boolean {
   if (vary === undefined || vary.trim() === '') return false
   for (const raw of vary.split(',')) {
     const name = raw.trim().toLowerCase()

@@ -34,3 +34,11 @@ export function runnerGlobals(): RunnerGlobals {
   }
   return g as RunnerGlobals
 }
+
+// Read when called, inside the caller's test file, where the runner defines them.
+export const describe = (name: string, body: () => void) => runnerGlobals().describe(name, body)
+export const test = (name: string, body: () => unknown, timeout?: number) =>
+  runnerGlobals().test(name, body, timeout)
+export const expect = (actual: unknown) => runnerGlobals().expect(actual)
+export const beforeEach = (body: () => unknown) => runnerGlobals().beforeEach(body)
+export const afterEach = (body: () => unknown) => runnerGlobals().afterEach(body)

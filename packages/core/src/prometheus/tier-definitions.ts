@@ -1,0 +1,97 @@
+import type { CacheEngine } from '../engine/engine'
+import type { CacheStats } from '../engine/events'
+import type { Definition, Sample } from './definition'
+
+const BREAKER_STATE = { closed: 0, 'half-open': 1, open: 2 } as const
+const L2_OPERATIONS = ['read', 'write', 'abandon', 'invalidate'] as const
+
+/** The memory tier's gauges and evictions (registered only when the cache has one). */
+export function memoryTierDefinitions(engine: CacheEngine, p: string): Definition[] {
+  const l1 = (value: (s: NonNullable<CacheStats['l1']>) => number) =>
+    function* (): Iterable<Sample> {
+      const s = engine.stats().l1
+      if (s !== undefined) yield [{}, value(s)]
+    }
+
+  return [
+    {
+      type: 'gauge',
+      name: `${p}l1_entries`,
+      help: 'Entries in the memory tier.',
+      read: l1((s) => s.entries),
+    },
+    {
+      type: 'gauge',
+      name: `${p}l1_bytes`,
+      help: 'Bytes held by the memory tier.',
+      read: l1((s) => s.bytes),
+    },
+    {
+      type: 'gauge',
+      name: `${p}l1_max_bytes`,
+      help: "The memory tier's size limit in bytes.",
+      read: l1((s) => s.maxBytes),
+    },
+    {
+      type: 'counter',
+      name: `${p}l1_evictions_total`,
+      help: 'Entries the memory tier evicted to stay within its size.',
+      read: l1((s) => s.evictions),
+    },
+  ]
+}
+
+/** The shared tier's errors, breaker and bus (registered only when the cache has one). */
+export function sharedTierDefinitions(engine: CacheEngine, p: string): Definition[] {
+  const l2 = (value: (s: NonNullable<CacheStats['l2']>) => number) =>
+    function* (): Iterable<Sample> {
+      const s = engine.stats().l2
+      if (s !== undefined) yield [{}, value(s)]
+    }
+
+  return [
+    {
+      type: 'counter',
+      name: `${p}l2_errors_total`,
+      help: 'Shared-tier operations that failed or ran past their deadline, by operation; the request went on without the tier.',
+      labelNames: ['operation'],
+      *read() {
+        const s = engine.stats().l2
+        if (s !== undefined)
+          for (const operation of L2_OPERATIONS) yield [{ operation }, s.errors[operation]]
+      },
+    },
+    {
+      type: 'counter',
+      name: `${p}l2_timeouts_total`,
+      help: 'Of the shared-tier errors, operations that ran past their deadline.',
+      read: l2((s) => s.timeouts),
+    },
+    {
+      type: 'gauge',
+      name: `${p}l2_breaker_state`,
+      help: "The shared tier's circuit breaker: 0 closed, 1 half-open, 2 open.",
+      read: l2((s) => BREAKER_STATE[s.breaker]),
+      aggregator: 'max',
+    },
+    {
+      type: 'counter',
+      name: `${p}l2_breaker_opened_total`,
+      help: "Times the shared tier's circuit breaker opened.",
+      read: l2((s) => s.breakerOpened),
+    },
+    {
+      type: 'counter',
+      name: `${p}l2_breaker_rejected_total`,
+      help: 'Shared-tier calls not made because the circuit breaker was open.',
+      read: l2((s) => s.breakerRejected),
+    },
+    {
+      type: 'gauge',
+      name: `${p}bus_trusted`,
+      help: "1 when this process's invalidation bus is healthy and it may serve from its memory tier, else 0.",
+      read: l2((s) => (s.trusted ? 1 : 0)),
+      aggregator: 'min',
+    },
+  ]
+}
