@@ -211,6 +211,21 @@ describe('usage errors: exit 2 with one clear line', () => {
       () => ['stats', '--redis', url(), '--timeout', 'soon'],
       /--timeout: expected a duration/,
     ],
+    [
+      'a namespace with a colon (the app refuses it too)',
+      () => ['stats', '--redis', url(), '--namespace', 'a:b'],
+      /--namespace: expected 1 to 64 letters, digits, "_", "-" or "\.", got "a:b"/,
+    ],
+    [
+      'a namespace and another prefix',
+      () => ['invalidate', '--tag', 'x', '--redis', url(), '--namespace', 'a', '--prefix', 'b'],
+      /--namespace a and --prefix b disagree/,
+    ],
+    [
+      'a namespace for an admin API',
+      () => ['stats', '--admin', 'http://127.0.0.1:1', '--token', TOKEN, '--namespace', 'a'],
+      /--namespace goes with --redis, not --admin/,
+    ],
   ])('%s', async (_, args, message) => {
     const run = await runCli(args())
     expect(run.code).toBe(2)

@@ -30,7 +30,7 @@ export interface InvalidateTarget {
 export interface ShopLike {
   handler: (req: IncomingMessage, res: ServerResponse) => void
   cache: {
-    readonly ready: Promise<void>
+    readonly ready: Promise<unknown>
     invalidate(target: InvalidateTarget): Promise<unknown>
     close(): Promise<void>
     /**

@@ -14,7 +14,7 @@ export interface ShopInvalidationTarget {
 // The part of the cache middleware that tests and `main.ts` use.
 export interface ShopCache {
   // Resolves once the cache has joined its Redis bus (at once without Redis).
-  readonly ready: Promise<void>
+  readonly ready: Promise<unknown>
   invalidate(target: ShopInvalidationTarget): Promise<unknown>
   close(): Promise<void>
 }

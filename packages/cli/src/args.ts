@@ -121,6 +121,7 @@ export type Target =
 
 export const REDIS_OPTIONS: OptionSpec = {
   redis: { type: 'string' },
+  namespace: { type: 'string' },
   prefix: { type: 'string' },
   lease: { type: 'string' },
   shards: { type: 'string' },
@@ -135,13 +136,39 @@ export const ADMIN_OPTIONS: OptionSpec = {
 const REDIS_URL = /^rediss?:\/\/\S+$/
 const CLUSTER_SEEDS = /^[^\s,:/]+:\d+(,[^\s,:/]+:\d+)*$/
 const PREFIX = /^[\w.:-]{1,64}$/
+/** The engine's `namespace` option (no ":", unlike a tier prefix). */
+const NAMESPACE = /^[\w.-]{1,64}$/
 
 /** `sentinel://[[user]:password@]host:port[,host:port…]/<master name>[?db=N]`, as redisTier reads it. */
 export function isSentinelUrl(url: string): boolean {
   return url.startsWith('sentinel://') && sentinelOptions(url) !== undefined
 }
 
-/** `--redis URL [--prefix P] [--lease D] [--shards N]` or `--admin URL --token T | --token-env VAR`. */
+/**
+ * The key prefix an app's Redis tier uses: `--prefix` (its redisTier's
+ * `prefix`), else `--namespace` (its cache's `namespace`, which a tier
+ * without a prefix takes), else `cachet`. Both given must agree, as the app
+ * itself refuses a namespace that differs from its tier's prefix.
+ */
+function redisPrefix(p: Parsed): string {
+  const namespace = one(p, 'namespace')
+  const given = one(p, 'prefix')
+  if (namespace !== undefined && !NAMESPACE.test(namespace))
+    throw new UsageError(
+      `--namespace: expected 1 to 64 letters, digits, "_", "-" or ".", got "${namespace}"`,
+    )
+  if (given !== undefined && !PREFIX.test(given))
+    throw new UsageError(
+      `--prefix: expected 1 to 64 letters, digits, "_", "-", "." or ":", got "${given}"`,
+    )
+  if (namespace !== undefined && given !== undefined && namespace !== given)
+    throw new UsageError(
+      `--namespace ${namespace} and --prefix ${given} disagree: give the app's namespace, or its redisTier prefix if it sets one`,
+    )
+  return given ?? namespace ?? 'cachet'
+}
+
+/** `--redis URL [--namespace NS | --prefix P] [--lease D] [--shards N]` or `--admin URL --token T | --token-env VAR`. */
 export function target(p: Parsed, io: Io, allowed: { redis: boolean }): Target {
   const redis = one(p, 'redis')
   const admin = one(p, 'admin')
@@ -159,16 +186,12 @@ export function target(p: Parsed, io: Io, allowed: { redis: boolean }): Target {
       throw new UsageError(
         `--redis: expected redis://host:port (or rediss://, host:port,host:port cluster seeds, or sentinel://host:port[,host:port]/<master name>), got "${redis}"`,
       )
-    const prefix = one(p, 'prefix') ?? 'cachet'
-    if (!PREFIX.test(prefix))
-      throw new UsageError(
-        `--prefix: expected 1 to 64 letters, digits, "_", "-", "." or ":", got "${prefix}"`,
-      )
+    const prefix = redisPrefix(p)
     const lease = duration(p, 'lease', '3s')
     const shards = count(p, 'shards', 1, MAX_SHARDS)
     return { kind: 'redis', url: redis, prefix, lease, shards }
   }
-  for (const name of ['prefix', 'lease', 'shards'])
+  for (const name of ['namespace', 'prefix', 'lease', 'shards'])
     if ((p.strings[name] ?? []).length > 0)
       throw new UsageError(`--${name} goes with --redis, not --admin`)
   let url: URL

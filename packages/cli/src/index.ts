@@ -16,7 +16,7 @@ Commands:
   stats        the state of the cache: through Redis (the cluster) or an admin API (one process)
   warm         have the app fetch URLs (a list, a file, or its most requested) into the cache
 
-Each talks to Redis directly (--redis URL [--prefix P] [--shards N], URL being
+Each talks to Redis directly (--redis URL [--namespace NS] [--shards N], URL being
 redis://host:port, host:port,host:port cluster seeds, or sentinel://host:port/<master>)
 or to an admin API (--admin URL --token T | --token-env VAR); warm needs the admin API.
 

@@ -1,6 +1,7 @@
 export type { CacheHandle, RequestCache } from './engine/adapter-support'
 export {
   conditionalsOf,
+  missCacheControl,
   observeMiss,
   refreshInBackground,
   revalidatedReplay,
@@ -50,6 +51,8 @@ export {
   ONLY_IF_CACHED_UNAVAILABLE,
   WRITE_INVALIDATION_FAILED,
 } from './engine/status-headers'
+export type { CacheLogger, ReadyStatus } from './engine/tier-log'
+export { TIER_LOG_INTERVAL_MS, TierLog } from './engine/tier-log'
 export type { CacheEntry } from './entry/entry'
 export type { CachetErrorCode } from './errors'
 export {
@@ -103,6 +106,7 @@ export {
 export { RuleSet } from './rules/rule-set'
 export type {
   CacheRule,
+  ClientCacheControl,
   CompiledCacheRule,
   CompiledRule,
   CompiledWriteRule,
@@ -123,6 +127,8 @@ export type {
   RemoteTier,
   StoredResponse,
 } from './tiers/remote-tier'
+export type { TierScope } from './tiers/tier-prefix'
+export { TierPrefix } from './tiers/tier-prefix'
 export type { TopUrl } from './warm/top-urls'
 export type { WarmInput, WarmOptions, WarmProgress, WarmSummary } from './warm/warm'
 export { MAX_WARM_CONCURRENCY, MAX_WARM_URLS, warmCache } from './warm/warm'

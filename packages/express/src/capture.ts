@@ -3,6 +3,7 @@ import {
   type Conditionals,
   type Fill,
   fillOutcome,
+  missCacheControl,
   revalidatedReplay,
   staleIfErrorReplay,
   varyWith,
@@ -103,6 +104,12 @@ export function captureResponse(
     const vary = varyWith(res.getHeader('vary'), fill.rule.key.headers)
     if (vary !== undefined) res.setHeader('vary', vary)
     const veto = fill.onHeaders(res.statusCode, res.getHeaders())
+    // Set after the decision, which so judged (and stored) the route's own header.
+    const cacheControl = missCacheControl(fill, veto)
+    if (cacheControl !== undefined) {
+      res.setHeader('cache-control', cacheControl)
+      res.removeHeader('expires')
+    }
     const [outcome, status] = fillOutcome(veto, fill.forwardedStale)
     res.setHeader('x-cache', outcome)
     res.setHeader('cache-status', status)

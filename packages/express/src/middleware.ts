@@ -129,7 +129,8 @@ export function cacheMiddleware(
   ) => {
     if (lookup.type === 'hit' || lookup.type === 'stale') {
       const stale = lookup.type === 'stale' ? { reason: lookup.reason } : undefined
-      write(res, replay(lookup.entry, Date.now(), req.headers, req.method === 'HEAD', stale))
+      const head = req.method === 'HEAD'
+      write(res, replay(lookup.entry, Date.now(), req.headers, head, stale, rule.cacheControl))
       engine.observe(rule, 'hit', (performance.now() - started) / 1000)
       if (lookup.type === 'stale' && lookup.refresh !== undefined) {
         const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/'

@@ -1,6 +1,12 @@
 import { pipeline, Readable, Transform } from 'node:stream'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
-import { type Fill, fillOutcome, type ResponseBypassReason, varyWith } from '@cachet/core'
+import {
+  type Fill,
+  fillOutcome,
+  missCacheControl,
+  type ResponseBypassReason,
+  varyWith,
+} from '@cachet/core'
 import type { Context } from 'koa'
 
 function isReadable(body: unknown): body is Readable {
@@ -13,7 +19,17 @@ function addVary(ctx: Context, fill: Fill): void {
   if (vary !== undefined) ctx.set('vary', vary)
 }
 
+/**
+ * `X-Cache`, `Cache-Status` and, on a response being stored, the rule's
+ * `cacheControl` in place of the route's (after the decision, which so
+ * judged and stored the route's own header).
+ */
 function setOutcome(ctx: Context, fill: Fill, veto: ResponseBypassReason | undefined): void {
+  const cacheControl = missCacheControl(fill, veto)
+  if (cacheControl !== undefined) {
+    ctx.set('cache-control', cacheControl)
+    ctx.remove('expires')
+  }
   const [outcome, status] = fillOutcome(veto, fill.forwardedStale)
   ctx.set('x-cache', outcome)
   ctx.set('cache-status', status)

@@ -231,7 +231,8 @@ export function cacheMiddleware(input: readonly CacheRule[] | KoaCacheOptions): 
     if (lookup.type === 'hit' || lookup.type === 'stale') {
       const stale = lookup.type === 'stale' ? { reason: lookup.reason } : undefined
       // Koa strips the body of a HEAD response itself.
-      writeHit(ctx, replay(lookup.entry, Date.now(), ctx.headers, false, stale))
+      const cc = cacheMatch.rule.cacheControl
+      writeHit(ctx, replay(lookup.entry, Date.now(), ctx.headers, false, stale, cc))
       engine.observe(cacheMatch.rule, 'hit', (performance.now() - started) / 1000)
       if (lookup.type === 'stale' && lookup.refresh !== undefined) {
         refreshInBackground(

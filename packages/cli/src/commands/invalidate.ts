@@ -25,7 +25,7 @@ import { connectRedis } from '../redis-connection'
 import { resolveShards, type Shards } from '../shards'
 
 export const INVALIDATE_USAGE = `usage: cachet invalidate (--tag T ... | --pattern P | --user U)
-                         (--redis URL [--prefix P] [--lease D] [--shards N]
+                         (--redis URL [--namespace NS | --prefix P] [--lease D] [--shards N]
                           | --admin URL (--token T | --token-env VAR))
 
 Invalidates cached responses in every process of the cluster, and exits 0 once
@@ -40,7 +40,9 @@ Where (one):
   --redis URL      Redis directly: redis://host:port (or rediss://), host:port,host:port
                    (seeds of a Redis Cluster), or sentinel://host:port[,host:port]/<master
                    name> (Redis Sentinel); works without HTTP access to any process
-  --prefix P       the cache's key prefix (redisTier's prefix option; default cachet)
+  --namespace NS   the app's namespace option (default cachet): its keys, tags and bus
+  --prefix P       redisTier's prefix option, for an app whose tier sets one (instead of
+                   --namespace; giving both, they must agree)
   --lease D        the cluster's lease (redisTier's lease option; default 3s): must match
   --shards N       redisTier's shards option (1 to 1024). Default: the count Redis records
                    for the prefix (what the running processes use), else 1 on one Redis

@@ -16,7 +16,7 @@ import { formatBytes, formatMs, table } from '../format'
 import { connectRedis, redact } from '../redis-connection'
 import { resolveShards, type Shards } from '../shards'
 
-export const STATS_USAGE = `usage: cachet stats (--redis URL [--prefix P] [--lease D] [--shards N]
+export const STATS_USAGE = `usage: cachet stats (--redis URL [--namespace NS | --prefix P] [--lease D] [--shards N]
                      | --admin URL (--token T | --token-env VAR)) [--json]
 
 Shows the state of a cache.
@@ -26,7 +26,10 @@ Shows the state of a cache.
                      of every shard (SCAN), Redis memory (INFO memory). URL: redis://host:port
                      (or rediss://), host:port,host:port (Redis Cluster seeds), or
                      sentinel://host:port[,host:port]/<master name> (Redis Sentinel)
-  --prefix P         the cache's key prefix (default cachet)
+  --namespace NS     the app's namespace option (default cachet): only its keys, processes
+                     and bus are counted
+  --prefix P         redisTier's prefix option, for an app whose tier sets one (instead of
+                     --namespace; giving both, they must agree)
   --lease D          the cluster's lease (default 3s), to tell when a lease was renewed
   --shards N         the shard count to expect (1 to 1024). Default: the count Redis records
                      for the prefix, else 1 on one Redis and 12 on a Cluster; a count that

@@ -7,6 +7,7 @@ import type {
 import { performance } from 'node:perf_hooks'
 import { CachetConfigError } from '../errors'
 import type { Conditionals } from '../http/conditional'
+import type { ResponseBypassReason } from '../http/storable'
 import type { InvalidationTarget } from '../invalidation/target'
 import type { CacheRule, CompiledCacheRule, RuleMatch } from '../rules/types'
 import {
@@ -23,6 +24,7 @@ import type { Fill } from './fill'
 import { internalRequest } from './internal-request'
 import { type CacheOptions, checkMiddlewareInput } from './options'
 import { type Replay, replay } from './replay'
+import type { ReadyStatus } from './tier-log'
 
 /** What a request handler can reach as `req.cache` (Express) or `ctx.cache` (Koa). */
 export interface RequestCache {
@@ -48,8 +50,15 @@ export interface CacheHandle extends RequestCache {
   on<E extends keyof CacheEvents>(event: E, listener: (...args: CacheEvents[E]) => void): this
   /** Stops listening. */
   off<E extends keyof CacheEvents>(event: E, listener: (...args: CacheEvents[E]) => void): this
-  /** Resolves once the shared tier's bus is connected (immediately without one). Never rejects. */
-  readonly ready: Promise<void>
+  /**
+   * Resolves once the shared tier's bus is connected, or after a bounded wait
+   * (2 s) when it cannot be reached, with what happened:
+   * `{ shared: 'connected' }`, `{ shared: 'unreachable', cause }` (cause like
+   * `ECONNREFUSED 127.0.0.1:6379`; requests are served from the origin
+   * meanwhile, and the tier keeps trying), or `{ shared: 'none' }` without a
+   * shared tier. Never rejects: the cache fails open.
+   */
+  readonly ready: Promise<ReadyStatus>
   close(): Promise<void>
   /**
    * Wraps the app's request listener so that memory hits are answered before
@@ -80,7 +89,14 @@ function edgeListener(engine: CacheEngine, listener: RequestListener): RequestLi
         const ex: Exchange = { method, path, rawQuery, headers: req.headers, user: undefined }
         const entry = engine.peek(m as RuleMatch<CompiledCacheRule>, ex)
         if (entry !== undefined) {
-          const r = replay(entry, Date.now(), req.headers, method === 'HEAD')
+          const r = replay(
+            entry,
+            Date.now(),
+            req.headers,
+            method === 'HEAD',
+            undefined,
+            m.rule.cacheControl,
+          )
           res.writeHead(r.status, r.headers)
           res.end(r.body)
           engine.observe(m.rule as CompiledCacheRule, 'hit', (performance.now() - started) / 1000)
@@ -105,7 +121,9 @@ export function withHandle<F extends object>(
   appListener?: () => RequestListener | undefined,
 ): F & CacheHandle {
   if (appListener !== undefined) registerListener(engine, appListener)
-  const ready = engine.start().catch(() => {})
+  const ready = engine
+    .start()
+    .catch((err: Error): ReadyStatus => ({ shared: 'unreachable', cause: err.message }))
   return Object.defineProperties(middleware, {
     engine: { value: engine },
     ready: { value: ready },
@@ -231,7 +249,14 @@ export function revalidatedReplay(
   for (const [name, value] of Object.entries(fill.outerHeaders))
     if (value !== undefined) res.setHeader(name, value)
   const mismatch = fill.veto === 'validator-mismatch'
-  return replay(entry, Date.now(), conditionals, false, { reason: 'revalidated', mismatch })
+  return replay(
+    entry,
+    Date.now(),
+    conditionals,
+    false,
+    { reason: 'revalidated', mismatch },
+    fill.rule.cacheControl,
+  )
 }
 
 /**
@@ -248,11 +273,28 @@ export function staleIfErrorReplay(
 ): Replay {
   const stale = fill.serveStale(status)
   for (const name of res.getHeaderNames()) res.removeHeader(name)
-  return replay(stale, Date.now(), conditionals, false, {
-    reason: 'error',
-    forwarded: true,
-    originStatus: status === 0 ? undefined : status,
-  })
+  return replay(
+    stale,
+    Date.now(),
+    conditionals,
+    false,
+    { reason: 'error', forwarded: true, originStatus: status === 0 ? undefined : status },
+    fill.rule.cacheControl,
+  )
+}
+
+/**
+ * The `Cache-Control` a miss sends in place of the route's `Cache-Control`
+ * and `Expires` (the adapter removes `Expires`): the rule's `cacheControl`
+ * when the response is being stored, as every hit of it will send. A
+ * response that is not (`veto`: `Set-Cookie`, `private`, an error status…)
+ * keeps the route's own header: `undefined`.
+ */
+export function missCacheControl(
+  fill: Fill,
+  veto: ResponseBypassReason | undefined,
+): string | undefined {
+  return veto === undefined ? fill.rule.cacheControl : undefined
 }
 
 /** Records a miss's latency, from the lookup to the end of the response, once it is sent. */

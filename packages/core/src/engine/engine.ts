@@ -36,6 +36,7 @@ import { PassMarkers } from './pass-markers'
 import { RemotePath } from './remote-path'
 import { storedWindows } from './stale-windows'
 import type { BypassReason } from './status-headers'
+import { type ReadyStatus, TierLog } from './tier-log'
 import {
   indexNames,
   primaryKeyOf,
@@ -160,6 +161,8 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
   readonly l1: MemoryTier | undefined
   readonly #state: LocalInvalidationState
   readonly #remote: RemotePath | undefined
+  /** The shared tier's health as log lines (option `logger`), and what `ready` says. */
+  readonly #tierLog: TierLog | undefined
   readonly #flights = new Map<string, Flight>()
   readonly #markers = new PassMarkers()
   readonly #namespace: string
@@ -205,6 +208,8 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     this.#hasOriginRules = this.rules.rules.some((r) => r.kind === 'cache' && r.origin)
     this.metrics = this.rules.rules.map((r) => new RuleMetrics(r.name))
     const l2 = resolved.l2
+    // Before anything else of the tier's: it may refuse the namespace.
+    l2?.attach?.({ namespace: resolved.namespace, explicit: resolved.namespaceGiven })
     // With a shared tier that has no bus, memory entries are kept only for an
     // explicit `store.l1.maxTtl`: nothing else would bound their staleness.
     const l1Off =
@@ -221,6 +226,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     this.#state = new LocalInvalidationState(this.rules, maxLifetime)
     this.#l1MaxTtlMs =
       l2 === undefined || l2.coherent ? Number.POSITIVE_INFINITY : resolved.l1MaxTtlMs
+    this.#tierLog = l2 === undefined ? undefined : new TierLog(resolved.logger, l2)
     this.#remote =
       l2 === undefined
         ? undefined
@@ -238,16 +244,19 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
                 this.l1?.clear()
                 debug('resync: the memory tier was dropped')
               },
+              onConnection: (up, cause) => this.#tierLog?.connection(up, cause),
             },
             {
               error: (operation, error) => {
                 this.#counters.errors[operation]++
                 if (error.name === 'DeadlineError') this.#counters.timeouts++
+                this.#tierLog?.failed(error)
                 this.emit('tier:error', { tier: l2.name, operation, error })
               },
               breaker: (state, previous, failures) => {
                 debug('%s breaker %s -> %s after %d failures', l2.name, previous, state, failures)
                 this.emit('breaker', { tier: l2.name, state, previous, failures })
+                this.#tierLog?.breaker(state, failures)
               },
             },
           )
@@ -269,11 +278,17 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
 
   /**
    * Connects the shared tier's bus; resolves once this process takes part in
-   * invalidations (and, with `warm.track`, once the shared top URLs are read back).
+   * invalidations (and, with `warm.track`, once the shared top URLs are read
+   * back), or once it gave up waiting (2 s): with what happened (see
+   * `ReadyStatus`). Never rejects for an unreachable tier.
    */
-  async start(): Promise<void> {
+  async start(): Promise<ReadyStatus> {
+    const started = Date.now()
     await this.#remote?.start()
     await this.#sharedTop?.start()
+    if (this.#remote === undefined || this.#tierLog === undefined) return { shared: 'none' }
+    const tier = this.#remote.tier
+    return this.#tierLog.status(!tier.coherent || tier.trusted(), Date.now() - started)
   }
 
   match(method: string, path: string): RuleMatch | undefined {
@@ -1261,6 +1276,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     this.#flights.clear()
     await this.#sharedTop?.close()
     await this.#remote?.close()
+    this.#tierLog?.close()
     await this.#remote?.tier.close()
   }
 }

@@ -7,6 +7,7 @@ import type { CacheRule, InvalidationFailureMode } from '../rules/types'
 import type { BreakerOptions } from '../tiers/breaker'
 import type { MemoryTierOptions } from '../tiers/memory-tier'
 import type { RemoteTier } from '../tiers/remote-tier'
+import type { CacheLogger } from './tier-log'
 
 export type { InvalidationFailureMode }
 
@@ -42,7 +43,13 @@ export interface CacheOptions {
    * is bypassed).
    */
   proxy?: { trusted: boolean; headers?: readonly string[] }
-  /** Prefix of every key, so that several apps can share a store. Default `'cachet'`. */
+  /**
+   * What separates this app from others on one store: its entry keys, and
+   * with a shared tier that has no `prefix` of its own, every key the tier
+   * writes (tag versions, pattern log, fill locks; on Redis also the bus,
+   * leases and top URLs, all under `{namespace}`), so one app's
+   * invalidations and purges never reach another's. Default `'cachet'`.
+   */
   namespace?: string
   /**
    * When the shared tier cannot record an invalidation (Redis unreachable):
@@ -76,6 +83,14 @@ export interface CacheOptions {
    * save (default `'7d'`), and read back at start.
    */
   warm?: { track?: number; save?: Duration; ttl?: Duration }
+  /**
+   * Where warnings go: the shared tier cannot connect, loses its connection
+   * or is degraded (its breaker opened), and when it answers again; one line
+   * each, rate-limited, never one per failed request. Any object with a
+   * `warn(message)` method (`console`, a pino or winston logger); `false`
+   * silences them. Default `console` (`console.warn`).
+   */
+  logger?: CacheLogger | false
 }
 
 export interface ResolvedOptions {
@@ -86,12 +101,16 @@ export interface ResolvedOptions {
   defaults: RuleDefaults
   proxy: ProxyView
   namespace: string
+  /** Whether `namespace` was set (a shared tier's own `prefix` must then agree with it). */
+  namespaceGiven: boolean
   onInvalidationFailure: InvalidationFailureMode
   maxWaiters: number
   maxWaitMs: number
   breaker: BreakerOptions
   /** `track` 0: off. */
   warm: { track: number; saveMs: number; ttlMs: number }
+  /** Undefined: silenced (`logger: false`). */
+  logger: CacheLogger | undefined
 }
 
 /** Most URLs tracked per rule by `warm.track`. */
@@ -160,6 +179,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     'coalesce',
     'breaker',
     'warm',
+    'logger',
   ])
   const store = plainObject('store', options.store)
   checkKeys('store.', store, ['l1', 'l2'])
@@ -209,6 +229,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     )
   }
   return {
+    logger: resolveLogger(options.logger),
     breaker: resolveBreaker(plainObject('breaker', options.breaker)),
     warm: resolveWarm(plainObject('warm', options.warm)),
     rules: options.rules,
@@ -218,6 +239,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     defaults,
     proxy,
     namespace,
+    namespaceGiven: options.namespace !== undefined,
     onInvalidationFailure: onInvalidationFailure as InvalidationFailureMode,
     maxWaiters: maxWaiters as number,
     maxWaitMs,
@@ -229,6 +251,27 @@ function timerDuration(option: string, value: unknown): number {
   if (typeof ms === 'string') fail(option, ms)
   if (ms > MAX_TIMER_MS) fail(option, `expected at most ${MAX_TIMER_MS} ms, got ${ms} ms`)
   return ms
+}
+
+/** The default logger looks `console.warn` up at each message (so that it can be replaced). */
+const CONSOLE_LOGGER: CacheLogger = { warn: (message) => console.warn(message) }
+
+function resolveLogger(logger: unknown): CacheLogger | undefined {
+  if (logger === undefined) return CONSOLE_LOGGER
+  if (logger === false) return undefined
+  if (
+    typeof logger !== 'object' ||
+    logger === null ||
+    typeof (logger as { warn?: unknown }).warn !== 'function'
+  ) {
+    fail(
+      'logger',
+      `expected an object with a warn(message) method (console, a pino or winston logger) or false, got ${describeValue(logger)}`,
+    )
+  }
+  const target = logger as CacheLogger
+  // Called as a method: pino's and winston's warn need their \`this\`.
+  return { warn: (message) => target.warn(message) }
 }
 
 function resolveWarm(warm: Record<string, unknown>): ResolvedOptions['warm'] {

@@ -19,6 +19,9 @@ const NOT_MODIFIED_FIELDS = new Set([
   'last-modified',
 ])
 
+/** Stored fields a rule's `cacheControl` replaces: what the route said clients may keep. */
+const CLIENT_FRESHNESS_FIELDS = new Set(['cache-control', 'expires'])
+
 /** A copy served past its ttl: why, and whether this request's own origin call failed (and how). */
 export interface StaleReplay {
   readonly reason: 'revalidate' | 'error'
@@ -43,6 +46,9 @@ export interface RevalidatedReplay {
  * `stale`, `X-Cache: STALE` and a `Cache-Status` with a negative ttl; with
  * `revalidated`, `X-Cache: HIT` and `Cache-Status: …; fwd=stale; fwd-status=304`
  * (`STALE` and `detail=validator-mismatch` when the 304 named another tag).
+ * With `cacheControl` (the rule's), that `Cache-Control` goes out in place of
+ * the stored `Cache-Control` and `Expires`, as it is: the `Age` beside it
+ * already tells a client how much of its `max-age` is gone (RFC 9111 §4.2.3).
  */
 export function replay(
   entry: CacheEntry,
@@ -50,6 +56,7 @@ export function replay(
   conditionals: Conditionals | undefined,
   head: boolean,
   stale?: StaleReplay | RevalidatedReplay,
+  cacheControl?: string,
 ): Replay {
   const age = String(Math.max(0, Math.floor((now - entry.cachedAt) / 1000)))
   const outcome =
@@ -71,7 +78,9 @@ export function replay(
   const encoded = entry.encoded
   const coding =
     encoded === undefined ? undefined : chooseCoding(conditionals?.['accept-encoding'], encoded)
-  const stored = encoded === undefined ? entry.headers : encoded.headers
+  const kept = encoded === undefined ? entry.headers : encoded.headers
+  const own = cacheControl === undefined ? undefined : withCacheControl(kept, cacheControl)
+  const stored = own ?? kept
   const body = coding === undefined ? entry.body : (encoded?.[coding] as Buffer)
   const etag =
     coding === undefined || entry.etag === undefined ? entry.etag : codedEtag(entry.etag, coding)
@@ -87,10 +96,21 @@ export function replay(
     headers.push('age', age, 'x-cache', outcome, 'cache-status', status)
     return { status: 304, headers, body: undefined }
   }
-  const headers = stored.slice()
+  const headers = own ?? kept.slice()
   if (coding !== undefined) headers.push('content-encoding', coding)
   headers.push('content-length', String(body.length))
   if (etag !== undefined) headers.push('etag', etag)
   headers.push('age', age, 'x-cache', outcome, 'cache-status', status)
   return { status: entry.status, headers, body: head ? undefined : body }
+}
+
+/** `headers` with `cacheControl` in place of their own `Cache-Control` and `Expires`. */
+function withCacheControl(headers: readonly string[], cacheControl: string): string[] {
+  const out: string[] = []
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string
+    if (!CLIENT_FRESHNESS_FIELDS.has(name)) out.push(name, headers[i + 1] as string)
+  }
+  out.push('cache-control', cacheControl)
+  return out
 }

@@ -58,6 +58,7 @@ import { decodeEnvelope, decodeEnvelopeFence, encodeEnvelope } from '../tiers/en
 import { TierKeyspace } from '../tiers/keyspace'
 import type { RemoteFence, RemoteRead, RemoteTier, StoredResponse } from '../tiers/remote-tier'
 import { TierOptionChecker } from '../tiers/tier-options'
+import { TierPrefix, type TierScope } from '../tiers/tier-prefix'
 
 /**
  * What the tier uses of a Keyv instance, Keyv 5 or 6: the two majors'
@@ -75,7 +76,11 @@ export interface KeyvStore {
 export interface KeyvTierOptions {
   /** Any Keyv instance (Keyv 5 or 6: `new Keyv(...)`); cachet never closes it. */
   store: KeyvStore
-  /** Prefix of every key cachet writes (inside Keyv's own namespace). Default `'cachet'`. */
+  /**
+   * Prefix of every key cachet writes (inside Keyv's own namespace): entries,
+   * tag versions, the pattern log, locks. Default: the cache's `namespace`,
+   * itself `'cachet'` by default; a different explicit `namespace` is refused.
+   */
   prefix?: string
   /** Lifetime of the fill lock. Default `'5s'`. */
   lockTtl?: number | string
@@ -152,7 +157,9 @@ export class KeyvTier implements RemoteTier {
   readonly name = 'keyv'
   readonly coherent = false
   readonly #store: KeyvStore
-  readonly #keys: KeyvKeyspace
+  readonly #prefix: TierPrefix
+  /** Built on first use, once the prefix is known (it may come from `attach()`). */
+  #keyspace: KeyvKeyspace | undefined
   readonly #lockMs: number
   readonly #tagTtlMs: number
   readonly #readMs: number
@@ -188,7 +195,10 @@ export class KeyvTier implements RemoteTier {
     ) {
       check.fail('store', `expected a Keyv instance (new Keyv(...)), got ${describeValue(store)}`)
     }
-    const prefix = check.prefix(options.prefix)
+    this.#prefix = new TierPrefix(
+      'keyvTier',
+      options.prefix === undefined ? undefined : check.prefix(options.prefix),
+    )
     this.#lockMs = check.duration('lockTtl', options.lockTtl, '5s')
     this.#tagTtlMs = check.duration('tagTtl', options.tagTtl, '1d', false)
     this.#readMs = check.duration('timeouts.read', options.timeouts?.read, '250ms')
@@ -196,7 +206,21 @@ export class KeyvTier implements RemoteTier {
     this.#invalidateMs = check.duration('timeouts.invalidate', options.timeouts?.invalidate, '2s')
     this.#patternLogSize = check.count('patternLogSize', options.patternLogSize, 1000)
     this.#store = options.store
-    this.#keys = new KeyvKeyspace(prefix)
+  }
+
+  /** Takes the engine's namespace as the prefix, unless the tier has its own (see `TierPrefix`). */
+  attach(scope: TierScope): void {
+    this.#prefix.attach(scope)
+  }
+
+  /** The prefix of every key this tier writes (fixed from the first call on). */
+  get prefix(): string {
+    return this.#prefix.value
+  }
+
+  get #keys(): KeyvKeyspace {
+    this.#keyspace ??= new KeyvKeyspace(this.#prefix.value)
+    return this.#keyspace
   }
 
   trusted(): boolean {

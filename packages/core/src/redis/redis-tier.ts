@@ -15,8 +15,10 @@ import type {
   StoredResponse,
 } from '../tiers/remote-tier'
 import { TierOptionChecker } from '../tiers/tier-options'
+import { TierPrefix, type TierScope } from '../tiers/tier-prefix'
 import { RedisBus } from './bus'
 import { type RedisClient, type Scripts, withScripts } from './commands'
+import { ConnectionWatch } from './connection'
 import { type Keyspace, shardIndex, shardKeyspaces } from './keyspace'
 
 export interface RedisTierOptions {
@@ -40,7 +42,12 @@ export interface RedisTierOptions {
    * bounds each wait (default 500 ms). Off (0) by default.
    */
   wait?: { replicas: number; timeout?: number | string }
-  /** Prefix of every key and channel. Default `'cachet'`. */
+  /**
+   * Prefix of every key and channel (entries, tag versions, the bus, leases,
+   * locks, top URLs). Default: the cache's `namespace`, itself `'cachet'` by
+   * default. Give it only to keep a layout that differs from the namespace;
+   * a different explicit `namespace` is refused.
+   */
   prefix?: string
   /** How long a process's lease lasts; renewed every third of it. Default `'3s'`. */
   lease?: number | string
@@ -71,14 +78,21 @@ const CLUSTER_SHARDS = 12
 // Annotated so that `check.fail()` narrows like a `never` call.
 const check: TierOptionChecker = new TierOptionChecker('redisTier')
 
-/** Connection settings for the connections cachet opens itself: fail fast, never queue behind a dead Redis. */
+/**
+ * Connection settings for the connections cachet opens itself: fail fast, never
+ * queue behind a dead Redis. Opened on first use (see #open): a tier that is
+ * built and never used holds no socket and no timer, so it never keeps the
+ * process alive.
+ */
 const COMMAND_CONNECTION: RedisOptions = {
+  lazyConnect: true,
   enableOfflineQueue: false,
   maxRetriesPerRequest: 0,
   connectTimeout: 2000,
   retryStrategy: (times) => Math.min(50 * times, 1000),
 }
 const SUBSCRIBER_CONNECTION: RedisOptions = {
+  lazyConnect: true,
   autoResubscribe: false,
   connectTimeout: 2000,
   retryStrategy: (times) => Math.min(50 * times, 1000),
@@ -90,6 +104,7 @@ const MAX_UNRELEASED = 10_000
 const CLUSTER_SEEDS = /^[^\s,:/]+:\d+(,[^\s,:/]+:\d+)*$/
 const SENTINEL_URL = /^sentinel:\/\/(?:([^@/]*)@)?([^\s/@]+)\/([^\s/?]+)(?:\?(.*))?$/
 const CLUSTER_CONNECTION: ClusterOptions = {
+  lazyConnect: true,
   enableOfflineQueue: false,
   maxRedirections: 4,
   clusterRetryStrategy: (times) => Math.min(50 * times, 1000),
@@ -152,14 +167,15 @@ export class RedisTier implements RemoteTier {
   readonly #cmd: RedisClient & Scripts
   readonly #sub: RedisClient
   readonly #ownsClient: boolean
-  /** The shards' keyspaces; the first is the home (bus, leases, top URLs). */
-  readonly #shards: Keyspace[]
-  readonly #home: Keyspace
+  /** The prefix: `prefix`, else the namespace of the engine that attached the tier. */
+  readonly #prefix: TierPrefix
+  readonly #shardCount: number
+  /** Built on first use, once the prefix is known (see #layout). */
+  #laidOut: { shards: Keyspace[]; bus: RedisBus } | undefined
   readonly #waitReplicas: number
   /** With several shards: the home's agreement on their number, checked once (see #confirmShards). */
   #shardsConfirmed: Promise<void> | undefined
   readonly #waitMs: number
-  readonly #bus: RedisBus
   readonly #id = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
   readonly #leaseMs: number
   readonly #lockMs: number
@@ -172,6 +188,11 @@ export class RedisTier implements RemoteTier {
   /** Fill locks to release once the connection is back (see #release), by token. */
   readonly #unreleased = new Map<string, { k: Keyspace; h: string; until: number }>()
   readonly #onReady = () => this.#releaseUnreleased(true)
+  /** The command connection's errors and state, for the engine's log (see `causeOf`). */
+  readonly #watch: ConnectionWatch
+  /** The first use's connection, until it is ready or failed (see #open). */
+  #opening: Promise<void> | undefined
+  #opened = false
   #retryTimer: NodeJS.Timeout | undefined
   /**
    * Fill locks this process took within the last `lockTtl`, by token (oldest
@@ -205,9 +226,11 @@ export class RedisTier implements RemoteTier {
     ]
     for (const k of Object.keys(opts))
       if (!known.includes(k)) check.fail(k, `unknown option (expected one of ${known.join(', ')})`)
-    const prefix = check.prefix(opts.prefix)
-    const leaseMs = check.duration('lease', opts.lease, '3s')
-    this.#leaseMs = leaseMs
+    this.#prefix = new TierPrefix(
+      'redisTier',
+      opts.prefix === undefined ? undefined : check.prefix(opts.prefix),
+    )
+    this.#leaseMs = check.duration('lease', opts.lease, '3s')
     this.#lockMs = check.duration('lockTtl', opts.lockTtl, '5s')
     this.#tagTtlMs = check.duration('tagTtl', opts.tagTtl, '1d', false)
     this.#readMs = check.duration('timeouts.read', opts.timeouts?.read, '50ms')
@@ -244,7 +267,7 @@ export class RedisTier implements RemoteTier {
         `expected a redis:// URL, "host:port,host:port" cluster seeds, a sentinel://host:port/name URL, or an ioredis Redis or Cluster client, got ${describeValue(client)}`,
       )
     }
-    this.#cmd.on('error', () => {})
+    this.#watch = new ConnectionWatch(this.#cmd)
     this.#cmd.on('ready', this.#onReady)
     this.#sub =
       this.#cmd instanceof Cluster
@@ -255,14 +278,41 @@ export class RedisTier implements RemoteTier {
           })
         : this.#cmd.duplicate(SUBSCRIBER_CONNECTION)
     this.#sub.on('error', () => {})
-    const shards = opts.shards ?? (this.#cmd instanceof Cluster ? CLUSTER_SHARDS : 1)
-    this.#shards = shardKeyspaces(prefix, shards)
-    this.#home = this.#shards[0] as Keyspace
-    this.#bus = new RedisBus(this.#cmd, this.#sub, this.#home, {
+    this.#shardCount = opts.shards ?? (this.#cmd instanceof Cluster ? CLUSTER_SHARDS : 1)
+  }
+
+  /** Takes the engine's namespace as the prefix, unless the tier has its own (see `TierPrefix`). */
+  attach(scope: TierScope): void {
+    this.#prefix.attach(scope)
+  }
+
+  /** The prefix of every key and channel of this tier (fixed from the first call on). */
+  get prefix(): string {
+    return this.#prefix.value
+  }
+
+  /** The shards' keyspaces; the first is the home (bus, leases, top URLs). */
+  get #shards(): Keyspace[] {
+    return this.#layout().shards
+  }
+
+  get #home(): Keyspace {
+    return this.#layout().shards[0] as Keyspace
+  }
+
+  get #bus(): RedisBus {
+    return this.#layout().bus
+  }
+
+  /** The keyspaces and the bus, built on first use: the prefix may come from `attach()`. */
+  #layout(): { shards: Keyspace[]; bus: RedisBus } {
+    if (this.#laidOut !== undefined) return this.#laidOut
+    const shards = shardKeyspaces(this.#prefix.value, this.#shardCount)
+    const bus = new RedisBus(this.#cmd, this.#sub, shards[0] as Keyspace, {
       id: this.#id,
-      leaseMs,
+      leaseMs: this.#leaseMs,
       commandMs: this.#writeMs,
-      shards,
+      shards: this.#shardCount,
       newEpoch: () => randomBytes(8).toString('hex'),
       // A new epoch may have been born with another process's shard count:
       // check again before the next read. A refusal at a resync stands.
@@ -274,14 +324,63 @@ export class RedisTier implements RemoteTier {
         this.#shardsConfirmed.catch(() => {})
       },
     })
+    this.#laidOut = { shards, bus }
+    return this.#laidOut
   }
 
   trusted(): boolean {
     return this.#bus.trusted()
   }
 
+  /** Where the tier connects, without the password (`redis://127.0.0.1:6379`). */
+  get location(): string {
+    return this.#watch.location
+  }
+
+  /** An operation's error in the words of its cause: `ECONNREFUSED 127.0.0.1:6379`, not "Stream isn't writeable". */
+  causeOf(error: Error): string {
+    return this.#watch.causeOf(error)
+  }
+
   start(hooks: CoherenceHooks): Promise<void> {
-    return this.#bus.start(hooks)
+    this.#watch.reportTo(hooks.onConnection?.bind(hooks))
+    const started = this.#bus.start(hooks)
+    void this.#open()
+    if (this.#sub.status === 'wait') this.#sub.connect().catch(() => {})
+    return started
+  }
+
+  /**
+   * The command connection, opened on first use; resolves once it is ready or
+   * has failed (then commands fail at once, as during any outage, while
+   * ioredis reconnects). Undefined once settled: nothing to wait for.
+   */
+  #open(): Promise<void> | undefined {
+    if (this.#opened) return undefined
+    if (this.#opening === undefined) {
+      // A client passed in connects by itself (unless it is lazy too).
+      if (this.#cmd.status !== 'wait') {
+        this.#opened = true
+        return undefined
+      }
+      this.#opening = this.#cmd
+        .connect()
+        .then(
+          () => {},
+          () => {},
+        )
+        .finally(() => {
+          this.#opened = true
+          this.#opening = undefined
+        })
+    }
+    return this.#opening
+  }
+
+  /** Waits, within `ms`, for the connection a first use opens. */
+  async #whenOpen(ms: number): Promise<void> {
+    const opening = this.#open()
+    if (opening !== undefined) await withDeadline('connect', ms, opening).catch(() => {})
   }
 
   async read(
@@ -289,6 +388,7 @@ export class RedisTier implements RemoteTier {
     tags: readonly string[],
     options: { lock: boolean; skipEntry?: boolean },
   ): Promise<RemoteRead> {
+    if (!this.#opened) await this.#whenOpen(this.#readMs)
     // Under the read's deadline (the check goes on in the background).
     if (this.#shards.length > 1) await withDeadline('read', this.#readMs, this.#confirmShards())
     const [k, h] = this.#locate(key)
@@ -523,6 +623,7 @@ export class RedisTier implements RemoteTier {
     const payload = JSON.stringify({ tags: plan.tags, patterns: plan.patterns })
     let reply: Array<number | string>
     try {
+      if (!this.#opened) await this.#whenOpen(this.#invalidateMs)
       await this.#confirmShards()
       // Every other shard first: once the bus carries the invalidation, a
       // process that drops its memory copy must find no valid entry in any
@@ -534,7 +635,7 @@ export class RedisTier implements RemoteTier {
     } catch (err) {
       throw new CachetInvalidationError(
         'CACHET_INVALIDATION_FAILED',
-        `invalidate(): could not record the invalidation in Redis: ${(err as Error).message}`,
+        `invalidate(): could not record the invalidation in Redis (${this.location}): ${this.causeOf(err as Error)}`,
         { cause: err },
       )
     }
@@ -629,6 +730,7 @@ export class RedisTier implements RemoteTier {
     max: number,
     ttlMs: number,
   ): Promise<void> {
+    if (!this.#opened) await this.#whenOpen(this.#writeMs)
     const args: Array<string | number> = [ttlMs, max]
     for (const { url, count } of urls) args.push(count, url)
     await withDeadline(
@@ -641,6 +743,7 @@ export class RedisTier implements RemoteTier {
   /** The shared list's `max` most requested URLs, most requested first. */
   async loadTopUrls(max: number): Promise<Array<{ url: string; count: number }>> {
     if (max <= 0) return []
+    if (!this.#opened) await this.#whenOpen(this.#writeMs)
     const flat = await withDeadline(
       'top load',
       this.#writeMs,

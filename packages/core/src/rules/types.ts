@@ -116,6 +116,18 @@ export interface CacheRule {
    * `Accept-Encoding` prefers, with `Vary: Accept-Encoding`. Default false.
    */
   compress?: boolean
+  /**
+   * What a browser or CDN after this cache may keep: the `Cache-Control` the
+   * response sends on a miss that is stored and on every answer from the
+   * cache (hits, stale copies, 304s, HEAD), in place of the route's own
+   * (`Cache-Control` and `Expires`). A header value (`'public, max-age=60'`)
+   * or the directives as an object (`{ public: true, maxAge: '1m' }`).
+   * Default: none — the route's own header goes out, as stored. A response
+   * the cache stands aside for (credentials, `Set-Cookie`, an error status)
+   * keeps the route's. Not for `ttl: 'origin'` rules; a per-user rule's must
+   * say `private` or `no-store`.
+   */
+  cacheControl?: string | ClientCacheControl
   /** Write rule: what a 2xx answer invalidates. A plain array is a list of tag templates. */
   invalidates?: readonly string[] | InvalidationSpec
   /**
@@ -124,6 +136,37 @@ export interface CacheRule {
    * replayed later). Default: the top-level `onInvalidationFailure`, `'reject'`.
    */
   onInvalidationFailure?: InvalidationFailureMode
+}
+
+/**
+ * `Cache-Control` directives for the clients after the cache (`cacheControl`),
+ * written in a fixed order: `public` / `private`, `no-cache`, `no-store`,
+ * `max-age`, `s-maxage`, `must-revalidate`, `stale-while-revalidate`,
+ * `stale-if-error`, `immutable`. Durations are seconds or duration strings,
+ * in whole seconds. At least one of `maxAge`, `sMaxAge`, `noCache` or
+ * `noStore`.
+ */
+export interface ClientCacheControl {
+  /** `max-age`: how long any cache (a browser) may keep the response, counted from its `Age`. */
+  maxAge?: Duration
+  /** `s-maxage`: the same for shared caches (a CDN), in place of `maxAge`. Not with `private`. */
+  sMaxAge?: Duration
+  /** `public`: shared caches may keep it even where they otherwise would not (`Authorization`). */
+  public?: boolean
+  /** `private`: only the user's own browser may keep it. Required on per-user rules (or `noStore`). */
+  private?: boolean
+  /** `no-cache`: kept, but revalidated before every use. */
+  noCache?: boolean
+  /** `no-store`: kept nowhere after this cache. Alone (with `public` or `private` at most). */
+  noStore?: boolean
+  /** `must-revalidate`: never used stale by the client. */
+  mustRevalidate?: boolean
+  /** `stale-while-revalidate` (RFC 5861), for the client. */
+  staleWhileRevalidate?: Duration
+  /** `stale-if-error` (RFC 5861), for the client. */
+  staleIfError?: Duration
+  /** `immutable` (RFC 8246): not revalidated on a reload while fresh. */
+  immutable?: boolean
 }
 
 export interface CompiledKeySpec {
@@ -157,6 +200,12 @@ export interface CompiledCacheRule extends CompiledRuleBase {
   readonly allowCredentials: boolean
   /** Hits are answered from stored br / gzip encodings (`compress`). */
   readonly compress: boolean
+  /**
+   * The `Cache-Control` sent to clients on stored misses and every answer
+   * from the cache, in place of the route's (`cacheControl`); unset: the
+   * route's own, as stored.
+   */
+  readonly cacheControl?: string
   /** Request headers passed to the route unkeyed (lower case). */
   readonly passHeaders: readonly string[]
   /** Every request header a fill's route sees: transport, keyed, passed, and credentials where allowed. */

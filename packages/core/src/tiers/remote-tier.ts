@@ -1,8 +1,9 @@
 import type { StoredResponse } from '../entry/entry'
 import type { ResponseBypassReason } from '../http/storable'
 import type { InvalidationPlan } from '../invalidation/local-state'
+import type { TierScope } from './tier-prefix'
 
-export type { StoredResponse }
+export type { StoredResponse, TierScope }
 
 /**
  * What a remote tier needs, when a fill ends, to store it only if nothing it
@@ -41,6 +42,11 @@ export interface CoherenceHooks {
    * its cooldown.
    */
   onHealthy?(): void
+  /**
+   * The tier's connection came up, or went down; `cause` in the words of the
+   * cause (`ECONNREFUSED 127.0.0.1:6379`). For the engine's log and `ready`.
+   */
+  onConnection?(up: boolean, cause?: string): void
 }
 
 /**
@@ -56,6 +62,13 @@ export interface RemoteTier {
    * `store.l1.maxTtl`.
    */
   readonly coherent: boolean
+  /** Where the tier is, for messages, without credentials (`redis://127.0.0.1:6379`). */
+  readonly location?: string
+  /**
+   * Why an operation failed, for messages: the underlying cause
+   * (`ECONNREFUSED 127.0.0.1:6379`) rather than the client's words for it.
+   */
+  causeOf?(error: Error): string
   /**
    * One round trip: the entry for `key` if it is still valid for `tags`;
    * otherwise the fence for a fill (and, when `lock`, the fill lock).
@@ -77,6 +90,14 @@ export interface RemoteTier {
   invalidate(plan: InvalidationPlan): Promise<void>
   /** Whether this process may serve from its memory tier now (always true when not coherent). */
   trusted(): boolean
+  /**
+   * Called once by each engine that takes the tier, when it is built, before
+   * any other call: a tier whose keys are shared with other apps (tag
+   * versions, a bus) puts them under the engine's namespace unless its own
+   * prefix says otherwise, and throws a `CachetConfigError` for a
+   * combination it cannot honour (see `TierPrefix`).
+   */
+  attach?(scope: TierScope): void
   start(hooks: CoherenceHooks): Promise<void>
   close(): Promise<void>
 }
