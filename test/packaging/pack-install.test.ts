@@ -38,6 +38,22 @@ function run(cmd: string, args: string[], cwd: string): string {
   }
 }
 
+// Listens on a free loopback port, requests GET /hello twice, prints the
+// route's count and the X-Cache of each answer, and closes.
+const serveTwice = `const server = app.listen(0, '127.0.0.1', async () => {
+  const { port } = server.address() as { port: number }
+  const seen: string[] = []
+  for (let i = 0; i < 2; i++) {
+    const res = await fetch(\`http://127.0.0.1:\${port}/hello\`)
+    await res.text()
+    seen.push(String(res.headers.get('x-cache')))
+  }
+  console.log(JSON.stringify({ calls, seen }))
+  await cache.close()
+  server.close()
+})
+`
+
 // Serves GET /hello twice through cacheMiddleware and prints the route's count.
 const expressApp = (imports: string, exportsLine = '') => `${imports}
 
@@ -50,19 +66,7 @@ app.get('/hello', (_req, res) => {
   calls++
   res.json({ hello: 'world' })
 })
-const server = app.listen(0, '127.0.0.1', async () => {
-  const { port } = server.address() as { port: number }
-  const seen: string[] = []
-  for (let i = 0; i < 2; i++) {
-    const res = await fetch(\`http://127.0.0.1:\${port}/hello\`)
-    await res.text()
-    seen.push(String(res.headers.get('x-cache')))
-  }
-  console.log(JSON.stringify({ calls, seen }))
-  await cache.close()
-  server.close()
-})
-${exportsLine}`
+${serveTwice}${exportsLine}`
 
 const files: Record<string, string> = {
   // ESM + nodenext: the root and a subpath through `exports`.
@@ -101,19 +105,7 @@ app.use((ctx) => {
   calls++
   ctx.body = { hello: 'koa' }
 })
-const server = app.listen(0, '127.0.0.1', async () => {
-  const { port } = server.address() as { port: number }
-  const seen: string[] = []
-  for (let i = 0; i < 2; i++) {
-    const res = await fetch(\`http://127.0.0.1:\${port}/hello\`)
-    await res.text()
-    seen.push(String(res.headers.get('x-cache')))
-  }
-  console.log(JSON.stringify({ calls, seen }))
-  await cache.close()
-  server.close()
-})
-`,
+${serveTwice}`,
   // CommonJS + the classic `node` resolution, which ignores `exports`.
   'cjs/package.json': JSON.stringify({ type: 'commonjs' }),
   'cjs/tsconfig.json': JSON.stringify({
