@@ -1,16 +1,7 @@
-export type { CacheHandle, RequestCache } from './engine/adapter-support'
-export {
-  conditionalsOf,
-  missCacheControl,
-  observeMiss,
-  refreshInBackground,
-  revalidatedReplay,
-  routeConditionals,
-  splitAdapterOptions,
-  staleIfErrorReplay,
-  userIdOf,
-  withHandle,
-} from './engine/adapter-support'
+export type { CacheHandle, RequestCache } from './adapter/handle'
+export { withHandle } from './adapter/handle'
+export { splitAdapterOptions, userIdOf } from './adapter/options'
+export { conditionalsOf, refreshInBackground, routeConditionals } from './adapter/route-view'
 export type { ExplainRequest, Lookup, RefreshClaim, WriteResponse } from './engine/engine'
 export { CacheEngine, REVALIDATE_RETRY_MS } from './engine/engine'
 export type {

@@ -1,4 +1,4 @@
-import { splitAdapterOptions } from '../src/engine/adapter-support'
+import { splitAdapterOptions } from '../src/adapter'
 import { CacheEngine } from '../src/engine/engine'
 import { CachetConfigError } from '../src/errors'
 import { closestName } from '../src/options/unknown-option'

@@ -1,4 +1,4 @@
-import { splitAdapterOptions, userIdOf } from '../src/engine/adapter-support'
+import { splitAdapterOptions, userIdOf } from '../src/adapter'
 import { CacheEngine } from '../src/engine/engine'
 import { resolveOptions } from '../src/engine/options'
 import { CachetConfigError } from '../src/errors'

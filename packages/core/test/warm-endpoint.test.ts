@@ -1,6 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import { withHandle } from '../src/adapter'
 import { createAdmin } from '../src/admin/handler'
-import { withHandle } from '../src/engine/adapter-support'
 import { CacheEngine } from '../src/engine/engine'
 import { internalExchange, isInternalRequest } from '../src/engine/internal-request'
 import { topEndpoint, warmEndpoint } from '../src/warm/warm-endpoint'

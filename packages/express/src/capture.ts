@@ -1,13 +1,13 @@
 import { type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from 'node:http'
+import type { Conditionals } from '@cachet/core'
 import {
-  type Conditionals,
+  announce,
+  captureWhole,
+  decideAtHeaders,
   type Fill,
-  fillOutcome,
-  missCacheControl,
-  revalidatedReplay,
-  staleIfErrorReplay,
-  varyWith,
-} from '@cachet/core'
+  nodeHeaders,
+  replacementFor,
+} from '@cachet/core/adapter'
 
 type Chunk = string | Buffer | Uint8Array
 
@@ -78,13 +78,8 @@ export function captureResponse(
    * request 304, the refreshed copy (the client did not ask for a 304).
    */
   const replace = (): boolean => {
-    if (res.headersSent) return false
-    let r: ReturnType<typeof staleIfErrorReplay>
-    if (fill.stale !== undefined && res.statusCode >= 500)
-      r = staleIfErrorReplay(res, fill, res.statusCode, conditionals)
-    else if (fill.revalidating && res.statusCode === 304)
-      r = revalidatedReplay(res, fill, res.getHeaders(), conditionals)
-    else return false
+    const r = replacementFor(fill, res.statusCode, res, conditionals)
+    if (r === undefined) return false
     replaced = true
     // The copy's own reason phrase: an error handler (finalhandler) may have set the failure's.
     writeHead.call(res, r.status, STATUS_CODES[r.status] ?? 'unknown', r.headers)
@@ -98,21 +93,11 @@ export function captureResponse(
     if (callback !== undefined) process.nextTick(callback)
   }
 
+  const headers = nodeHeaders(res)
   const decide = () => {
     if (decided) return
     decided = true
-    const vary = varyWith(res.getHeader('vary'), fill.rule.key.headers)
-    if (vary !== undefined) res.setHeader('vary', vary)
-    const veto = fill.onHeaders(res.statusCode, res.getHeaders())
-    // Set after the decision, which so judged (and stored) the route's own header.
-    const cacheControl = missCacheControl(fill, veto)
-    if (cacheControl !== undefined) {
-      res.setHeader('cache-control', cacheControl)
-      res.removeHeader('expires')
-    }
-    const [outcome, status] = fillOutcome(veto, fill.forwardedStale)
-    res.setHeader('x-cache', outcome)
-    res.setHeader('cache-status', status)
+    announce(fill, decideAtHeaders(fill, res.statusCode, headers), headers)
   }
 
   res.writeHead = function cachetWriteHead(
@@ -156,14 +141,15 @@ export function captureResponse(
       if (body !== undefined && !bodiless && this.getHeader('content-length') === undefined) {
         this.setHeader('content-length', body.length)
       }
-      const etag = this.getHeader('etag') === undefined
-      decide()
-      // The whole body is known before the headers go: the stored entry's
-      // validator can be sent on this miss already. Set after the decision,
-      // which so knows the route gave no validator of its own.
-      if (body !== undefined && this.statusCode === 200 && etag) {
-        this.setHeader('etag', fill.strongEtag(body))
+      decided = true
+      // The whole body is known before the headers go: decided, recorded and
+      // announced at once, with the stored entry's validator on this miss already.
+      if (body !== undefined) captureWhole(fill, this.statusCode, headers, body)
+      else {
+        announce(fill, decideAtHeaders(fill, this.statusCode, headers), headers)
+        fill.onEnd()
       }
+      return (end as (...a: unknown[]) => ServerResponse).apply(this, args)
     }
     if (fill.capturing && body !== undefined) fill.onChunk(body)
     fill.onEnd()

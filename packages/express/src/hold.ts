@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http'
-import { WRITE_INVALIDATION_FAILED, type WriteResponse } from '@cachet/core'
+import type { HeldWrite, WriteResponse } from '@cachet/core/adapter'
 
 type Method = (...args: unknown[]) => unknown
 
@@ -38,10 +38,7 @@ function writeResponse(res: ServerResponse, writeHeadArgs: unknown[] | undefined
   return out
 }
 
-export function holdUntilInvalidated(
-  res: ServerResponse,
-  invalidate: (response: WriteResponse) => Promise<unknown>,
-): void {
+export function holdUntilInvalidated(res: ServerResponse, write: HeldWrite): void {
   const original = { writeHead: res.writeHead, write: res.write, end: res.end } as Record<
     string,
     Method
@@ -64,10 +61,11 @@ export function holdUntilInvalidated(
       return
     }
     for (const name of res.getHeaderNames()) res.removeHeader(name)
-    res.statusCode = WRITE_INVALIDATION_FAILED.status
-    res.setHeader('content-type', 'application/json; charset=utf-8')
-    res.setHeader('cache-control', 'no-store')
-    res.end(WRITE_INVALIDATION_FAILED.body)
+    const { status, headers, body } = write.failure
+    res.statusCode = status
+    for (let i = 0; i + 1 < headers.length; i += 2)
+      res.setHeader(headers[i] as string, headers[i + 1] as string)
+    res.end(body)
   }
 
   const gate = (name: string) =>
@@ -77,12 +75,13 @@ export function holdUntilInvalidated(
       if (state === 'released') return (original[name] as Method).apply(res, args)
       if (state === 'idle') {
         const status = name === 'writeHead' ? Number(args[0]) : res.statusCode
-        if (status < 200 || status > 299) {
+        if (!write.holds(status)) {
           state = 'released'
           return (original[name] as Method).apply(res, args)
         }
         state = 'holding'
-        invalidate(writeResponse(res, name === 'writeHead' ? args : undefined)).then(release, fail)
+        const response = writeResponse(res, name === 'writeHead' ? args : undefined)
+        write.invalidate(response).then(release, fail)
       }
       queue.push([name, args])
       return name === 'write' ? true : res

@@ -28,5 +28,6 @@ export {
 export type { AdminOptions, AdminTokens } from '@cachet/core/admin'
 export type { ExpressAdminRouter } from './admin'
 export { adminRouter } from './admin'
-export type { ExpressCacheMiddleware, ExpressCacheOptions, Identify } from './middleware'
-export { cacheMiddleware, defaultIdentify } from './middleware'
+export { cacheMiddleware } from './middleware'
+export type { ExpressCacheMiddleware, ExpressCacheOptions, Identify } from './types'
+export { defaultIdentify } from './types'

@@ -1,61 +1,34 @@
 import { pipeline, Readable, Transform } from 'node:stream'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import {
+  announce,
+  captureWhole,
+  decideAtHeaders,
   type Fill,
   fillOutcome,
-  missCacheControl,
+  nodeHeaders,
   type ResponseBypassReason,
-  varyWith,
-} from '@cachet/core'
+} from '@cachet/core/adapter'
 import type { Context } from 'koa'
 
 function isReadable(body: unknown): body is Readable {
   return body !== null && typeof body === 'object' && typeof (body as Readable).pipe === 'function'
 }
 
-/** Adds the rule's keyed request headers to `Vary` (see `varyWith`). */
-function addVary(ctx: Context, fill: Fill): void {
-  const vary = varyWith(ctx.response.get('vary') || undefined, fill.rule.key.headers)
-  if (vary !== undefined) ctx.set('vary', vary)
-}
-
-/**
- * `X-Cache`, `Cache-Status` and, on a response being stored, the rule's
- * `cacheControl` in place of the route's (after the decision, which so
- * judged and stored the route's own header).
- */
-function setOutcome(ctx: Context, fill: Fill, veto: ResponseBypassReason | undefined): void {
-  const cacheControl = missCacheControl(fill, veto)
-  if (cacheControl !== undefined) {
-    ctx.set('cache-control', cacheControl)
-    ctx.remove('expires')
-  }
-  const [outcome, status] = fillOutcome(veto, fill.forwardedStale)
-  ctx.set('x-cache', outcome)
-  ctx.set('cache-status', status)
-}
-
 /** Records the whole body a route produced as bytes, and hands Koa those bytes. */
 function captureBytes(ctx: Context, fill: Fill, bytes: Buffer): void {
-  const etag = ctx.status === 200 && !ctx.response.get('etag')
   const status = ctx.status
   // Same bytes Koa's respond() would write, so the entry replays them exactly;
   // the status is set again because a body assignment can change it.
   ctx.body = bytes
   ctx.status = status
-  addVary(ctx, fill)
-  const veto = fill.onHeaders(status, ctx.response.headers)
-  // Set after the decision, which so knows the route gave no validator of its own.
-  if (etag) ctx.set('etag', fill.strongEtag(bytes))
-  fill.onChunk(bytes)
-  fill.onEnd()
-  setOutcome(ctx, fill, veto ?? fill.veto)
+  captureWhole(fill, status, nodeHeaders(ctx.res), bytes)
 }
 
 /** Tees a streamed body into the fill as Koa pipes it to the client. */
 function captureStream(ctx: Context, fill: Fill, source: Readable): void {
-  addVary(ctx, fill)
-  setOutcome(ctx, fill, fill.onHeaders(ctx.status, ctx.response.headers))
+  const headers = nodeHeaders(ctx.res)
+  announce(fill, decideAtHeaders(fill, ctx.status, headers), headers)
   if (!fill.capturing) return
   const tee = new Transform({
     transform(chunk: Buffer | string, encoding, callback) {

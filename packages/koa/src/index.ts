@@ -28,5 +28,6 @@ export {
 export type { AdminOptions, AdminTokens } from '@cachet/core/admin'
 export type { KoaAdminOptions } from './admin'
 export { adminMiddleware } from './admin'
-export type { Identify, KoaCacheMiddleware, KoaCacheOptions } from './middleware'
-export { cacheMiddleware, defaultIdentify } from './middleware'
+export { cacheMiddleware } from './middleware'
+export type { Identify, KoaCacheMiddleware, KoaCacheOptions } from './types'
+export { defaultIdentify } from './types'
