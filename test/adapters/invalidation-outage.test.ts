@@ -10,8 +10,8 @@ import Koa from 'koa'
 import { startTcpProxy, type TcpProxy } from '../support/faults/tcp-proxy'
 import { type RedisProcess, startRedis } from '../support/redis/redis-server'
 
-// Writes while this process cannot reach Redis (README, "Writes during a Redis
-// outage"). A reaches Redis through a TCP proxy the test cuts; B reads the same
+// Writes while this process cannot reach Redis (docs/failing-well.md, "Writes
+// during a Redis outage"). A reaches Redis through a TCP proxy the test cuts; B reads the same
 // Redis directly all along (a partition: only A is cut off). Real HTTP, a
 // redis-server of the test's own, stopped by pid.
 //

@@ -10,7 +10,7 @@ import { sharedRedisUrl } from '../support/redis/shared'
 // from a running Express shop process (with Redis), the token is entered,
 // traffic makes the numbers move, a tag is invalidated through the form and
 // the next request to that product is a MISS at the origin. The screenshot
-// the README shows is taken here.
+// docs/operating.md (Dashboard) and docs/README.md show is taken here.
 
 const TOKEN = randomBytes(16).toString('hex')
 const SCREENSHOT = path.join(REPO_ROOT, 'docs', 'dashboard.png')

@@ -5,8 +5,8 @@ import express, { type Express } from 'express'
 import { forwarder } from './forward'
 
 // A gateway: every request goes to the upstream at ORIGIN_URL, and one
-// origin-driven rule makes it a shared HTTP cache in front of it (README,
-// "Origin-driven rules"): the upstream's Cache-Control, Expires and Age decide
+// origin-driven rule makes it a shared HTTP cache in front of it
+// (docs/origin-mode.md): the upstream's Cache-Control, Expires and Age decide
 // what is stored and for how long; a 2xx POST, PUT, PATCH or DELETE
 // invalidates its path first; every hardening of the cache applies.
 

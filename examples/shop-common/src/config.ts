@@ -22,8 +22,8 @@ export interface ShopConfig {
   adminToken?: string
   // What a write does when Redis cannot record its invalidation
   // (CACHE_ON_INVALIDATION_FAILURE, "reject" (default: 503) or "defer": answer
-  // it, replay the invalidation once Redis answers; README, "Writes during a
-  // Redis outage").
+  // it, replay the invalidation once Redis answers; docs/failing-well.md,
+  // "Writes during a Redis outage").
   onInvalidationFailure: 'reject' | 'defer'
   originDelayMs: number
   // Whether ORIGIN_DELAY_MS was given: `/slow/:id` waits 50 ms unless it was.

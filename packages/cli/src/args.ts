@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util'
 import { parseDuration } from '@cachet/core'
 import { sentinelOptions } from '@cachet/core/redis'
 
-/** Exit codes: documented in `cachet --help` and the README. */
+/** Exit codes: documented in `cachet --help` and docs/operating.md (Command line). */
 export const EXIT_OK = 0
 export const EXIT_FAILED = 1
 export const EXIT_USAGE = 2

@@ -1,8 +1,16 @@
 import type { BreakerState } from '../tiers/breaker'
-import type { WarmProgress } from '../warm/warm'
 
 /** The shared-tier operations a request or an invalidation makes. */
 export type TierOperation = 'read' | 'write' | 'abandon' | 'invalidate'
+
+/** After each request of a warm-up (the engine's `warm` event; see warm/warm.ts). */
+export interface WarmProgress {
+  /** Requests finished, out of `total` (the URLs not skipped). */
+  readonly done: number
+  readonly total: number
+  readonly ok: number
+  readonly failed: number
+}
 
 export interface TierErrorEvent {
   /** The shared tier's name (`redis`, `keyv`). */

@@ -1,106 +1,20 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import { performance } from 'node:perf_hooks'
-import { type CacheEntry, entrySize } from '../entry/entry'
-import { parseCacheControl, unqualifiedNoCache } from '../http/cache-control'
-import { sameEntityTag, strongEtag } from '../http/conditional'
-import { currentAge, freshnessLifetime } from '../http/freshness'
-import { headerString, mergeNotModified, storableHeaders } from '../http/headers'
-import { type ResponseBypassReason, responseBypassReason } from '../http/storable'
+import type { CacheEntry } from '../entry/entry'
+import { strongEtag } from '../http/conditional'
+import { headerString } from '../http/headers'
+import type { ResponseBypassReason } from '../http/storable'
 import type { FillFence } from '../invalidation/local-state'
 import type { CompiledCacheRule } from '../rules/types'
 import type { RemoteFence } from '../tiers/remote-tier'
+import { capturedEntry, type FillInit, judgeResponse, notModifiedEntry } from './fill-response'
 import type { Flight } from './flight'
-import { windowsOf } from './stale-windows'
-import { primaryKeyOf, variantKey, varyNames } from './variants'
+import { type OriginTimes, validatorsOf } from './origin-times'
 
-/**
- * The headers of `final` that the outer layers did not set (see
- * `Fill.setOuterHeaders`): new ones, changed ones, and of `Vary` the names
- * added after the cache.
- */
-export function ownHeaders(
-  final: OutgoingHttpHeaders,
-  outer: OutgoingHttpHeaders,
-): OutgoingHttpHeaders {
-  const own: OutgoingHttpHeaders = {}
-  for (const [name, value] of Object.entries(final)) {
-    if (value === undefined) continue
-    const before = outer[name]
-    if (before === undefined) own[name] = value
-    else if (name === 'vary') {
-      const had = new Set(
-        (headerString(before) ?? '').split(',').map((n) => n.trim().toLowerCase()),
-      )
-      const added = (headerString(value) ?? '')
-        .split(',')
-        .map((n) => n.trim())
-        .filter((n) => n !== '' && !had.has(n.toLowerCase()))
-      if (added.length > 0) own.vary = added.join(', ')
-    } else if (headerString(before) !== headerString(value)) own[name] = value
-  }
-  return own
-}
-
-/** A stored copy's times in origin-driven mode (epoch ms). */
-interface OriginTimes {
-  /** When the copy was generated: the response time minus its age then (so `Age` counts from it). */
-  cachedAt: number
-  staleAt: number
-  /**
-   * How long past `staleAt` it is kept: its longest stale window (see
-   * `windowsOf`), or, when the origin gave it a validator, the rule's
-   * `maxTtl`, for a conditional request to revalidate it.
-   */
-  staleMs: number
-}
-
-/** Whether the origin gave a response a validator a conditional request can carry (RFC 9110 §8.8). */
-export function hasOriginValidator(headers: OutgoingHttpHeaders): boolean {
-  return headers.etag !== undefined || headers['last-modified'] !== undefined
-}
-
-/**
- * A stored copy's entity tag when the origin gave it, not the strong one the
- * cache computed from the body for a 200 without one: sent in
- * `If-None-Match`, that one would only make the origin ignore
- * `If-Modified-Since` (RFC 9110 §13.1.3) without ever matching.
- */
-export function originEtag(
-  entry: CacheEntry,
-  computed: (body: Buffer) => string = strongEtag,
-): string | undefined {
-  const etag = entry.etag
-  return etag === undefined || etag === computed(entry.body) ? undefined : etag
-}
-
-/**
- * `ttl: 'origin'`: the freshness the response's own headers give it (RFC 9111
- * §4.2.1, heuristics §4.2.2; none under an unqualified `no-cache`, §5.2.2.4),
- * at most the rule's `maxTtl`, less the age it already had (§4.2.3: `Age`,
- * and the time since its `Date`). Kept past it for its stale windows
- * (`windowsOf`) and, a 200 with a validator, up to `maxTtl` for
- * revalidation (§4.3); `undefined` when there is no freshness left and
- * nothing to revalidate.
- */
-export function originTimes(
-  rule: CompiledCacheRule,
-  status: number,
-  headers: OutgoingHttpHeaders,
-  requestTime: number,
-  responseTime: number,
-): OriginTimes | undefined {
-  const cc = parseCacheControl(headers['cache-control'])
-  const { lifetimeMs } = freshnessLifetime({ status, headers }, { shared: true, responseTime })
-  const ageMs = currentAge({ headers, requestTime, responseTime, now: responseTime })
-  const lifetime = unqualifiedNoCache(cc) ? 0 : Math.min(lifetimeMs, rule.ttlMs)
-  // Only a 200 is revalidated (a 304 is what a conditional request can bring).
-  const revalidable = status === 200 && hasOriginValidator(headers)
-  if (lifetime - ageMs <= 0 && !revalidable) return undefined
-  const cachedAt = responseTime - ageMs
-  const windows = windowsOf(cc, rule)
-  const keep = Math.max(windows.swrMs, windows.sieMs, revalidable ? rule.ttlMs : 0)
-  return { cachedAt, staleAt: cachedAt + lifetime, staleMs: keep }
-}
+// What a fill makes of the origin's response is fill-response.ts' and
+// origin-times.ts'; re-exported for this module's callers.
+export { type FillInit, ownHeaders } from './fill-response'
+export { hasOriginValidator, originEtag, originTimes } from './origin-times'
 
 /** What the engine does with a finished fill. */
 export interface FillSink {
@@ -168,23 +82,7 @@ export class Fill {
   /** How long the origin took, from the fill's start to the end of its body (0 until then). */
   originSeconds = 0
 
-  constructor(
-    sink: FillSink,
-    init: {
-      rule: CompiledCacheRule
-      key: string
-      path: string
-      fence: FillFence
-      flight?: Flight
-      remote?: RemoteFence
-      stale?: CacheEntry
-      base?: CacheEntry
-      revalidation?: boolean
-      flightKey?: string
-      /** Origin-driven rules: the request's headers as the client sent them. */
-      request?: IncomingHttpHeaders
-    },
-  ) {
+  constructor(sink: FillSink, init: FillInit) {
     this.#sink = sink
     this.rule = init.rule
     this.key = init.key
@@ -226,14 +124,7 @@ export class Fill {
   conditionalHeaders(): { 'if-none-match'?: string; 'if-modified-since'?: string } | undefined {
     const base = this.#base
     if (base === undefined || base.status !== 200 || !this.#sink.staleUsable(base)) return undefined
-    const out: { 'if-none-match'?: string; 'if-modified-since'?: string } = {}
-    const etag = originEtag(base, (body) => this.strongEtag(body))
-    if (etag !== undefined) out['if-none-match'] = etag
-    for (let i = 0; i < base.headers.length; i += 2)
-      if (base.headers[i] === 'last-modified') out['if-modified-since'] = base.headers[i + 1]
-    return out['if-none-match'] === undefined && out['if-modified-since'] === undefined
-      ? undefined
-      : out
+    return validatorsOf(base, (body) => this.strongEtag(body))
   }
 
   /** The stored copy this fill revalidates, if any. */
@@ -270,55 +161,20 @@ export class Fill {
     const base = this.#base
     if (base === undefined || !this.#revalidating)
       throw new Error('notModified() on a fill that did not revalidate a stored copy')
-    const own = this.#outer === undefined ? { ...headers } : ownHeaders(headers, this.#outer)
     this.#status = 304
     this.#headersAt = now
     this.#capturing = false
-    const tag = headerString(own.etag)
-    if (tag !== undefined && !sameEntityTag(tag, base.etag)) {
-      this.#verdict = 'validator-mismatch'
-      this.#storeKey = base.key
-      this.#finish(undefined)
-      return base
-    }
-    const merged = mergeNotModified(base.headers, own)
-    // Judged and timed as the full response would be: the 304's Date and Age count.
-    const full: OutgoingHttpHeaders = { date: headers.date, age: headers.age }
-    for (let i = 0; i < merged.length; i += 2) {
-      const name = merged[i] as string
-      const prior = full[name]
-      const value = merged[i + 1] as string
-      full[name] = prior === undefined ? value : [...[prior].flat().map(String), value]
-    }
-    const etag = originEtag(base, (body) => this.strongEtag(body))
-    if (etag !== undefined) full.etag = etag
-    this.#verdict = responseBypassReason(this.rule, base.status, full)
-    const times =
-      this.#verdict === undefined
-        ? originTimes(this.rule, base.status, full, this.#requestTime, now)
-        : undefined
-    if (this.#verdict === undefined && times === undefined) this.#verdict = 'no-lifetime'
-    const cachedAt = times?.cachedAt ?? now
-    const staleAt = times?.staleAt ?? now
     // The copy's own key (a variant's, when it is one); no index to write.
     this.#storeKey = base.key
-    const entry: CacheEntry = {
-      key: base.key,
-      status: base.status,
-      headers: merged,
-      body: base.body,
-      etag: base.etag,
-      cachedAt,
-      staleAt,
-      deleteAt: staleAt + (times?.staleMs ?? 0),
-      tags: this.fence.tags,
-      tagVersions: this.fence.versions,
-      path: this.path,
-      patternSeq: this.fence.patternSeq,
-      validatedEpoch: 0,
-      size: entrySize(base.key, merged, base.body, this.fence.tags),
-    }
-    this.#finish(this.#verdict === undefined ? entry : undefined)
+    const { entry, verdict } = notModifiedEntry(
+      this.rule,
+      this,
+      base,
+      { headers, outer: this.#outer, requestTime: this.#requestTime, now },
+      (body) => this.strongEtag(body),
+    )
+    this.#verdict = verdict
+    this.#finish(verdict === undefined ? entry : undefined)
     return entry
   }
 
@@ -350,24 +206,19 @@ export class Fill {
     now = Date.now(),
   ): ResponseBypassReason | undefined {
     if (this.#headersAt !== 0) return this.#verdict
-    const own = this.#outer === undefined ? { ...headers } : ownHeaders(headers, this.#outer)
+    const judged = judgeResponse(this.rule, this.key, status, headers, {
+      outer: this.#outer,
+      request: this.#request,
+      requestTime: this.#requestTime,
+      now,
+    })
     this.#status = status
-    this.#headers = own
+    this.#headers = judged.own
     this.#headersAt = now
-    this.#verdict = responseBypassReason(this.rule, status, own)
-    if (this.#verdict === undefined && this.rule.origin) {
-      // Freshness from the full response: Date and Age are not stored, but count.
-      this.#originTimes = originTimes(this.rule, status, headers, this.#requestTime, now)
-      if (this.#originTimes === undefined) this.#verdict = 'no-lifetime'
-      // A `Vary` beyond the keyed headers: stored as the variant this request selects.
-      const names = varyNames(this.rule, own.vary)
-      const primary = primaryKeyOf(this.key)
-      this.#variantNames = names === '*' ? [] : names
-      this.#storeKey =
-        this.#variantNames.length === 0
-          ? primary
-          : variantKey(primary, this.#variantNames, this.#request ?? {})
-    }
+    this.#verdict = judged.verdict
+    this.#originTimes = judged.times
+    this.#variantNames = judged.variantNames
+    this.#storeKey = judged.storeKey
     this.#capturing = this.#verdict === undefined
     if (this.#verdict !== undefined) this.#finish(undefined)
     return this.#verdict
@@ -431,30 +282,20 @@ export class Fill {
     const body =
       this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks)
     this.#chunks = []
-    const headers = storableHeaders(this.#headers)
     const etag =
       headerString(this.#headers.etag) ?? (this.#status === 200 ? this.strongEtag(body) : undefined)
-    const times = this.#originTimes
-    const cachedAt = times?.cachedAt ?? Math.min(this.#headersAt, now)
-    const staleAt = times?.staleAt ?? cachedAt + this.rule.ttlMs
-    const key = this.#storeKey
-    const entry: CacheEntry = {
-      key,
-      status: this.#status,
-      headers,
-      body,
-      etag,
-      cachedAt,
-      staleAt,
-      deleteAt: times === undefined ? cachedAt + this.rule.lifetimeMs : staleAt + times.staleMs,
-      tags: this.fence.tags,
-      tagVersions: this.fence.versions,
-      path: this.path,
-      patternSeq: this.fence.patternSeq,
-      validatedEpoch: 0,
-      size: entrySize(key, headers, body, this.fence.tags),
-    }
-    this.#finish(entry)
+    this.#finish(
+      capturedEntry(this.rule, this, {
+        key: this.#storeKey,
+        status: this.#status,
+        headers: this.#headers,
+        body,
+        etag,
+        times: this.#originTimes,
+        headersAt: this.#headersAt,
+        now,
+      }),
+    )
   }
 
   /**

@@ -9,6 +9,8 @@ import { type BreakerOptions, type BreakerState, CircuitBreaker } from '../tiers
 import type { CoherenceHooks, RemoteFence, RemoteTier, StoredResponse } from '../tiers/remote-tier'
 import type { TierOperation } from './events'
 import type { Fill } from './fill'
+import { HeldReleases } from './held-releases'
+import { OutboxReplay } from './outbox-replay'
 import { storedWindows } from './stale-windows'
 import type { BypassReason } from './status-headers'
 import { isVariantIndex, primaryKeyOf } from './variants'
@@ -20,14 +22,8 @@ const MARKER_MAX_MS = 120_000
 /** Polling a key whose fill lock another process holds: first and longest pause. */
 const POLL_FIRST_MS = 5
 const POLL_MAX_MS = 50
-/** Lock releases held back by an open breaker: at most this many, this old (locks expire anyway). */
-const MAX_HELD_RELEASES = 1000
-const HELD_RELEASE_MAX_AGE_MS = 60_000
-/** Replaying the outbox: first pause after a failed attempt, and the longest. */
-export const REPLAY_FIRST_MS = 100
-export const REPLAY_MAX_MS = 5000
-/** Tags and patterns recorded at most per replayed invalidation (deferred ones are merged). */
-const REPLAY_MAX_NAMES = 500
+
+export { REPLAY_FIRST_MS, REPLAY_MAX_MS } from './outbox-replay'
 
 export type RemoteLookup =
   | { readonly kind: 'hit'; readonly response: StoredResponse }
@@ -75,8 +71,8 @@ export class RemotePath {
   readonly #hooks: CoherenceHooks
   readonly #report: RemoteReport
   readonly #patterns = new Map<string, (path: string) => unknown>()
-  /** Fill locks whose release the open breaker held back (see #holdRelease). */
-  readonly #heldReleases: Array<{ key: string; fence: RemoteFence; at: number }> = []
+  /** Fill locks whose release the open breaker held back. */
+  readonly #held: HeldReleases
   /**
    * Invalidations applied here that the tier could not record
    * (`onInvalidationFailure: 'defer'`). While any is pending, entries are
@@ -84,10 +80,7 @@ export class RemotePath {
    * again are the replay's.
    */
   readonly outbox: InvalidationOutbox
-  #replayTimer: NodeJS.Timeout | undefined
-  #replaying: Promise<void> | undefined
-  #replayPauseMs = REPLAY_FIRST_MS
-  #closed = false
+  readonly #replay: OutboxReplay
 
   constructor(
     tier: RemoteTier,
@@ -96,13 +89,19 @@ export class RemotePath {
     report: RemoteReport,
   ) {
     this.tier = tier
+    this.#held = new HeldReleases(tier)
     this.outbox = new InvalidationOutbox(options.purgeAll)
+    this.#replay = new OutboxReplay(this.outbox, tier, {
+      success: () => this.breaker.success(),
+      failed: (err) => this.#failed('invalidate', err),
+      done: () => this.#held.send(),
+    })
     this.#maxWaitMs = options.maxWaitMs
     this.#hooks = hooks
     this.#report = report
     this.breaker = new CircuitBreaker(options.breaker, (state, previous, failures) => {
       report.breaker(state, previous, failures)
-      if (state === 'closed') this.#sendHeldReleases()
+      if (state === 'closed') this.#held.send()
     })
   }
 
@@ -112,7 +111,7 @@ export class RemotePath {
       onHealthy: () => {
         this.breaker.probeNow(Date.now())
         // The tier answers again: replay now rather than at the end of the pause.
-        if (this.outbox.size > 0 && this.#replaying === undefined) this.#replayIn(0)
+        this.#replay.now()
       },
     })
   }
@@ -234,7 +233,7 @@ export class RemotePath {
    */
   async write(fill: Fill, entry: CacheEntry, index?: CacheEntry): Promise<boolean | undefined> {
     if (this.outbox.size > 0 || !this.breaker.allow(Date.now())) {
-      this.#holdRelease(fill)
+      this.#held.hold(fill)
       return undefined
     }
     const fence = fill.remote as RemoteFence
@@ -260,7 +259,7 @@ export class RemotePath {
    */
   drop(fill: Fill, copy: CacheEntry): void {
     if (!this.breaker.allow(Date.now())) {
-      this.#holdRelease(fill)
+      this.#held.hold(fill)
       return
     }
     const expiring = { ...copy, deleteAt: Date.now() + 2 }
@@ -280,35 +279,13 @@ export class RemotePath {
     // With the breaker open nothing is sent: no marker, and the lock is released
     // once the breaker closes (or expires first, after the tier's lockTtl).
     if (!this.breaker.allow(Date.now())) {
-      this.#holdRelease(fill)
+      this.#held.hold(fill)
       return
     }
     this.tier.abandon(fill.key, fill.remote as RemoteFence, marker).then(
       () => this.breaker.success(),
       (err: unknown) => this.#failed('abandon', err),
     )
-  }
-
-  /**
-   * A fill whose write or abandon the open breaker kept from the tier may hold
-   * the fill lock: left to expire, it would keep other processes waiting for
-   * this fill (polling, up to `coalesce.maxWait`) until the tier's `lockTtl`
-   * runs out, long after Redis answers again. Released as soon as the breaker
-   * closes, in the background (no request waits for it, and the breaker has no
-   * say in it).
-   */
-  #holdRelease(fill: Fill): void {
-    const fence = fill.remote as RemoteFence | undefined
-    if (fence?.lock !== true) return
-    if (this.#heldReleases.length >= MAX_HELD_RELEASES) this.#heldReleases.shift()
-    this.#heldReleases.push({ key: fill.key, fence, at: Date.now() })
-  }
-
-  #sendHeldReleases(): void {
-    const now = Date.now()
-    for (const { key, fence, at } of this.#heldReleases.splice(0)) {
-      if (now - at < HELD_RELEASE_MAX_AGE_MS) this.tier.abandon(key, fence).catch(() => {})
-    }
   }
 
   /**
@@ -324,7 +301,7 @@ export class RemotePath {
       this.#failed('invalidate', err)
       throw err
     }
-    if (this.outbox.size > 0 && this.#replaying === undefined) this.#replayIn(0)
+    this.#replay.now()
   }
 
   /**
@@ -334,66 +311,16 @@ export class RemotePath {
    */
   defer(plan: InvalidationPlan): void {
     this.outbox.add(plan)
-    if (this.#replaying === undefined && this.#replayTimer === undefined)
-      this.#replayIn(this.#replayPauseMs)
+    this.#replay.deferred()
   }
 
-  #replayIn(ms: number): void {
-    if (this.#closed) return
-    clearTimeout(this.#replayTimer)
-    this.#replayTimer = setTimeout(() => {
-      this.#replayTimer = undefined
-      void this.replay()
-    }, ms)
-    // A pending replay never keeps the process alive.
-    this.#replayTimer.unref()
-  }
-
-  /**
-   * Records the outbox in the tier, oldest first (merged in batches); on the
-   * first failure, tries again after a pause. Resolves once this attempt is
-   * over (the outbox empty, or a failure); never rejects.
-   */
+  /** Records the outbox in the tier now (see `OutboxReplay.run`); never rejects. */
   replay(): Promise<void> {
-    if (this.#replaying !== undefined) return this.#replaying
-    const run = this.#replayOnce()
-    this.#replaying = run
-    void run.finally(() => {
-      if (this.#replaying === run) this.#replaying = undefined
-      // Deferred while this attempt was ending: not left without a timer.
-      if (this.outbox.size > 0 && this.#replayTimer === undefined)
-        this.#replayIn(this.#replayPauseMs)
-    })
-    return run
-  }
-
-  async #replayOnce(): Promise<void> {
-    for (;;) {
-      const batch = this.outbox.next(REPLAY_MAX_NAMES)
-      if (batch === undefined) break
-      try {
-        await this.tier.invalidate(batch.plan)
-        this.breaker.success()
-      } catch (err) {
-        this.#failed('invalidate', err)
-        const pause = this.#replayPauseMs
-        this.#replayPauseMs = Math.min(pause * 2, REPLAY_MAX_MS)
-        this.#replayIn(pause)
-        return
-      }
-      this.outbox.done(batch.count)
-      debug('%s: replayed %d deferred invalidations', this.tier.name, batch.count)
-    }
-    this.#replayPauseMs = REPLAY_FIRST_MS
-    this.#sendHeldReleases()
+    return this.#replay.run()
   }
 
   /** Stops the replay's timer; with invalidations pending, makes one last attempt first. */
   async close(): Promise<void> {
-    clearTimeout(this.#replayTimer)
-    this.#replayTimer = undefined
-    if (this.outbox.size > 0) await this.replay()
-    this.#closed = true
-    clearTimeout(this.#replayTimer)
+    await this.#replay.close()
   }
 }

@@ -174,7 +174,8 @@ export interface CompiledKeySpec {
   headers: readonly string[]
 }
 
-interface CompiledRuleBase {
+/** What every compiled rule has: its place, name, path and methods. */
+export interface CompiledRuleBase {
   readonly index: number
   readonly name: string
   readonly path: string

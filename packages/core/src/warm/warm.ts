@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, RequestListener } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { CacheEngine } from '../engine/engine'
+import type { WarmProgress } from '../engine/events'
 import { splitUrl } from '../engine/exchange'
 import { internalExchange } from '../engine/internal-request'
 import { CachetConfigError, describeValue } from '../errors'
@@ -41,14 +42,9 @@ export interface WarmOptions {
   onProgress?: (progress: WarmProgress) => void
 }
 
-/** After each request of a warm-up (the engine's `warm` event). */
-export interface WarmProgress {
-  /** Requests finished, out of `total` (the URLs not skipped). */
-  readonly done: number
-  readonly total: number
-  readonly ok: number
-  readonly failed: number
-}
+// Declared beside the engine's other events (events.ts needs it): warm/
+// imports the engine, never the other way round.
+export type { WarmProgress }
 
 export interface WarmSummary {
   /** URLs requested (skipped ones not included). */

@@ -1,0 +1,64 @@
+import type { CacheStats, RuleStats } from '../events'
+import type { RuleMetrics } from '../metrics'
+import type { EngineState } from './state'
+
+// `stats()`: a snapshot of the engine's counters (those `outcomes.ts` and the
+// other stages keep) and of its tiers' state.
+
+/** One cache rule's counters, with its hit ratio. */
+function ruleStats(name: string, m: RuleMetrics): RuleStats {
+  const served = m.hits + m.staleRevalidate + m.staleError
+  const total = served + m.misses
+  return {
+    name,
+    hits: { memory: m.hitsMemory, shared: m.hitsShared },
+    misses: m.misses,
+    stale: { revalidate: m.staleRevalidate, error: m.staleError },
+    bypasses: Object.fromEntries(m.bypasses),
+    stores: { memory: m.storesMemory, shared: m.storesShared },
+    hitRatio: total === 0 ? 0 : served / total,
+    savedSeconds: m.savedSeconds,
+  }
+}
+
+/** A snapshot of the engine's counters and tier state. */
+export function stats(s: EngineState): CacheStats {
+  const c = s.counters
+  const l1 = s.l1
+  const remote = s.remote
+  return {
+    l1:
+      l1 === undefined
+        ? undefined
+        : {
+            entries: l1.size,
+            bytes: l1.bytes,
+            maxBytes: l1.maxBytes,
+            evictions: l1.evictions,
+          },
+    l2:
+      remote === undefined
+        ? undefined
+        : {
+            name: remote.tier.name,
+            breaker: remote.breaker.state,
+            breakerOpened: remote.breaker.opened,
+            breakerRejected: remote.breaker.rejected,
+            errors: { ...c.errors },
+            timeouts: c.timeouts,
+            trusted: remote.tier.trusted(),
+            outbox: {
+              pending: remote.outbox.size,
+              deferred: remote.outbox.deferred,
+              replayed: remote.outbox.replayed,
+              overflows: remote.outbox.overflows,
+            },
+          },
+    stale: { ...c.stale },
+    revalidations: { ...c.revalidations },
+    rules: s.rules.rules.flatMap((r) =>
+      r.kind === 'cache' ? [ruleStats(r.name, s.metrics[r.index] as RuleMetrics)] : [],
+    ),
+    invalidations: { ...s.invalidations },
+  }
+}

@@ -1,0 +1,102 @@
+import { describeValue } from '../errors'
+import { parseDuration, parseSize } from '../options/units'
+import { compileCacheControl } from './cache-control-option'
+import { compileTags } from './compile-tags'
+import type { CompiledPath } from './path-pattern'
+import { compileIgnoreCookies, compileKey, DEFAULT_IGNORES_COOKIE } from './request-options'
+import { type ProxyView, viewHeaders } from './request-view'
+import { checkBoolean, headerNames, type RuleContext } from './rule-context'
+import { DEFAULT_MAX_BODY_SIZE, DEFAULT_ORIGIN_MAX_TTL, type RuleDefaults } from './rule-options'
+import type { CacheRule, CompiledCacheRule, CompiledRuleBase } from './types'
+
+/** What is wrong with a `statuses` value, if anything (shared with `defaults.statuses`). */
+export function statusesProblem(value: unknown): string | undefined {
+  if (!Array.isArray(value) || value.length === 0) {
+    return `expected a non-empty array of status codes, got ${describeValue(value)}`
+  }
+  for (const s of value) {
+    if (!Number.isInteger(s) || s < 200 || s > 499 || s === 206 || s === 304) {
+      return `expected status codes from 200 to 499 (5xx, 206 and 304 are never stored), got ${describeValue(s)}`
+    }
+  }
+  return undefined
+}
+
+function compileStatuses(ctx: RuleContext, value: unknown): Set<number> {
+  const problem = statusesProblem(value)
+  if (problem !== undefined) ctx.fail('statuses', problem)
+  return new Set(value as number[])
+}
+
+/** A stale window: a duration of 0 or more (parseDuration refuses negatives), 0 when absent. */
+function staleWindow(ctx: RuleContext, option: string, value: unknown): number {
+  return value === undefined ? 0 : ctx.check(option, parseDuration(value))
+}
+
+/**
+ * The options of a cache rule (one with a ttl, its own or the defaults'),
+ * after the ones every rule has (`base`: name, path, methods). `rule` has
+ * the defaults merged in already; `defaults` is for the messages that name
+ * what was given.
+ */
+export function compileCacheRule(
+  ctx: RuleContext,
+  rule: CacheRule,
+  defaults: RuleDefaults,
+  proxy: ProxyView,
+  base: CompiledRuleBase,
+  path: CompiledPath,
+): CompiledCacheRule {
+  const perUser = checkBoolean(ctx, 'perUser', rule.perUser)
+  const origin = rule.ttl === 'origin'
+  if (!origin && rule.maxTtl !== undefined)
+    ctx.fail('maxTtl', "only a rule with ttl: 'origin' has a maxTtl (the ttl is the lifetime)")
+  const ttlMs = origin
+    ? ctx.check('maxTtl', parseDuration(rule.maxTtl ?? DEFAULT_ORIGIN_MAX_TTL))
+    : ctx.check('ttl', parseDuration(rule.ttl ?? defaults.ttl))
+  if (ttlMs <= 0) {
+    if (origin)
+      ctx.fail('maxTtl', `expected more than 0 seconds, got ${describeValue(rule.maxTtl)}`)
+    ctx.fail(
+      'ttl',
+      `expected more than 0 seconds or 'origin', got ${describeValue(rule.ttl ?? defaults.ttl)}`,
+    )
+  }
+  const staleWhileRevalidateMs = staleWindow(ctx, 'staleWhileRevalidate', rule.staleWhileRevalidate)
+  const staleIfErrorMs = staleWindow(ctx, 'staleIfError', rule.staleIfError)
+  const key = compileKey(ctx, rule.key)
+  const allowCredentials = checkBoolean(ctx, 'allowCredentials', rule.allowCredentials)
+  const passHeaders = headerNames(ctx, 'passHeaders', rule.passHeaders ?? [])
+  return {
+    ...base,
+    kind: 'cache',
+    ttlMs,
+    origin,
+    staleWhileRevalidateMs,
+    staleIfErrorMs,
+    // Origin-driven copies may also be kept for their own RFC 5861 windows, each at most maxTtl.
+    lifetimeMs: ttlMs + Math.max(staleWhileRevalidateMs, staleIfErrorMs, origin ? ttlMs : 0),
+    statuses: compileStatuses(ctx, rule.statuses ?? defaults.statuses ?? [200]),
+    maxBodySize: ctx.check(
+      'maxBodySize',
+      parseSize(rule.maxBodySize ?? defaults.maxBodySize ?? DEFAULT_MAX_BODY_SIZE),
+    ),
+    key,
+    perUser,
+    allowCredentials,
+    compress: checkBoolean(ctx, 'compress', rule.compress),
+    ...(rule.cacheControl === undefined
+      ? {}
+      : { cacheControl: compileCacheControl(ctx, rule.cacheControl, origin, perUser) }),
+    passHeaders,
+    viewHeaders: viewHeaders(key.headers, passHeaders, perUser || allowCredentials, proxy),
+    // A header the rule keys itself is keyed once, as the rule says.
+    proxyKey: proxy.keyed.filter((n) => !key.headers.includes(n)),
+    ignoresCookie:
+      rule.ignoreCookies === undefined
+        ? DEFAULT_IGNORES_COOKIE
+        : compileIgnoreCookies(ctx, rule.ignoreCookies),
+    tags: compileTags(ctx, 'tags', rule.tags ?? [], path, perUser),
+    routeTag: `#route:${base.name}`,
+  }
+}
