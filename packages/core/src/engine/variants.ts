@@ -4,6 +4,10 @@ import { entrySize } from '../entry/entry'
 import { headerString } from '../http/headers'
 import { normalizeHeaderValue } from '../rules/key'
 import type { CompiledCacheRule } from '../rules/types'
+import { primaryKeyOf, VARIANT_SEPARATOR } from '../tiers/variant-key'
+
+// The separator and a key's URI part live below the engine: the tiers place variants by them.
+export { primaryKeyOf, VARIANT_SEPARATOR }
 
 /**
  * Origin-driven rules store the variants a response's `Vary` names (RFC 9111
@@ -18,23 +22,8 @@ import type { CompiledCacheRule } from '../rules/types'
 /** The status of a variant index entry (never a response's). */
 export const VARIANT_INDEX_STATUS = 0
 
-/**
- * Separates a URI's key from the variant's part. No key contains it: a
- * request line and header values cannot carry NUL (RFC 9110 §5.5), and the
- * namespace and rule names are checked at start-up to be free of control
- * characters. A tier places a variant with its URI's key (`primaryKeyOf`):
- * in a sharded Redis both live in one shard, under one fence.
- */
-export const VARIANT_SEPARATOR = '\u0000'
-
 export function isVariantIndex(entry: StoredResponse): boolean {
   return entry.status === VARIANT_INDEX_STATUS
-}
-
-/** The URI's key of a key: itself, or the part of a variant key before the separator. */
-export function primaryKeyOf(key: string): string {
-  const at = key.indexOf(VARIANT_SEPARATOR)
-  return at === -1 ? key : key.slice(0, at)
 }
 
 /**

@@ -1,2 +1,2 @@
-export type { KeyvStore, KeyvTierOptions } from './keyv-tier'
 export { KeyvTier, keyvTier } from './keyv-tier'
+export type { KeyvStore, KeyvTierOptions } from './options'

@@ -49,163 +49,43 @@
  * (`JSON.stringify` turns a Buffer into an array of numbers), a store without
  * serialization or a compression adapter may not; a string survives them all.
  */
-import { randomBytes, randomInt } from 'node:crypto'
-import { CachetInvalidationError, describeValue } from '../errors'
+import { CachetInvalidationError } from '../errors'
 import type { ResponseBypassReason } from '../http/storable'
 import type { InvalidationPlan } from '../invalidation/local-state'
 import { withDeadline } from '../tiers/deadline'
-import { decodeEnvelope, decodeEnvelopeFence, encodeEnvelope } from '../tiers/envelope'
-import { TierKeyspace } from '../tiers/keyspace'
 import type { RemoteFence, RemoteRead, RemoteTier, StoredResponse } from '../tiers/remote-tier'
-import { TierOptionChecker } from '../tiers/tier-options'
 import { TierPrefix, type TierScope } from '../tiers/tier-prefix'
+import { KeyvEntries } from './entries'
+import { KeyvFillLock } from './fill-lock'
+import { KeyvKeyspace, newVersion } from './keyspace'
+import { type KeyvSettings, type KeyvStore, type KeyvTierOptions, keyvSettings } from './options'
+import { appendPatterns } from './pattern-log'
+
+export type { KeyvStore, KeyvTierOptions } from './options'
 
 /**
- * What the tier uses of a Keyv instance, Keyv 5 or 6: the two majors'
- * classes do not type-check against each other, so the option is typed by
- * the calls made (`get` of one key or of a list, `set` with a TTL in ms,
- * `delete`). At run time it must be a `Keyv`, not a bare storage adapter.
+ * The Keyv shared tier: `store: { l1: { maxTtl: '5s' }, l2: keyvTier({ store: keyv }) }`.
+ * Its entries (entries.ts), fill lock (fill-lock.ts) and pattern log
+ * (pattern-log.ts) each have their own module.
  */
-export interface KeyvStore {
-  get(key: string): Promise<unknown>
-  get(keys: string[]): Promise<unknown[]>
-  set(key: string, value: string | number, ttl?: number): Promise<boolean>
-  delete(key: string): Promise<boolean>
-}
-
-export interface KeyvTierOptions {
-  /** Any Keyv instance (Keyv 5 or 6: `new Keyv(...)`); cachet never closes it. */
-  store: KeyvStore
-  /**
-   * Prefix of every key cachet writes (inside Keyv's own namespace): entries,
-   * tag versions, the pattern log, locks. Default: the cache's `namespace`,
-   * itself `'cachet'` by default; a different explicit `namespace` is refused.
-   */
-  prefix?: string
-  /** Lifetime of the fill lock. Default `'5s'`. */
-  lockTtl?: number | string
-  /** Lifetime of a tag's version record (never extended; see above). Default `'1d'`. */
-  tagTtl?: number | string
-  /** Deadlines: `read` (default 250 ms: several round trips), `write` (1 s), `invalidate` (2 s). */
-  timeouts?: { read?: number | string; write?: number | string; invalidate?: number | string }
-  /** Pattern invalidations kept; entries older than the oldest are misses. Default 1000. */
-  patternLogSize?: number
-}
-
-interface KeyvFence extends RemoteFence {
-  readonly token: string
-  readonly tags: readonly string[]
-  readonly versions: readonly string[]
-  readonly patternSeq: number
-}
-
-/** `<prefix>:plog`: the sequence just before the first item, then `[sequence, pattern]` pairs. */
-interface PatternLogRecord {
-  from: number
-  items: Array<[number, string]>
-}
-
-/**
- * The records under one prefix, as the Redis tier names them but without its
- * Cluster hash tag: `<prefix>:e:<hash>` (entry), `:l:` (lock), `:m:` (marker),
- * `<prefix>:t:<tag>`, `<prefix>:pseq`, `<prefix>:plog`. Entry, lock and marker
- * use a SHA-256 of the engine's key (long, and it can hold user ids).
- */
-export class KeyvKeyspace extends TierKeyspace {
-  readonly patternSeq: string
-
-  constructor(prefix: string) {
-    super(prefix)
-    this.patternSeq = `${prefix}:pseq`
-  }
-}
-
-// Annotated so that `check.fail()` narrows like a `never` call.
-const check: TierOptionChecker = new TierOptionChecker('keyvTier')
-
-const newVersion = () => randomBytes(8).toString('hex')
-/** A fresh log starts at a random sequence, so no entry of an older log can match it. */
-const newBase = () => randomInt(0, 2 ** 40)
-const step = () => randomInt(1, 65_537)
-
-function toSeq(value: unknown): number | undefined {
-  const n = typeof value === 'string' ? Number(value) : value
-  return typeof n === 'number' && Number.isSafeInteger(n) ? n : undefined
-}
-
-function parseLog(value: unknown): PatternLogRecord | undefined {
-  if (typeof value !== 'string') return undefined
-  try {
-    const log = JSON.parse(value) as PatternLogRecord
-    if (toSeq(log.from) === undefined || !Array.isArray(log.items)) return undefined
-    return log
-  } catch {
-    return undefined
-  }
-}
-
-const lastSeq = (log: PatternLogRecord) => log.items.at(-1)?.[0] ?? log.from
-
-/** The patterns logged after `seq`; `undefined` when `seq` is not in the log (not all known). */
-function patternsAfter(log: PatternLogRecord, seq: number): string[] | undefined {
-  if (seq !== log.from && !log.items.some((item) => item[0] === seq)) return undefined
-  return log.items.filter((item) => item[0] > seq).map((item) => item[1])
-}
-
-/** The Keyv shared tier: `store: { l1: { maxTtl: '5s' }, l2: keyvTier({ store: keyv }) }`. */
 export class KeyvTier implements RemoteTier {
   readonly name = 'keyv'
   readonly coherent = false
   readonly #store: KeyvStore
   readonly #prefix: TierPrefix
+  readonly #settings: KeyvSettings
   /** Built on first use, once the prefix is known (it may come from `attach()`). */
   #keyspace: KeyvKeyspace | undefined
-  readonly #lockMs: number
-  readonly #tagTtlMs: number
-  readonly #readMs: number
-  readonly #writeMs: number
-  readonly #invalidateMs: number
-  readonly #patternLogSize: number
-  /** Fill locks this process holds or is taking: exact within the process. */
-  readonly #locks = new Map<string, { token: string; until: number }>()
-  readonly #id = randomBytes(4).toString('hex')
-  #tokens = 0
+  readonly #entries: KeyvEntries
   #invalidations: Promise<unknown> = Promise.resolve()
 
   constructor(options: KeyvTierOptions) {
-    if (typeof options !== 'object' || options === null)
-      check.fail('options', `expected an object, got ${describeValue(options)}`)
-    const known = ['store', 'prefix', 'lockTtl', 'tagTtl', 'timeouts', 'patternLogSize']
-    for (const k of Object.keys(options))
-      if (!known.includes(k)) check.fail(k, `unknown option (expected one of ${known.join(', ')})`)
-    // A Keyv, not a bare store adapter or Map: the tier relies on Keyv's
-    // serialization, TTLs and `get([...keys])`. Keyv 5 has `opts`, Keyv 6
-    // `getRaw` (which no storage adapter has; both have `hooks`).
-    const store = options.store as
-      | (Partial<KeyvStore> & { hooks?: unknown; opts?: unknown; getRaw?: unknown })
-      | undefined
-    if (
-      typeof store !== 'object' ||
-      store === null ||
-      typeof store.get !== 'function' ||
-      typeof store.set !== 'function' ||
-      typeof store.delete !== 'function' ||
-      typeof store.hooks !== 'object' ||
-      (typeof store.opts !== 'object' && typeof store.getRaw !== 'function')
-    ) {
-      check.fail('store', `expected a Keyv instance (new Keyv(...)), got ${describeValue(store)}`)
-    }
-    this.#prefix = new TierPrefix(
-      'keyvTier',
-      options.prefix === undefined ? undefined : check.prefix(options.prefix),
-    )
-    this.#lockMs = check.duration('lockTtl', options.lockTtl, '5s')
-    this.#tagTtlMs = check.duration('tagTtl', options.tagTtl, '1d', false)
-    this.#readMs = check.duration('timeouts.read', options.timeouts?.read, '250ms')
-    this.#writeMs = check.duration('timeouts.write', options.timeouts?.write, '1s')
-    this.#invalidateMs = check.duration('timeouts.invalidate', options.timeouts?.invalidate, '2s')
-    this.#patternLogSize = check.count('patternLogSize', options.patternLogSize, 1000)
-    this.#store = options.store
+    this.#settings = keyvSettings(options)
+    this.#prefix = new TierPrefix('keyvTier', this.#settings.prefix)
+    this.#store = this.#settings.store
+    const keys = () => this.#keys
+    const lock = new KeyvFillLock(this.#store, keys, this.#settings.lockMs)
+    this.#entries = new KeyvEntries(this.#store, keys, lock, this.#settings)
   }
 
   /** Takes the engine's namespace as the prefix, unless the tier has its own (see `TierPrefix`). */
@@ -238,132 +118,11 @@ export class KeyvTier implements RemoteTier {
     tags: readonly string[],
     options: { lock: boolean; skipEntry?: boolean },
   ): Promise<RemoteRead> {
-    return withDeadline('read', this.#readMs, this.#read(key, tags, options))
-  }
-
-  async #read(
-    key: string,
-    tags: readonly string[],
-    options: { lock: boolean; skipEntry?: boolean },
-  ): Promise<RemoteRead> {
-    const k = this.#keys
-    const h = k.hash(key)
-    const tagKeys = tags.map((t) => k.tag(t))
-    const [raw, pseqRaw, markerRaw, lockRaw, ...current] = (await this.#store.get([
-      k.entry(h),
-      k.patternSeq,
-      k.marker(h),
-      k.lock(h),
-      ...tagKeys,
-    ])) as unknown[]
-    let pseq = toSeq(pseqRaw)
-    if (!options.skipEntry && raw !== undefined && raw !== null) {
-      const hit = await this.#validEntry(raw, tags, current, pseq)
-      if (hit === 'corrupt') await this.#store.delete(k.entry(h)).catch(() => false)
-      else if (hit !== undefined) return hit
-    }
-    // A miss: the fence records the versions now (creating missing tag records).
-    const versions = current.map((v) => (typeof v === 'string' && v !== '' ? v : undefined))
-    const creating: Array<Promise<unknown>> = []
-    const fenceVersions = versions.map((v, i) => {
-      if (v !== undefined) return v
-      const fresh = newVersion()
-      creating.push(this.#store.set(tagKeys[i] as string, fresh, this.#tagTtlMs))
-      return fresh
-    })
-    if (pseq === undefined) {
-      const log = parseLog(await this.#store.get(k.patternLog))
-      pseq = log === undefined ? newBase() : lastSeq(log)
-      creating.push(this.#store.set(k.patternSeq, pseq))
-    }
-    await Promise.all(creating)
-    const marker = typeof markerRaw === 'string' && markerRaw !== '' ? markerRaw : undefined
-    let lock: 'acquired' | 'busy' | 'none' = 'none'
-    const token = `${this.#id}:${++this.#tokens}`
-    if (marker === undefined && options.lock) lock = await this.#lock(h, token, lockRaw)
-    const fence: KeyvFence = {
-      lock: lock === 'acquired',
-      token: lock === 'acquired' ? token : '',
-      tags,
-      versions: fenceVersions,
-      patternSeq: pseq,
-    }
-    return marker === undefined
-      ? { kind: 'miss', fence, lock }
-      : { kind: 'miss', fence, lock, marker: marker as ResponseBypassReason }
-  }
-
-  /** The hit, `undefined` when the entry is no longer valid, `'corrupt'` when unreadable. */
-  async #validEntry(
-    raw: unknown,
-    tags: readonly string[],
-    current: readonly unknown[],
-    pseq: number | undefined,
-  ): Promise<RemoteRead | 'corrupt' | undefined> {
-    const buf = typeof raw === 'string' ? Buffer.from(raw, 'base64') : undefined
-    const meta = buf && decodeEnvelopeFence(buf)
-    const response = meta && buf && decodeEnvelope(buf)
-    if (meta === undefined || response === undefined) return 'corrupt'
-    if (meta.t.length !== tags.length) return undefined
-    for (let i = 0; i < tags.length; i++)
-      if (meta.t[i] !== tags[i] || meta.v[i] !== current[i]) return undefined
-    if (pseq === undefined) return undefined
-    if (meta.p === pseq) return { kind: 'hit', response, patternsSince: [] }
-    const log = parseLog(await this.#store.get(this.#keys.patternLog))
-    const since = log && patternsAfter(log, meta.p)
-    // The patterns since this entry are no longer all known: a miss.
-    return since === undefined ? undefined : { kind: 'hit', response, patternsSince: since }
-  }
-
-  /** Set-if-absent without atomicity: exact in this process, best effort across processes. */
-  async #lock(h: string, token: string, seen: unknown): Promise<'acquired' | 'busy' | 'none'> {
-    const now = Date.now()
-    const local = this.#locks.get(h)
-    if ((local !== undefined && local.until > now) || typeof seen === 'string') return 'busy'
-    if (this.#locks.size >= 1000)
-      for (const [key, l] of this.#locks) if (l.until <= now) this.#locks.delete(key)
-    this.#locks.set(h, { token, until: now + this.#lockMs })
-    const lockKey = this.#keys.lock(h)
-    await this.#store.set(lockKey, token, this.#lockMs)
-    const holder = await this.#store.get(lockKey)
-    if (holder === token) return 'acquired'
-    if (this.#locks.get(h)?.token === token) this.#locks.delete(h)
-    // Someone else's token: busy. Nothing readable (a failing store): go on without a lock.
-    return typeof holder === 'string' ? 'busy' : 'none'
-  }
-
-  async #unlock(h: string, token: string): Promise<void> {
-    if (token === '') return
-    if (this.#locks.get(h)?.token === token) this.#locks.delete(h)
-    const lockKey = this.#keys.lock(h)
-    if ((await this.#store.get(lockKey)) === token) await this.#store.delete(lockKey)
+    return this.#entries.read(key, tags, options)
   }
 
   write(key: string, response: StoredResponse, fence: RemoteFence): Promise<boolean> {
-    return withDeadline('write', this.#writeMs, this.#write(key, response, fence as KeyvFence))
-  }
-
-  async #write(key: string, response: StoredResponse, fence: KeyvFence): Promise<boolean> {
-    const k = this.#keys
-    const h = k.hash(key)
-    try {
-      const px = response.deleteAt - Date.now()
-      if (px <= 0) return false
-      const [pseq, ...current] = (await this.#store.get([
-        k.patternSeq,
-        ...fence.tags.map((t) => k.tag(t)),
-      ])) as unknown[]
-      if (toSeq(pseq) !== fence.patternSeq) return false
-      for (let i = 0; i < fence.versions.length; i++)
-        if (current[i] !== fence.versions[i]) return false
-      // Not atomic with the check above (see the top of this file).
-      const envelope = encodeEnvelope(response, fence.versions, fence.patternSeq)
-      const stored = await this.#store.set(k.entry(h), envelope.toString('base64'), Math.ceil(px))
-      if (stored) await this.#store.delete(k.marker(h))
-      return stored
-    } finally {
-      await this.#unlock(h, fence.token)
-    }
+    return this.#entries.write(key, response, fence)
   }
 
   abandon(
@@ -371,24 +130,13 @@ export class KeyvTier implements RemoteTier {
     remote: RemoteFence,
     marker?: { reason: ResponseBypassReason; ms: number },
   ): Promise<void> {
-    const fence = remote as KeyvFence
-    if (fence.token === '' && marker === undefined) return Promise.resolve()
-    const h = this.#keys.hash(key)
-    return withDeadline(
-      'abandon',
-      this.#writeMs,
-      (async () => {
-        await this.#unlock(h, fence.token)
-        if (marker !== undefined && marker.ms > 0)
-          await this.#store.set(this.#keys.marker(h), marker.reason, Math.ceil(marker.ms))
-      })(),
-    )
+    return this.#entries.abandon(key, remote, marker)
   }
 
   /** Durable once the store's `set` resolved `true` for every record; one at a time in this process. */
   invalidate(plan: InvalidationPlan): Promise<void> {
     const run = this.#invalidations.then(() =>
-      withDeadline('invalidate', this.#invalidateMs, this.#invalidate(plan)),
+      withDeadline('invalidate', this.#settings.invalidateMs, this.#invalidate(plan)),
     )
     this.#invalidations = run.catch(() => {})
     return run.catch((err: Error) => {
@@ -404,38 +152,11 @@ export class KeyvTier implements RemoteTier {
     const k = this.#keys
     // Blind writes of fresh versions: concurrent invalidations cannot undo each other.
     const results = await Promise.all(
-      plan.tags.map((t) => this.#store.set(k.tag(t), newVersion(), this.#tagTtlMs)),
+      plan.tags.map((t) => this.#store.set(k.tag(t), newVersion(), this.#settings.tagTtlMs)),
     )
     if (results.includes(false)) throw new Error('the store did not accept a tag version')
-    if (plan.patterns.length > 0) await this.#appendPatterns(plan.patterns)
-  }
-
-  async #appendPatterns(patterns: readonly string[]): Promise<void> {
-    const k = this.#keys
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const [pseqRaw, logRaw] = (await this.#store.get([k.patternSeq, k.patternLog])) as unknown[]
-      const log = parseLog(logRaw) ?? { from: toSeq(pseqRaw) ?? newBase(), items: [] }
-      let seq = lastSeq(log)
-      const items = [...log.items]
-      for (const p of patterns) {
-        seq += step()
-        items.push([seq, p])
-      }
-      const dropped = items.length - this.#patternLogSize
-      const next: PatternLogRecord = {
-        from: dropped > 0 ? (items[dropped - 1] as [number, string])[0] : log.from,
-        items: dropped > 0 ? items.slice(dropped) : items,
-      }
-      // The log first: a reader that sees the new sequence finds it in the log.
-      if (!(await this.#store.set(k.patternLog, JSON.stringify(next))))
-        throw new Error('the store did not accept the pattern log')
-      if (!(await this.#store.set(k.patternSeq, seq)))
-        throw new Error('the store did not accept the pattern sequence')
-      // Another process may have rewritten the log from the same old copy: check, repair.
-      const back = parseLog(await this.#store.get(k.patternLog))
-      if (back?.items.some((item) => item[0] === seq && item[1] === patterns.at(-1))) return
-    }
-    throw new Error('the pattern log kept being overwritten by concurrent invalidations')
+    if (plan.patterns.length > 0)
+      await appendPatterns(this.#store, k, plan.patterns, this.#settings.patternLogSize)
   }
 }
 

@@ -1,5 +1,6 @@
 export { decodeEnvelope, ENVELOPE_MAGIC, encodeEnvelope } from '../tiers/envelope'
+export { sentinelOptions } from './clients'
 export { Keyspace as RedisKeyspace, shardIndex, shardKeyspaces } from './keyspace'
-export type { RedisTierOptions } from './redis-tier'
-export { RedisTier, redisTier, sentinelOptions } from './redis-tier'
+export type { RedisTierOptions } from './options'
+export { RedisTier, redisTier } from './redis-tier'
 export { shardTags, slotOf } from './slot'

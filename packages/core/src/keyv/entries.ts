@@ -1,0 +1,170 @@
+import { randomBytes } from 'node:crypto'
+import type { ResponseBypassReason } from '../http/storable'
+import { withDeadline } from '../tiers/deadline'
+import { decodeEnvelope, decodeEnvelopeFence, encodeEnvelope } from '../tiers/envelope'
+import type { RemoteFence, RemoteRead, StoredResponse } from '../tiers/remote-tier'
+import type { KeyvFillLock } from './fill-lock'
+import { type KeyvKeyspace, newVersion } from './keyspace'
+import type { KeyvSettings, KeyvStore } from './options'
+import { lastSeq, newBase, parseLog, patternsAfter, toSeq } from './pattern-log'
+
+interface KeyvFence extends RemoteFence {
+  readonly token: string
+  readonly tags: readonly string[]
+  readonly versions: readonly string[]
+  readonly patternSeq: number
+}
+
+type EntrySettings = Pick<KeyvSettings, 'readMs' | 'writeMs' | 'tagTtlMs'>
+
+/**
+ * The entries of the Keyv tier: a read checks the entry against its tags'
+ * versions and the pattern log, or hands out the fence of a fill (creating
+ * missing tag records, and taking the fill lock); a write checks the fence,
+ * then stores (not atomically: see keyv-tier.ts); an abandon releases the
+ * lock and may leave the "could not be stored" marker.
+ */
+export class KeyvEntries {
+  readonly #store: KeyvStore
+  readonly #keys: () => KeyvKeyspace
+  readonly #lock: KeyvFillLock
+  readonly #opts: EntrySettings
+  readonly #id = randomBytes(4).toString('hex')
+  #tokens = 0
+
+  /** `keys`: the tier's keyspace, built once its prefix is known. */
+  constructor(store: KeyvStore, keys: () => KeyvKeyspace, lock: KeyvFillLock, opts: EntrySettings) {
+    this.#store = store
+    this.#keys = keys
+    this.#lock = lock
+    this.#opts = opts
+  }
+
+  read(
+    key: string,
+    tags: readonly string[],
+    options: { lock: boolean; skipEntry?: boolean },
+  ): Promise<RemoteRead> {
+    return withDeadline('read', this.#opts.readMs, this.#read(key, tags, options))
+  }
+
+  async #read(
+    key: string,
+    tags: readonly string[],
+    options: { lock: boolean; skipEntry?: boolean },
+  ): Promise<RemoteRead> {
+    const k = this.#keys()
+    const h = k.hash(key)
+    const tagKeys = tags.map((t) => k.tag(t))
+    const [raw, pseqRaw, markerRaw, lockRaw, ...current] = (await this.#store.get([
+      k.entry(h),
+      k.patternSeq,
+      k.marker(h),
+      k.lock(h),
+      ...tagKeys,
+    ])) as unknown[]
+    let pseq = toSeq(pseqRaw)
+    if (!options.skipEntry && raw !== undefined && raw !== null) {
+      const hit = await this.#validEntry(raw, tags, current, pseq)
+      if (hit === 'corrupt') await this.#store.delete(k.entry(h)).catch(() => false)
+      else if (hit !== undefined) return hit
+    }
+    // A miss: the fence records the versions now (creating missing tag records).
+    const versions = current.map((v) => (typeof v === 'string' && v !== '' ? v : undefined))
+    const creating: Array<Promise<unknown>> = []
+    const fenceVersions = versions.map((v, i) => {
+      if (v !== undefined) return v
+      const fresh = newVersion()
+      creating.push(this.#store.set(tagKeys[i] as string, fresh, this.#opts.tagTtlMs))
+      return fresh
+    })
+    if (pseq === undefined) {
+      const log = parseLog(await this.#store.get(k.patternLog))
+      pseq = log === undefined ? newBase() : lastSeq(log)
+      creating.push(this.#store.set(k.patternSeq, pseq))
+    }
+    await Promise.all(creating)
+    const marker = typeof markerRaw === 'string' && markerRaw !== '' ? markerRaw : undefined
+    let lock: 'acquired' | 'busy' | 'none' = 'none'
+    const token = `${this.#id}:${++this.#tokens}`
+    if (marker === undefined && options.lock) lock = await this.#lock.take(h, token, lockRaw)
+    const fence: KeyvFence = {
+      lock: lock === 'acquired',
+      token: lock === 'acquired' ? token : '',
+      tags,
+      versions: fenceVersions,
+      patternSeq: pseq,
+    }
+    return marker === undefined
+      ? { kind: 'miss', fence, lock }
+      : { kind: 'miss', fence, lock, marker: marker as ResponseBypassReason }
+  }
+
+  /** The hit, `undefined` when the entry is no longer valid, `'corrupt'` when unreadable. */
+  async #validEntry(
+    raw: unknown,
+    tags: readonly string[],
+    current: readonly unknown[],
+    pseq: number | undefined,
+  ): Promise<RemoteRead | 'corrupt' | undefined> {
+    const buf = typeof raw === 'string' ? Buffer.from(raw, 'base64') : undefined
+    const meta = buf && decodeEnvelopeFence(buf)
+    const response = meta && buf && decodeEnvelope(buf)
+    if (meta === undefined || response === undefined) return 'corrupt'
+    if (meta.t.length !== tags.length) return undefined
+    for (let i = 0; i < tags.length; i++)
+      if (meta.t[i] !== tags[i] || meta.v[i] !== current[i]) return undefined
+    if (pseq === undefined) return undefined
+    if (meta.p === pseq) return { kind: 'hit', response, patternsSince: [] }
+    const log = parseLog(await this.#store.get(this.#keys().patternLog))
+    const since = log && patternsAfter(log, meta.p)
+    // The patterns since this entry are no longer all known: a miss.
+    return since === undefined ? undefined : { kind: 'hit', response, patternsSince: since }
+  }
+
+  write(key: string, response: StoredResponse, fence: RemoteFence): Promise<boolean> {
+    return withDeadline('write', this.#opts.writeMs, this.#write(key, response, fence as KeyvFence))
+  }
+
+  async #write(key: string, response: StoredResponse, fence: KeyvFence): Promise<boolean> {
+    const k = this.#keys()
+    const h = k.hash(key)
+    try {
+      const px = response.deleteAt - Date.now()
+      if (px <= 0) return false
+      const [pseq, ...current] = (await this.#store.get([
+        k.patternSeq,
+        ...fence.tags.map((t) => k.tag(t)),
+      ])) as unknown[]
+      if (toSeq(pseq) !== fence.patternSeq) return false
+      for (let i = 0; i < fence.versions.length; i++)
+        if (current[i] !== fence.versions[i]) return false
+      // Not atomic with the check above (see the top of keyv-tier.ts).
+      const envelope = encodeEnvelope(response, fence.versions, fence.patternSeq)
+      const stored = await this.#store.set(k.entry(h), envelope.toString('base64'), Math.ceil(px))
+      if (stored) await this.#store.delete(k.marker(h))
+      return stored
+    } finally {
+      await this.#lock.release(h, fence.token)
+    }
+  }
+
+  abandon(
+    key: string,
+    remote: RemoteFence,
+    marker?: { reason: ResponseBypassReason; ms: number },
+  ): Promise<void> {
+    const fence = remote as KeyvFence
+    if (fence.token === '' && marker === undefined) return Promise.resolve()
+    const h = this.#keys().hash(key)
+    return withDeadline(
+      'abandon',
+      this.#opts.writeMs,
+      (async () => {
+        await this.#lock.release(h, fence.token)
+        if (marker !== undefined && marker.ms > 0)
+          await this.#store.set(this.#keys().marker(h), marker.reason, Math.ceil(marker.ms))
+      })(),
+    )
+  }
+}
