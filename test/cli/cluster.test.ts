@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { InvalidationPlan } from '@cachet/core'
+import type { InvalidationPlan } from '@cachet/core/adapter'
 import { RedisKeyspace, type RedisTier, redisTier } from '@cachet/core/redis'
 import { Cluster } from 'ioredis'
 import { type LocalCluster, startLocalCluster } from '../redis-cluster/local-cluster'

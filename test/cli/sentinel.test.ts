@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { InvalidationPlan } from '@cachet/core'
+import type { InvalidationPlan } from '@cachet/core/adapter'
 import { type RedisTier, redisTier } from '@cachet/core/redis'
 import { type LocalSentinel, startLocalSentinel } from '../redis-cluster/local-sentinel'
 import { closedPort, runCli } from './run-cli'

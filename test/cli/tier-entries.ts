@@ -1,4 +1,4 @@
-import type { RemoteRead, StoredResponse } from '@cachet/core'
+import type { RemoteRead, StoredResponse } from '@cachet/core/adapter'
 import { RedisKeyspace, type RedisTier, shardIndex } from '@cachet/core/redis'
 
 // Entries written and read through a live Redis tier, as the engine does

@@ -1,7 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import type { CacheEngine, CompiledCacheRule, Exchange, RuleMatch } from '@cachet/core'
+import type { CacheEngine, CompiledCacheRule, Exchange, RuleMatch } from '@cachet/core/adapter'
 import {
   type AppConfig,
   FLOOD_BODY_BYTES,

@@ -1,4 +1,4 @@
-import type { CacheEngine } from '@cachet/core'
+import type { CacheEngine } from '@cachet/core/adapter'
 import { prometheusMetrics } from '@cachet/core/prometheus'
 import type { OriginRoute } from './routes'
 

@@ -1,7 +1,7 @@
 import { type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from 'node:http'
-import type { Conditionals } from '@cachet/core'
 import {
   announce,
+  type Conditionals,
   captureWhole,
   decideAtHeaders,
   type Fill,

@@ -1,10 +1,6 @@
 import { performance } from 'node:perf_hooks'
-import {
-  CachetInvalidationError,
-  type NormalizedTarget,
-  normalizeTarget,
-  userTag,
-} from '@cachet/core'
+import { CachetInvalidationError } from '@cachet/core'
+import { type NormalizedTarget, normalizeTarget, userTag } from '@cachet/core/adapter'
 import { RedisTier } from '@cachet/core/redis'
 import { adminRequest, refuse } from '../admin-client'
 import {

@@ -5,14 +5,38 @@
  * captures its framework's response into the `Fill` it is given.
  */
 
-export type { WriteResponse } from '../engine/engine'
-export { CacheEngine } from '../engine/engine'
-export { withQuery } from '../engine/exchange'
+// The engine's own types, for adapters, the CLI and the bench harness.
+export type { ExplainRequest, Lookup, RefreshClaim, WriteResponse } from '../engine/engine'
+export { CacheEngine, REVALIDATE_RETRY_MS } from '../engine/engine'
+export type { Exchange } from '../engine/exchange'
+export { ruleNeedsUser, splitUrl, withQuery } from '../engine/exchange'
 export type { Fill } from '../engine/fill'
 export { isInternalRequest, serverListener } from '../engine/internal-request'
 export type { Replay } from '../engine/replay'
 export { fillOutcome } from '../engine/status-headers'
+export type { CacheEntry } from '../entry/entry'
+export type { Conditionals } from '../http/conditional'
 export type { ResponseBypassReason } from '../http/storable'
+// Invalidation plumbing (the `cachet` CLI applies invalidations itself).
+export type { InvalidationPlan } from '../invalidation/local-state'
+export type { NormalizedTarget } from '../invalidation/target'
+export { normalizeTarget, userTag } from '../invalidation/target'
+export type {
+  CompiledCacheRule,
+  CompiledRule,
+  CompiledWriteRule,
+  RuleMatch,
+} from '../rules/types'
+// Writing a shared tier: the contract `store.l2` takes, and its parts.
+export type {
+  CoherenceHooks,
+  RemoteFence,
+  RemoteRead,
+  RemoteTier,
+  StoredResponse,
+} from '../tiers/remote-tier'
+export type { TierScope } from '../tiers/tier-prefix'
+export { TierPrefix } from '../tiers/tier-prefix'
 export type { ResponseHeaders } from './capture'
 export { announce, captureWhole, decideAtHeaders, nodeHeaders, replacementFor } from './capture'
 export { handleRequest } from './flow'
