@@ -10,6 +10,10 @@
 // The handle: `req.cache` / `ctx.cache`, and the middleware itself.
 export type { CacheHandle, RequestCache } from './adapter/handle'
 export type { ExplainRequest } from './engine/engine'
+// Errors: every one cachet throws is a `CachetError` with a `code`.
+export type { CachetErrorCode } from './errors'
+export { CachetConfigError, CachetError, CachetInvalidationError, isCachetError } from './errors'
+export type { InvalidationTarget } from './invalidation/target'
 export type {
   BreakerEvent,
   CacheEvents,
@@ -22,14 +26,10 @@ export type {
   TierErrorEvent,
   TierOperation,
   WarmProgress,
-} from './engine/events'
+} from './observe/events'
+export type { CacheLogger, ReadyStatus } from './observe/tier-log'
 // Options and rules: what `cacheMiddleware(...)` takes.
-export type { CacheOptions } from './engine/options'
-export type { CacheLogger, ReadyStatus } from './engine/tier-log'
-// Errors: every one cachet throws is a `CachetError` with a `code`.
-export type { CachetErrorCode } from './errors'
-export { CachetConfigError, CachetError, CachetInvalidationError, isCachetError } from './errors'
-export type { InvalidationTarget } from './invalidation/target'
+export type { CacheOptions } from './options/cache-options'
 export type { Duration, DurationUnit, Size, SizeUnit } from './options/units'
 export { parseDuration, parseSize } from './options/units'
 export type { RuleDefaults } from './rules/compile-rule'

@@ -1,6 +1,6 @@
-import type { TierOperation } from '../src/engine/events'
 import type { ResponseBypassReason } from '../src/http/storable'
 import type { InvalidationPlan } from '../src/invalidation/local-state'
+import type { TierOperation } from '../src/observe/events'
 import { withDeadline } from '../src/tiers/deadline'
 import type {
   CoherenceHooks,

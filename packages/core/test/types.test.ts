@@ -1,7 +1,7 @@
 import type { CacheHandle, CacheRule } from '@cachet/core'
 import { cacheMiddleware as expressCache } from '@cachet/express'
 import { cacheMiddleware as koaCache } from '@cachet/koa'
-import type { CacheOptions } from '../src/engine/options'
+import type { CacheOptions } from '../src/options/cache-options'
 import type { Duration } from '../src/options/units'
 import { parseDuration } from '../src/options/units'
 import { compileRule } from '../src/rules/compile-rule'

@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { CacheEngine, ExplainRequest } from '../engine/engine'
-import type { CacheEvents, CacheStats, Explanation, InvalidationRecord } from '../engine/events'
 import { type Exchange, splitUrl } from '../engine/exchange'
 import { replay } from '../engine/replay'
-import type { ReadyStatus } from '../engine/tier-log'
 import type { InvalidationTarget } from '../invalidation/target'
+import type { CacheEvents, CacheStats, Explanation, InvalidationRecord } from '../observe/events'
+import type { ReadyStatus } from '../observe/tier-log'
 import type { CompiledCacheRule, RuleMatch } from '../rules/types'
 import {
   registerListener,

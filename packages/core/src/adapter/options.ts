@@ -1,5 +1,5 @@
-import { type CacheOptions, checkMiddlewareInput } from '../engine/options'
 import { CachetConfigError } from '../errors'
+import { type CacheOptions, checkMiddlewareInput } from '../options/cache-options'
 import type { CacheRule } from '../rules/types'
 
 /**

@@ -1,9 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { CacheEngine } from '../engine/engine'
-import type { CacheStats, Explanation, InvalidationRecord } from '../engine/events'
 import { CachetInvalidationError, isCachetError } from '../errors'
 import { normalizeTarget } from '../invalidation/target'
+import type { CacheStats, Explanation, InvalidationRecord } from '../observe/events'
 
 // The admin API's operations, each a function of the engine and the parsed
 // request, answering a status and a JSON value. No HTTP framework here.

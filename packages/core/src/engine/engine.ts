@@ -6,16 +6,19 @@ import {
   type NormalizedTarget,
   normalizeTarget,
 } from '../invalidation/target'
+import type { CacheEvents, CacheStats, Explanation, InvalidationRecord } from '../observe/events'
+import { type ExplainRequest, explain } from '../observe/explain'
+import type { InvalidationCounts, RuleMetrics } from '../observe/metrics'
+import { servedStale } from '../observe/outcomes'
+import { stats } from '../observe/stats'
+import type { ReadyStatus } from '../observe/tier-log'
 import type { RuleSet } from '../rules/rule-set'
 import type { CompiledCacheRule, CompiledWriteRule, RuleMatch } from '../rules/types'
 import type { MemoryTier } from '../tiers/memory-tier'
 import type { TopUrl } from '../warm/top-urls'
-import type { CacheEvents, CacheStats, Explanation, InvalidationRecord } from './events'
 import type { Exchange } from './exchange'
 import type { Fill, FillSink } from './fill'
-import type { InvalidationCounts, RuleMetrics } from './metrics'
 import { createEngineState } from './stages/create'
-import { type ExplainRequest, explain } from './stages/explain'
 import {
   applyInvalidation,
   PURGE_ALL_PATTERN,
@@ -24,17 +27,14 @@ import {
 } from './stages/invalidate'
 import { lookup, peek } from './stages/lookup'
 import { matchRequest } from './stages/match'
-import { servedStale } from './stages/outcomes'
 import { refresh } from './stages/refresh'
 import { refreshSettled } from './stages/revalidate'
 import type { EngineState, Lookup, RefreshClaim } from './stages/state'
-import { stats } from './stages/stats'
 import { complete, settled } from './stages/store'
-import type { ReadyStatus } from './tier-log'
 
 // The engine's stages live in stages/, one file each; this class holds their
 // state and delegates. What its callers import from here is re-exported.
-export type { ExplainRequest } from './stages/explain'
+export type { ExplainRequest } from '../observe/explain'
 export {
   literalPattern,
   PURGE_ALL_PATTERN,

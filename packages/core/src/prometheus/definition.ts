@@ -1,4 +1,4 @@
-import type { Histogram, RuleMetrics } from '../engine/metrics'
+import type { Histogram, RuleMetrics } from '../observe/metrics'
 
 // The shape of one metric before it is registered: what `prometheusMetrics()`
 // turns into a prom-client counter or gauge, or a `RuleHistogram`.

@@ -1,5 +1,5 @@
 import type { CacheEngine } from '../engine/engine'
-import type { RuleMetrics } from '../engine/metrics'
+import type { RuleMetrics } from '../observe/metrics'
 import type { Definition, Sample } from './definition'
 
 /** The counters of the cache rules (write rules have none worth exporting). */

@@ -1,4 +1,4 @@
-import type { Histogram, RuleMetrics } from '../engine/metrics'
+import type { Histogram, RuleMetrics } from '../observe/metrics'
 
 /**
  * A latency histogram by rule, exposed from the engine's own fixed-bucket

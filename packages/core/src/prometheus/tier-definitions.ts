@@ -1,5 +1,5 @@
 import type { CacheEngine } from '../engine/engine'
-import type { CacheStats } from '../engine/events'
+import type { CacheStats } from '../observe/events'
 import type { Definition, Sample } from './definition'
 
 const BREAKER_STATE = { closed: 0, 'half-open': 1, open: 2 } as const

@@ -1,6 +1,6 @@
 import { CacheEngine, type Lookup } from '../engine/engine'
 import { splitUrl } from '../engine/exchange'
-import type { CacheOptions } from '../engine/options'
+import type { CacheOptions } from '../options/cache-options'
 import { parseDuration } from '../options/units'
 import type { CacheRule } from '../rules/types'
 import { runnerGlobals } from './jest-globals'

@@ -1,10 +1,10 @@
 import type { IncomingHttpHeaders, RequestListener } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { CacheEngine } from '../engine/engine'
-import type { WarmProgress } from '../engine/events'
 import { splitUrl } from '../engine/exchange'
 import { internalExchange } from '../engine/internal-request'
 import { CachetConfigError, describeValue } from '../errors'
+import type { WarmProgress } from '../observe/events'
 import { parseDuration } from '../options/units'
 
 /** The most URLs one `warm()` call takes (after removing duplicates). */

@@ -1,7 +1,7 @@
 import { splitAdapterOptions, userIdOf } from '../../src/adapter'
 import { CacheEngine } from '../../src/engine/engine'
-import { resolveOptions } from '../../src/engine/options'
 import { CachetConfigError } from '../../src/errors'
+import { resolveOptions } from '../../src/options/cache-options'
 import { thrown } from '../support'
 
 const rules = [{ path: '/a', ttl: 60 }]

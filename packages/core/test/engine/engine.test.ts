@@ -1,9 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { CacheEngine, type Lookup } from '../../src/engine/engine'
-import type { CacheOptions } from '../../src/engine/options'
 import { replay } from '../../src/engine/replay'
 import { CachetConfigError } from '../../src/errors'
 import type { InvalidationTarget } from '../../src/invalidation/target'
+import type { CacheOptions } from '../../src/options/cache-options'
 import type { CacheRule } from '../../src/rules/types'
 import {
   FakeOrigin,

@@ -1,6 +1,6 @@
 import { CacheEngine } from '../../src/engine/engine'
-import type { CacheEvents } from '../../src/engine/events'
-import { Histogram, LATENCY_BUCKETS } from '../../src/engine/metrics'
+import type { CacheEvents } from '../../src/observe/events'
+import { Histogram, LATENCY_BUCKETS } from '../../src/observe/metrics'
 import type { CacheRule } from '../../src/rules/types'
 import { FakeTier } from '../fake-tier'
 import { exchangeFor, FakeOrigin, request, sleep } from '../support'

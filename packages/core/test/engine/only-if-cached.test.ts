@@ -1,5 +1,5 @@
 import { CacheEngine } from '../../src/engine/engine'
-import type { CacheOptions } from '../../src/engine/options'
+import type { CacheOptions } from '../../src/options/cache-options'
 import type { CacheRule } from '../../src/rules/types'
 import { FakeTier } from '../fake-tier'
 import { FakeOrigin, lookup, request } from '../support'

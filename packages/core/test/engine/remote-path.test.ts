@@ -1,6 +1,6 @@
 import { CacheEngine, type Lookup } from '../../src/engine/engine'
-import type { BreakerEvent, TierErrorEvent } from '../../src/engine/events'
-import type { CacheOptions } from '../../src/engine/options'
+import type { BreakerEvent, TierErrorEvent } from '../../src/observe/events'
+import type { CacheOptions } from '../../src/options/cache-options'
 import type { CacheRule } from '../../src/rules/types'
 import { DeadlineError } from '../../src/tiers/deadline'
 import { deferred, FakeTier } from '../fake-tier'

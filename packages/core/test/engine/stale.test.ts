@@ -4,8 +4,8 @@ import {
   REVALIDATE_RETRY_MS,
   type RefreshClaim,
 } from '../../src/engine/engine'
-import type { RevalidateEvent, StaleEvent } from '../../src/engine/events'
 import type { Fill } from '../../src/engine/fill'
+import type { RevalidateEvent, StaleEvent } from '../../src/observe/events'
 import type { CacheRule } from '../../src/rules/types'
 import { deferred, FakeTier } from '../fake-tier'
 import { exchangeFor, FakeOrigin, lookup, type RequestOptions, request } from '../support'

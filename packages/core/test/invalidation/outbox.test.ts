@@ -1,7 +1,7 @@
 import { CacheEngine } from '../../src/engine/engine'
-import type { CacheOptions } from '../../src/engine/options'
 import { CachetConfigError } from '../../src/errors'
 import { InvalidationOutbox, OUTBOX_MAX_ENTRIES } from '../../src/invalidation/outbox'
+import type { CacheOptions } from '../../src/options/cache-options'
 import type { CacheRule } from '../../src/rules/types'
 import { FakeTier } from '../fake-tier'
 import { FakeOrigin, request, sleep, thrown } from '../support'

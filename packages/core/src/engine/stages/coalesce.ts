@@ -1,4 +1,5 @@
 import type { CacheEntry } from '../../entry/entry'
+import { hit, servedStale } from '../../observe/outcomes'
 import type { CompiledCacheRule, RuleMatch } from '../../rules/types'
 import type { Exchange } from '../exchange'
 import { Flight } from '../flight'
@@ -6,7 +7,6 @@ import { storedWindows } from '../stale-windows'
 import { primaryKeyOf, variantKey, varyNames } from '../variants'
 import { toOrigin } from './fill-start'
 import { tagsFor } from './match'
-import { hit, servedStale } from './outcomes'
 import { staleRevalidate } from './revalidate'
 import type { EngineState, Lookup } from './state'
 

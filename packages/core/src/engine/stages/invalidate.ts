@@ -1,11 +1,11 @@
 import { debuglog } from 'node:util'
 import type { NormalizedTarget } from '../../invalidation/target'
+import type { InvalidationRecord } from '../../observe/events'
+import type { InvalidationFailureMode } from '../../options/cache-options'
 import { parseQuery } from '../../rules/key'
 import type { TemplateVars } from '../../rules/template'
 import type { CompiledWriteRule, RuleMatch } from '../../rules/types'
-import type { InvalidationRecord } from '../events'
 import type { Exchange } from '../exchange'
-import type { InvalidationFailureMode } from '../options'
 import type { EngineState } from './state'
 
 // The invalidate stage: what a write invalidates, and an invalidation applied

@@ -1,6 +1,6 @@
 import type { CacheEntry } from '../../entry/entry'
+import { servedStale } from '../../observe/outcomes'
 import type { CompiledCacheRule } from '../../rules/types'
-import { servedStale } from './outcomes'
 import type { EngineState, Lookup, RefreshClaim } from './state'
 
 // The revalidate stage (stale-while-revalidate): a stale answer, and the

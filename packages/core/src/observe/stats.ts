@@ -1,6 +1,6 @@
-import type { CacheStats, RuleStats } from '../events'
-import type { RuleMetrics } from '../metrics'
-import type { EngineState } from './state'
+import type { EngineState } from '../engine/stages/state'
+import type { CacheStats, RuleStats } from './events'
+import type { RuleMetrics } from './metrics'
 
 // `stats()`: a snapshot of the engine's counters (those `outcomes.ts` and the
 // other stages keep) and of its tiers' state.

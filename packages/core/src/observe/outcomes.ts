@@ -1,10 +1,10 @@
-import type { CacheEntry } from '../../entry/entry'
-import type { ResponseBypassReason } from '../../http/storable'
-import type { CompiledCacheRule } from '../../rules/types'
-import type { Fill } from '../fill'
-import type { RuleMetrics } from '../metrics'
-import type { BypassReason } from '../status-headers'
-import type { EngineState, Lookup } from './state'
+import type { Fill } from '../engine/fill'
+import type { EngineState, Lookup } from '../engine/stages/state'
+import type { BypassReason } from '../engine/status-headers'
+import type { CacheEntry } from '../entry/entry'
+import type { ResponseBypassReason } from '../http/storable'
+import type { CompiledCacheRule } from '../rules/types'
+import type { RuleMetrics } from './metrics'
 
 // What each stage's outcome counts, and the event it emits: a hit, a
 // request-side bypass, a stale answer, a store, a fill's end. An event

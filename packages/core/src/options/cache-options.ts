@@ -1,13 +1,13 @@
 import { CachetConfigError, describeValue } from '../errors'
-import { type Duration, parseDuration } from '../options/units'
-import { unknownOption } from '../options/unknown-option'
+import type { CacheLogger } from '../observe/tier-log'
 import { checkDefaults, invalidationFailureProblem, type RuleDefaults } from '../rules/compile-rule'
 import { type ProxyView, resolveProxy } from '../rules/request-view'
 import type { CacheRule, InvalidationFailureMode } from '../rules/types'
 import type { BreakerOptions } from '../tiers/breaker'
 import type { MemoryTierOptions } from '../tiers/memory-tier'
 import type { RemoteTier } from '../tiers/remote-tier'
-import type { CacheLogger } from './tier-log'
+import { type Duration, parseDuration } from './units'
+import { unknownOption } from './unknown-option'
 
 export type { InvalidationFailureMode }
 
