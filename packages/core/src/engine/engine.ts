@@ -169,7 +169,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
   /**
    * The `n` most requested URLs (path and query as first requested for their
    * key), most requested first; empty unless `warm.track` is set. Counts are
-   * upper bounds (see README, Warm-up).
+   * upper bounds (see docs/operating.md, Warm-up).
    */
   topUrls(n: number): TopUrl[] {
     return this.#s.top?.top(n) ?? []

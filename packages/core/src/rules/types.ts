@@ -35,7 +35,7 @@ export interface RuleKeyOptions {
  * tier (Redis unreachable): `'reject'` (default) answers 503 (and
  * `invalidate()` rejects); `'defer'` answers the route's response, applies the
  * invalidation in this process at once and replays it to the shared tier once
- * it answers (README, "Writes during a Redis outage").
+ * it answers (docs/failing-well.md, "Writes during a Redis outage").
  */
 export type InvalidationFailureMode = 'reject' | 'defer'
 
