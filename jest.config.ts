@@ -8,10 +8,10 @@ const config: Config = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   moduleNameMapper: {
-    '^@cachet/(core|express|koa|cli)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@cachet/(core|express|koa|fastify|cli)$': '<rootDir>/packages/$1/src/index.ts',
     '^@cachet/core/(.+)$': '<rootDir>/packages/core/src/$1/index.ts',
     '^@cachet/shop-common$': '<rootDir>/examples/shop-common/src/index.ts',
-    '^@cachet/(express|koa)-shop$': '<rootDir>/examples/$1-shop/src/app.ts',
+    '^@cachet/(express|koa|fastify)-shop$': '<rootDir>/examples/$1-shop/src/app.ts',
     '^@cachet/express-gateway$': '<rootDir>/examples/express-gateway/src/app.ts',
   },
   // One throwaway redis-server for the run, on a free loopback port, stopped by pid.

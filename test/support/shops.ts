@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createShop as createExpressShop } from '@cachet/express-shop'
+import { createShop as createFastifyShop } from '@cachet/fastify-shop'
 import { createShop as createKoaShop } from '@cachet/koa-shop'
 import { blobBytes, streamChunk } from '@cachet/shop-common'
 import request from 'supertest'
@@ -48,13 +49,14 @@ export interface ShopLike {
 export type CreateShop = (config?: Partial<ShopConfig>) => ShopLike
 
 export interface Adapter {
-  name: 'express' | 'koa'
+  name: 'express' | 'koa' | 'fastify'
   createShop: CreateShop
 }
 
 export const adapters: readonly Adapter[] = [
   { name: 'express', createShop: createExpressShop },
   { name: 'koa', createShop: createKoaShop },
+  { name: 'fastify', createShop: createFastifyShop },
 ]
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST'

@@ -1,0 +1,8 @@
+export * from '@cachet/core'
+export type { AdminOptions, AdminTokens } from '@cachet/core/admin'
+export type { FastifyAdminOptions } from './admin'
+export { adminPlugin } from './admin'
+export { createCache } from './cache'
+export { cachePlugin } from './plugin'
+export type { CachePluginOptions, FastifyCache, FastifyCacheOptions, Identify } from './types'
+export { defaultIdentify } from './types'
