@@ -1,4 +1,4 @@
-import { pipeline, Readable, Transform } from 'node:stream'
+import { Readable } from 'node:stream'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import {
   announce,
@@ -11,6 +11,7 @@ import {
   type ResponseBypassReason,
   type ResponseHeaders,
   replacementFor,
+  teeIntoFill,
 } from '@cachet/core/adapter'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { clearHeaders, headerText, putReplay, replyHeaders, responseView } from './headers'
@@ -68,22 +69,7 @@ function captureStream(fill: Fill, status: number, headers: ResponseHeaders, pay
   announce(fill, decideAtHeaders(fill, status, headers), headers)
   if (!fill.capturing) return payload
   const source = isReadable(payload) ? payload : Readable.fromWeb(payload as WebReadableStream)
-  const tee = new Transform({
-    transform(chunk: Buffer | string, encoding, callback) {
-      fill.onChunk(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk, encoding))
-      callback(null, chunk)
-    },
-    flush(callback) {
-      fill.onEnd()
-      callback()
-    },
-  })
-  pipeline(source, tee, (err) => {
-    if (err) fill.onAbort()
-  })
-  // Fastify destroys the payload when the response closes early.
-  tee.once('close', () => fill.onAbort())
-  return tee
+  return teeIntoFill(fill, source)
 }
 
 /** Records the route's answer to a miss into its fill; returns the payload Fastify is to send. */

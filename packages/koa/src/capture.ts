@@ -1,4 +1,4 @@
-import { pipeline, Readable, Transform } from 'node:stream'
+import { Readable } from 'node:stream'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import {
   announce,
@@ -8,6 +8,7 @@ import {
   fillOutcome,
   nodeHeaders,
   type ResponseBypassReason,
+  teeIntoFill,
 } from '@cachet/core/adapter'
 import type { Context } from 'koa'
 
@@ -30,21 +31,7 @@ function captureStream(ctx: Context, fill: Fill, source: Readable): void {
   const headers = nodeHeaders(ctx.res)
   announce(fill, decideAtHeaders(fill, ctx.status, headers), headers)
   if (!fill.capturing) return
-  const tee = new Transform({
-    transform(chunk: Buffer | string, encoding, callback) {
-      fill.onChunk(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk, encoding))
-      callback(null, chunk)
-    },
-    flush(callback) {
-      fill.onEnd()
-      callback()
-    },
-  })
-  pipeline(source, tee, (err) => {
-    if (err) fill.onAbort()
-  })
-  // Koa destroys the body stream when the response closes early.
-  tee.once('close', () => fill.onAbort())
+  const tee = teeIntoFill(fill, source)
   const status = ctx.status
   ctx.body = tee
   ctx.status = status

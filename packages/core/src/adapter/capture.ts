@@ -1,4 +1,5 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import { pipeline, type Readable, Transform } from 'node:stream'
 import type { Fill } from '../engine/fill'
 import { type Replay, replay } from '../engine/replay'
 import { fillOutcome } from '../engine/status-headers'
@@ -122,4 +123,28 @@ export function nodeHeaders(res: ServerResponse): ResponseHeaders {
     remove: (name) => res.removeHeader(name),
     all: () => res.getHeaders(),
   }
+}
+
+/**
+ * Tees a streamed miss into its fill: what the returned stream passes on is
+ * recorded chunk by chunk (until the fill's size cap), the fill ends when
+ * the source does, and is abandoned when the source fails or the response
+ * closes early (the framework destroys the stream it was sending).
+ */
+export function teeIntoFill(fill: Fill, source: Readable): Transform {
+  const tee = new Transform({
+    transform(chunk: Buffer | string, encoding, callback) {
+      fill.onChunk(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk, encoding))
+      callback(null, chunk)
+    },
+    flush(callback) {
+      fill.onEnd()
+      callback()
+    },
+  })
+  pipeline(source, tee, (err) => {
+    if (err) fill.onAbort()
+  })
+  tee.once('close', () => fill.onAbort())
+  return tee
 }

@@ -38,7 +38,14 @@ export type {
 export type { TierScope } from '../tiers/tier-prefix'
 export { TierPrefix } from '../tiers/tier-prefix'
 export type { ResponseHeaders } from './capture'
-export { announce, captureWhole, decideAtHeaders, nodeHeaders, replacementFor } from './capture'
+export {
+  announce,
+  captureWhole,
+  decideAtHeaders,
+  nodeHeaders,
+  replacementFor,
+  teeIntoFill,
+} from './capture'
 export { handleRequest } from './flow'
 export type { CacheHandle, RequestCache } from './handle'
 export { withHandle } from './handle'
