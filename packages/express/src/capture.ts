@@ -77,8 +77,9 @@ export function captureResponse(
    * place of a 5xx, or, when the route answered the cache's own conditional
    * request 304, the refreshed copy (the client did not ask for a 304).
    */
+  const headers = nodeHeaders(res)
   const replace = (): boolean => {
-    const r = replacementFor(fill, res.statusCode, res, conditionals)
+    const r = replacementFor(fill, res.statusCode, headers, res.headersSent, conditionals)
     if (r === undefined) return false
     replaced = true
     // The copy's own reason phrase: an error handler (finalhandler) may have set the failure's.
@@ -93,7 +94,6 @@ export function captureResponse(
     if (callback !== undefined) process.nextTick(callback)
   }
 
-  const headers = nodeHeaders(res)
   const decide = () => {
     if (decided) return
     decided = true

@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import type { CacheRule, RequestCache } from '@cachet/core'
-import { CacheEngine, splitAdapterOptions, withHandle } from '@cachet/core/adapter'
-import { checkCacheInput } from './options'
+import { CacheEngine, type RulesCall, splitAdapterOptions, withHandle } from '@cachet/core/adapter'
+import { CREATE_CALL } from './options'
 import {
   defaultIdentify,
   type FastifyCache,
@@ -40,8 +40,15 @@ export function partsOf(cache: unknown): CacheParts | undefined {
  * it has.
  */
 export function createCache(input: readonly CacheRule[] | FastifyCacheOptions): FastifyCache {
-  checkCacheInput(input, 'createCache()', 'createCache({ rules: [...] })')
-  const [options, identify] = splitAdapterOptions(input, defaultIdentify)
+  return makeCache(input, CREATE_CALL)
+}
+
+/** A cache, its bad input named after `how` (`createCache()`, or the plugin's call). */
+export function makeCache(
+  input: readonly CacheRule[] | FastifyCacheOptions,
+  how: RulesCall,
+): FastifyCache {
+  const [options, identify] = splitAdapterOptions(input, defaultIdentify, how)
   const engine = new CacheEngine(options)
   const own: CacheParts = {
     engine,

@@ -1,4 +1,4 @@
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { OutgoingHttpHeaders } from 'node:http'
 import type { Replay, ResponseHeaders } from '@cachet/core/adapter'
 import type { FastifyReply } from 'fastify'
 
@@ -33,28 +33,6 @@ export function replyHeaders(reply: FastifyReply): ResponseHeaders {
 /** Removes every header set so far. */
 export function clearHeaders(reply: FastifyReply): void {
   for (const name of Object.keys(reply.getHeaders())) removeHeader(reply, name)
-}
-
-/**
- * The part of a Node response that core's `replacementFor` reads and writes
- * (its headers, and whether they went out), over the reply: the replacement
- * clears the route's headers and may set the outer layers' again.
- */
-export function responseView(reply: FastifyReply): ServerResponse {
-  const view: Pick<
-    ServerResponse,
-    'headersSent' | 'getHeaders' | 'getHeaderNames' | 'removeHeader' | 'setHeader'
-  > = {
-    headersSent: reply.raw.headersSent,
-    getHeaders: () => allHeaders(reply),
-    getHeaderNames: () => Object.keys(reply.getHeaders()),
-    removeHeader: (name) => removeHeader(reply, name),
-    setHeader(name, value) {
-      reply.header(name, value)
-      return this as ServerResponse
-    },
-  }
-  return view as ServerResponse
 }
 
 /** Puts a response the cache made on the reply: its status, and its headers (repeated names as lists). */

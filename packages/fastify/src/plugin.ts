@@ -1,9 +1,9 @@
 import { CachetConfigError } from '@cachet/core'
 import type { FastifyInstance, FastifyPluginCallback } from 'fastify'
 import fp from 'fastify-plugin'
-import { createCache, partsOf } from './cache'
+import { makeCache, partsOf } from './cache'
 import { addCacheHooks } from './hooks'
-import { pluginInput } from './options'
+import { PLUGIN_CALL, pluginInput } from './options'
 import type { CachePluginOptions } from './types'
 
 function install(fastify: FastifyInstance, options: CachePluginOptions): void {
@@ -15,7 +15,7 @@ function install(fastify: FastifyInstance, options: CachePluginOptions): void {
   }
   const input = pluginInput(options, (value) => partsOf(value) !== undefined)
   const own = 'options' in input
-  const cache = own ? createCache(input.options) : input.cache
+  const cache = own ? makeCache(input.options, PLUGIN_CALL) : input.cache
   const parts = partsOf(cache)
   if (parts === undefined) throw new Error('cachet: a cache without its parts')
   fastify.decorate('cache', cache)

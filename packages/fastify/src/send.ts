@@ -14,7 +14,7 @@ import {
   teeIntoFill,
 } from '@cachet/core/adapter'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { clearHeaders, headerText, putReplay, replyHeaders, responseView } from './headers'
+import { clearHeaders, headerText, putReplay, replyHeaders } from './headers'
 import type { Miss } from './port'
 
 // The `onSend` side of a miss and of a held write. At `onSend` Fastify has
@@ -116,7 +116,8 @@ export function sendMiss(
   const headers = replyHeaders(reply)
   const thrown = miss.thrown
   if (thrown === undefined || status >= 500) {
-    const r = replacementFor(fill, thrown ?? status, responseView(reply), miss.view.conditionals)
+    const sent = reply.raw.headersSent
+    const r = replacementFor(fill, thrown ?? status, headers, sent, miss.view.conditionals)
     if (r !== undefined) return replaceWith(reply, r, payload)
   }
   if (thrown !== undefined) {

@@ -3,6 +3,7 @@ import {
   type Fill,
   fillOutcome,
   type MissView,
+  nodeHeaders,
   replacementFor,
   withQuery,
 } from '@cachet/core/adapter'
@@ -39,7 +40,13 @@ export function withCacheHeaders(
  * when the route's answer goes out as it is.
  */
 function replaced(ctx: Context, fill: Fill, status: number, view: MissView): boolean {
-  const r = replacementFor(fill, status, ctx.res, view.conditionals)
+  const r = replacementFor(
+    fill,
+    status,
+    nodeHeaders(ctx.res),
+    ctx.res.headersSent,
+    view.conditionals,
+  )
   if (r === undefined) return false
   const body: unknown = ctx.body
   if (isStream(body)) body.destroy()

@@ -81,36 +81,38 @@ export function captureWhole(
  * 5xx (`status`; 0 for an error thrown), or, when the route answered the
  * cache's own conditional request 304 (`ttl: 'origin'`), the refreshed copy
  * (the client did not ask for a 304). Every header the route had set is
- * removed from `res` (the outer layers' are set again for a refreshed copy).
- * `undefined` when the route's answer goes out as it is.
+ * removed from `headers` (the outer layers' are set again for a refreshed
+ * copy). `undefined` when the route's answer goes out as it is, and always
+ * once `headersSent`.
  */
 export function replacementFor(
   fill: Fill,
   status: number,
-  res: ServerResponse,
+  headers: ResponseHeaders,
+  headersSent: boolean,
   conditionals: Conditionals | undefined,
 ): Replay | undefined {
-  if (res.headersSent) return undefined
+  if (headersSent) return undefined
   if (fill.stale !== undefined && (status === 0 || status >= 500)) {
     const stale = fill.serveStale(status)
-    clear(res)
+    clear(headers)
     const originStatus = status === 0 ? undefined : status
     const how = { reason: 'error', forwarded: true, originStatus } as const
     return replay(stale, Date.now(), conditionals, false, how, fill.rule.cacheControl)
   }
   if (fill.revalidating && status === 304) {
-    const entry = fill.notModified(res.getHeaders())
-    clear(res)
+    const entry = fill.notModified(headers.all())
+    clear(headers)
     for (const [name, value] of Object.entries(fill.outerHeaders))
-      if (value !== undefined) res.setHeader(name, value)
+      if (value !== undefined) headers.set(name, value)
     const how = { reason: 'revalidated', mismatch: fill.veto === 'validator-mismatch' } as const
     return replay(entry, Date.now(), conditionals, false, how, fill.rule.cacheControl)
   }
   return undefined
 }
 
-function clear(res: ServerResponse): void {
-  for (const name of res.getHeaderNames()) res.removeHeader(name)
+function clear(headers: ResponseHeaders): void {
+  for (const name of Object.keys(headers.all())) headers.remove(name)
 }
 
 /** `ResponseHeaders` over a Node response (`res.getHeader` and friends). */

@@ -15,12 +15,14 @@ export { isInternalRequest, serverListener } from '../engine/internal-request'
 export type { Replay } from '../engine/replay'
 export { fillOutcome } from '../engine/status-headers'
 export type { CacheEntry } from '../entry/entry'
+export { describeValue } from '../errors'
 export type { Conditionals } from '../http/conditional'
 export type { ResponseBypassReason } from '../http/storable'
 // Invalidation plumbing (the `cachet` CLI applies invalidations itself).
 export type { InvalidationPlan } from '../invalidation/local-state'
 export type { NormalizedTarget } from '../invalidation/target'
 export { normalizeTarget, userTag } from '../invalidation/target'
+export type { RulesCall } from '../options/cache-options'
 export type {
   CompiledCacheRule,
   CompiledRule,

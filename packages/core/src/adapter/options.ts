@@ -1,5 +1,5 @@
 import { CachetConfigError } from '../errors'
-import { type CacheOptions, checkMiddlewareInput } from '../options/cache-options'
+import { type CacheOptions, checkMiddlewareInput, type RulesCall } from '../options/cache-options'
 import type { CacheRule } from '../rules/types'
 
 /**
@@ -18,12 +18,14 @@ export function userIdOf(user: unknown): string | undefined {
 /**
  * Splits what an adapter's `cacheMiddleware()` takes (rules, or options with
  * an adapter-specific `identify`) into the engine's options and `identify`.
+ * `how` names the adapter's call in the messages (default `cacheMiddleware()`).
  */
 export function splitAdapterOptions<F extends (request: never) => string | undefined>(
   input: readonly CacheRule[] | (CacheOptions & { identify?: F }),
   fallback: F,
+  how?: RulesCall,
 ): [CacheOptions, F] {
-  checkMiddlewareInput(input)
+  checkMiddlewareInput(input, how)
   if (Array.isArray(input)) return [{ rules: input }, fallback]
   const { identify = fallback, ...options } = input as CacheOptions & { identify?: F }
   if (typeof identify !== 'function') {

@@ -139,21 +139,47 @@ function loneRulePath(value: unknown): string | undefined {
 }
 
 /**
- * What an adapter's `cacheMiddleware()` was given, checked before anything
- * else: rules or options, not nothing, and not one rule on its own.
+ * How a call that takes rules is written, for the messages when it was given
+ * something else: each adapter names its own (`cacheMiddleware()`,
+ * `app.register(cachePlugin, options)`, `createCache()`).
  */
-export function checkMiddlewareInput(input: unknown, call = 'cacheMiddleware'): void {
+export interface RulesCall {
+  /** The call as the user wrote it, e.g. `cacheMiddleware()`. */
+  readonly call: string
+  /** A right way to write it. */
+  readonly example: string
+  /** How a lone rule goes in, e.g. `wrap it in an array: cacheMiddleware([rule])`. */
+  readonly lone: string
+}
+
+const MIDDLEWARE_CALL: RulesCall = {
+  call: 'cacheMiddleware()',
+  example: "cacheMiddleware([{ path: '/api/*', ttl: '1m' }]) or cacheMiddleware({ rules: [...] })",
+  lone: 'wrap it in an array: cacheMiddleware([rule])',
+}
+
+/**
+ * What an adapter's call was given, checked before anything else: rules or
+ * options with `rules`, not nothing, and not one rule on its own.
+ */
+export function checkMiddlewareInput(input: unknown, how: RulesCall = MIDDLEWARE_CALL): void {
   const path = loneRulePath(input)
   if (path !== undefined) {
     throw new CachetConfigError(
       'CACHET_INVALID_OPTION',
-      `${call}() got a single rule (path ${JSON.stringify(path)}); wrap it in an array: ${call}([rule])`,
+      `${how.call} got a single rule (path ${JSON.stringify(path)}); ${how.lone}`,
     )
   }
-  if (typeof input !== 'object' || input === null) {
+  const given =
+    typeof input !== 'object' || input === null
+      ? describeValue(input)
+      : !Array.isArray(input) && (input as { rules?: unknown }).rules === undefined
+        ? `an object with keys ${JSON.stringify(Object.keys(input))}`
+        : undefined
+  if (given !== undefined) {
     throw new CachetConfigError(
       'CACHET_INVALID_OPTION',
-      `${call}() needs rules: ${call}([{ path: '/api/*', ttl: '1m' }]) or ${call}({ rules: [...] }), got ${describeValue(input)}`,
+      `${how.call} needs rules: ${how.example}, got ${given}`,
     )
   }
 }

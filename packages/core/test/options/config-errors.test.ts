@@ -148,6 +148,26 @@ describe('the call itself: rules missing, or a lone rule', () => {
     expect(configError(() => splitAdapterOptions(input as never, identify))).toBe(message)
   })
 
+  test('options without rules', () => {
+    expect(configError(() => splitAdapterOptions({ store: {} } as never, identify))).toBe(
+      `cacheMiddleware() needs rules: cacheMiddleware([{ path: '/api/*', ttl: '1m' }]) or cacheMiddleware({ rules: [...] }), got an object with keys ["store"]`,
+    )
+  })
+
+  test("an adapter's own call is named", () => {
+    const how = {
+      call: 'app.register(plugin)',
+      example: 'app.register(plugin, { rules })',
+      lone: 'put it in rules',
+    }
+    expect(configError(() => splitAdapterOptions(undefined as never, identify, how))).toBe(
+      'app.register(plugin) needs rules: app.register(plugin, { rules }), got undefined',
+    )
+    expect(configError(() => splitAdapterOptions({ path: '/x' } as never, identify, how))).toBe(
+      'app.register(plugin) got a single rule (path "/x"); put it in rules',
+    )
+  })
+
   test('a lone rule as options.rules', () => {
     expect(configError(() => new CacheEngine({ rules: { path: '/x', ttl: '1m' } }))).toBe(
       'option "rules": got a single rule (path "/x"); wrap it in an array: rules: [rule]',
