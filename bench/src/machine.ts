@@ -56,6 +56,7 @@ export function machine(redis: BenchRedis | undefined): BenchData['machine'] {
     versions: {
       express: versionOf('express'),
       koa: versionOf('koa'),
+      fastify: versionOf('fastify'),
       apicache: versionOf('apicache'),
       'koa-cash': versionOf('koa-cash'),
       autocannon: versionOf('autocannon'),
@@ -69,7 +70,13 @@ export function machine(redis: BenchRedis | undefined): BenchData['machine'] {
 /** The compiled packages under test, and when each was last written. */
 export function buildStamps(): Map<string, number> {
   const stamps = new Map<string, number>()
-  for (const pkg of ['packages/core', 'packages/express', 'packages/koa', 'bench']) {
+  for (const pkg of [
+    'packages/core',
+    'packages/express',
+    'packages/koa',
+    'packages/fastify',
+    'bench',
+  ]) {
     const dir = path.join(ROOT, pkg, 'dist')
     let newest = 0
     const walk = (d: string) => {

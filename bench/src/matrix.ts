@@ -22,6 +22,12 @@ export const APPS: Record<string, AppConfig> = {
   // own, so that the hit measurements see a tier of a few entries.
   'express-cachet-miss': { framework: 'express', cache: 'cachet' },
   'koa-cachet-miss': { framework: 'koa', cache: 'cachet' },
+  fastify: { framework: 'fastify', cache: 'none' },
+  'fastify-bound': { framework: 'fastify', cache: 'bound' },
+  'fastify-cachet': { framework: 'fastify', cache: 'cachet' },
+  'fastify-cachet-l2': { framework: 'fastify', cache: 'cachet', redis: true, l1: false },
+  'fastify-cachet-edge': { framework: 'fastify', cache: 'cachet', edge: true },
+  'fastify-cachet-miss': { framework: 'fastify', cache: 'cachet' },
   'express-rules-1': { framework: 'express', cache: 'cachet', rules: 'one' },
   'express-rules-200': { framework: 'express', cache: 'cachet', rules: 'many' },
   'express-rules-200-distinct': { framework: 'express', cache: 'cachet', rules: 'many-distinct' },
@@ -215,6 +221,73 @@ const KOA: Row[] = [
   },
 ]
 
+const FASTIFY: Row[] = [
+  {
+    kind: 'floor',
+    label: 'Fastify floor: route with a precomputed body',
+    app: 'fastify',
+    expect: 'plain',
+    route: 'data',
+  },
+  {
+    kind: 'l1-hit',
+    label: "Fastify + cachet, L1 (memory) hit (the plugin's `onRequest` hook)",
+    app: 'fastify-cachet',
+    expect: 'hit',
+    route: 'data',
+  },
+  {
+    kind: 'bound',
+    label:
+      'Fastify, an `onRequest` hook writes the precomputed response (bound of any hook-based cache)',
+    app: 'fastify-bound',
+    expect: 'plain',
+    route: 'data',
+  },
+  {
+    kind: 'l1-edge-hit',
+    label: 'Fastify + cachet, L1 hit at the edge: `cache.edge(handler)` in `serverFactory`',
+    app: 'fastify-cachet-edge',
+    expect: 'hit',
+    route: 'data',
+  },
+  {
+    kind: 'l2-hit',
+    label: 'Fastify + cachet, L2 (Redis) hit, L1 off',
+    app: 'fastify-cachet-l2',
+    expect: 'hit',
+    route: 'data',
+  },
+  {
+    kind: 'miss',
+    label: 'Fastify + cachet, miss path (origin runs, stored)',
+    app: 'fastify-cachet-miss',
+    expect: 'miss',
+    route: 'miss',
+  },
+  {
+    kind: 'miss-base',
+    label: 'Fastify, same route without cachet',
+    app: 'fastify',
+    expect: 'plain',
+    route: 'miss',
+  },
+  {
+    kind: 'unmatched',
+    label: 'Fastify + cachet (20 rules), route no rule matches',
+    app: 'fastify-cachet',
+    expect: 'unmatched',
+    route: 'other',
+  },
+  {
+    kind: 'unmatched-base',
+    label: 'Fastify, same route without cachet',
+    app: 'fastify',
+    expect: 'plain',
+    route: 'other',
+  },
+]
+
 const NODE: Row[] = [
   {
     kind: 'floor',
@@ -238,6 +311,7 @@ export function mainMeasurements(): Measurement[] {
       ['node', NODE],
       ['express', EXPRESS],
       ['koa', KOA],
+      ['fastify', FASTIFY],
     ] as const) {
       for (const row of rows) {
         out.push({
@@ -318,6 +392,7 @@ export const STAMPEDE_APPS: { app: string; label: string; cachet: boolean }[] = 
   { app: 'express-cachet-l2', label: 'Express + cachet (L2 Redis, L1 off)', cachet: true },
   { app: 'koa-cachet', label: 'Koa + cachet (L1)', cachet: true },
   { app: 'koa-cachet-l2', label: 'Koa + cachet (L2 Redis, L1 off)', cachet: true },
+  { app: 'fastify-cachet', label: 'Fastify + cachet (L1)', cachet: true },
   { app: 'express-apicache', label: 'Express + apicache (memory)', cachet: false },
   { app: 'express-apicache-redis', label: 'Express + apicache (Redis)', cachet: false },
   { app: 'koa-cash', label: 'Koa + koa-cash', cachet: false },

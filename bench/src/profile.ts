@@ -69,12 +69,18 @@ function areaOf(frame: CallFrame): string {
   if (name === '(idle)') return 'idle'
   if (name === '(garbage collector)') return 'GC'
   if (name === '(program)') return 'V8/native (program)'
-  if (/\/packages\/(core|express|koa)\//.test(url) || /node_modules\/@cachet\//.test(url))
+  if (/\/packages\/(core|express|koa|fastify)\//.test(url) || /node_modules\/@cachet\//.test(url))
     return 'cachet'
   if (/\/bench\/dist\//.test(url)) return 'bench app'
   if (/node_modules\/(express|router|body-parser|send|finalhandler|etag|fresh)\//.test(url))
     return 'express'
   if (/node_modules\/(koa|koa-compose|koa-cash|on-finished|statuses)\//.test(url)) return 'koa'
+  if (
+    /node_modules\/(fastify|@fastify\/[^/]+|find-my-way|avvio|light-my-request|fast-json-stringify)\//.test(
+      url,
+    )
+  )
+    return 'fastify'
   if (/node_modules\/(apicache|redis|ioredis)/.test(url)) return 'cache library / client'
   if (url.startsWith('node:')) {
     if (/^node:_http|^node:http/.test(url)) return 'node http'
@@ -122,7 +128,14 @@ export function summarizeProfile(file: string, topN = 15): ProfileSummary {
   let attributedUs = 0
   const root = profile.nodes[0]
   if (root) {
-    const owners = new Set(['cachet', 'express', 'koa', 'bench app', 'cache library / client'])
+    const owners = new Set([
+      'cachet',
+      'express',
+      'koa',
+      'fastify',
+      'bench app',
+      'cache library / client',
+    ])
     const walk: { id: number; owner: ProfileNode | undefined }[] = [
       { id: root.id, owner: undefined },
     ]

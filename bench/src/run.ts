@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   let doInvalidation = only('invalidation')
   let doMemory = only('memory')
   if (o.quick) {
-    const quick = ['express/l1-hit/2k', 'express/l2-hit/2k', 'koa/l1-hit/2k']
+    const quick = ['express/l1-hit/2k', 'express/l2-hit/2k', 'koa/l1-hit/2k', 'fastify/l1-hit/2k']
     main = main.filter((m) => quick.includes(m.id))
     scaling = []
     stampedeApps = stampedeApps.filter((s) => s.app === 'express-cachet')

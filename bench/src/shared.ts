@@ -1,7 +1,7 @@
 // What the runner and the app processes agree on: app configurations, payloads
 // and the routes every app serves.
 
-export type Framework = 'node' | 'express' | 'koa'
+export type Framework = 'node' | 'express' | 'koa' | 'fastify'
 /**
  * `bound`: no cache, but the first middleware answers `/data/:size` with the
  * precomputed body and headers (`writeHead` + `end`): what any cache mounted

@@ -58,6 +58,7 @@ export function evaluateTargets(data: BenchData): Target[] {
     const s = KB[size]
     const e = (k: string) => `express/${k}/${size}`
     const k = (x: string) => `koa/${x}/${size}`
+    const f = (x: string) => `fastify/${x}/${size}`
     out.push(
       ratioTarget(
         data,
@@ -132,6 +133,28 @@ export function evaluateTargets(data: BenchData): Target[] {
         k('miss-base'),
         0.95,
       ),
+      ratioTarget(data, `Fastify L1 hit / Fastify floor, ${s}`, f('l1-hit'), f('floor'), 1.0),
+      ratioTarget(
+        data,
+        `Fastify L1 hit at the edge (cache.edge) / Fastify floor, ${s}`,
+        f('l1-edge-hit'),
+        f('floor'),
+        1.0,
+      ),
+      ratioTarget(
+        data,
+        `Fastify L2 hit / Fastify L1 hit, ${s}`,
+        f('l2-hit'),
+        f('l1-hit'),
+        size === '2k' ? 0.6 : 0.4,
+      ),
+      ratioTarget(
+        data,
+        `Fastify miss path / same route without cachet, ${s}`,
+        f('miss'),
+        f('miss-base'),
+        0.95,
+      ),
       ratioTarget(
         data,
         `Express unmatched route / same app without cachet, ${s}`,
@@ -146,6 +169,18 @@ export function evaluateTargets(data: BenchData): Target[] {
         k('unmatched-base'),
         0.98,
       ),
+      ratioTarget(
+        data,
+        `Fastify unmatched route / same app without cachet, ${s}`,
+        f('unmatched'),
+        f('unmatched-base'),
+        0.98,
+      ),
+      // Each framework's hit against its bound: what any cache mounted in the
+      // framework's own request chain could at best do.
+      ratioTarget(data, `Express L1 hit / Express bound, ${s}`, e('l1-hit'), e('bound'), 0.97),
+      ratioTarget(data, `Koa L1 hit / Koa bound, ${s}`, k('l1-hit'), k('bound'), 0.97),
+      ratioTarget(data, `Fastify L1 hit / Fastify bound, ${s}`, f('l1-hit'), f('bound'), 0.97),
     )
   }
   const cachetStampede = new Map<string, number>()
