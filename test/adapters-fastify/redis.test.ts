@@ -83,8 +83,8 @@ test('the Fastify shop as a process beside the Express and Koa shops: one cache 
     REDIS_URL: sharedRedisUrl(),
     CACHE_REDIS_PREFIX: `fastify-cluster-${randomBytes(4).toString('hex')}`,
   }
-  const started = (kind: string) =>
-    startShopProcess(kind as ShopKind, env).then((p) => {
+  const started = (kind: ShopKind) =>
+    startShopProcess(kind, env).then((p) => {
       processes.push(p)
       return p
     })

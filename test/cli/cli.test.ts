@@ -8,9 +8,11 @@ import { sharedRedisUrl } from '../support/redis/shared'
 import { jsonBody, type OriginCalls, send } from '../support/shops'
 import { closedPort, runCli } from './run-cli'
 
-// The `cachet` binary against a real Redis and two running shop processes
-// (Express and Koa) that form one cache cluster: invalidations through Redis
-// directly and through the admin API, stats, warm-up, and its errors.
+// The `cachet` binary against a real Redis and three running shop processes
+// (Express, Koa and Fastify) that form one cache cluster: invalidations through Redis
+// directly and through the admin API, stats, warm-up, and its errors. Most tests
+// drive the Express and Koa processes (a, b); the Fastify one (c) acknowledges
+// every invalidation, and has tests of its own.
 
 const TOKEN = randomBytes(16).toString('hex')
 const PREFIX = `cli-${randomBytes(6).toString('hex')}`
@@ -18,6 +20,7 @@ const LEASE = '1s'
 
 let a: ShopProcess
 let b: ShopProcess
+let c: ShopProcess
 let redis: string[]
 
 beforeAll(async () => {
@@ -27,12 +30,16 @@ beforeAll(async () => {
     CACHE_REDIS_LEASE: LEASE,
     CACHE_ADMIN_TOKEN: TOKEN,
   }
-  ;[a, b] = await Promise.all([startShopProcess('express', env), startShopProcess('koa', env)])
+  ;[a, b, c] = await Promise.all([
+    startShopProcess('express', env),
+    startShopProcess('koa', env),
+    startShopProcess('fastify', env),
+  ])
   redis = ['--redis', sharedRedisUrl(), '--prefix', PREFIX, '--lease', LEASE]
 }, 30_000)
 
 afterAll(async () => {
-  await Promise.all([a?.stop(), b?.stop()])
+  await Promise.all([a?.stop(), b?.stop(), c?.stop()])
 })
 
 async function xCache(shop: ShopProcess, p: string, headers?: Record<string, string>) {
@@ -44,24 +51,26 @@ async function calls(shop: ShopProcess): Promise<OriginCalls> {
 async function reset(...shops: ShopProcess[]): Promise<void> {
   for (const shop of shops) await send(shop.url, { method: 'POST', path: '/__origin/reset' })
 }
-/** Both processes hold `p` in memory. */
-async function warmBoth(p: string): Promise<void> {
-  await xCache(a, p)
-  await xCache(b, p)
-  expect(await xCache(a, p)).toBe('HIT')
-  expect(await xCache(b, p)).toBe('HIT')
+/** Both processes (or the given ones) hold `p` in memory. */
+async function warmBoth(p: string, shops: ShopProcess[] = [a, b]): Promise<void> {
+  for (const shop of shops) await xCache(shop, p)
+  for (const shop of shops) expect(await xCache(shop, p)).toBe('HIT')
+}
+/** Origin calls of each process, Express, Koa and Fastify. */
+async function totals(): Promise<number[]> {
+  return [(await calls(a)).total, (await calls(b)).total, (await calls(c)).total]
 }
 const admin = () => `${a.url}/admin/cache`
 const oneLine = (text: string) => text.trim().split('\n').length === 1
 
 describe('cachet invalidate --redis', () => {
-  test('--tag: durable, acknowledged by both processes; each then answers MISS with one more origin call', async () => {
+  test('--tag: durable, acknowledged by every process; each then answers MISS with one more origin call', async () => {
     await warmBoth('/products/1')
     await reset(a, b)
     const run = await runCli(['invalidate', '--tag', 'product:1', ...redis])
     expect(run).toMatchObject({ code: 0, stderr: '' })
     expect(run.stdout).toMatch(
-      /^invalidated tag product:1: durable in Redis \(bus seq \d+\), applied by 2 live processes, in \d/,
+      /^invalidated tag product:1: durable in Redis \(bus seq \d+\), applied by 3 live processes, in \d/,
     )
     expect(oneLine(run.stdout)).toBe(true)
     // The first process asked refills; the other then finds that new copy in Redis.
@@ -74,6 +83,20 @@ describe('cachet invalidate --redis', () => {
     expect(await xCache(a, '/products/1')).toBe('MISS')
     expect(await xCache(b, '/products/1')).toBe('HIT')
     expect([(await calls(a)).total, (await calls(b)).total]).toEqual([1, 1])
+  })
+
+  test('--tag with the Fastify process in the cluster: its next read is a MISS with one more origin call, which the others then share', async () => {
+    await warmBoth('/products/3', [a, b, c])
+    await reset(a, b, c)
+    const run = await runCli(['invalidate', '--tag', 'product:3', ...redis])
+    expect(run).toMatchObject({ code: 0, stderr: '' })
+    expect(run.stdout).toMatch(/^invalidated tag product:3: .*applied by 3 live processes/)
+    expect(await xCache(c, '/products/3')).toBe('MISS')
+    expect(await xCache(c, '/products/3')).toBe('HIT')
+    // The Fastify process's refill is in Redis: no origin call on Express or Koa.
+    expect(await xCache(a, '/products/3')).toBe('HIT')
+    expect(await xCache(b, '/products/3')).toBe('HIT')
+    expect(await totals()).toEqual([0, 0, 1])
   })
 
   test('--user: that user’s per-user entries; another user’s stay', async () => {
@@ -115,7 +138,7 @@ describe('cachet invalidate --redis', () => {
       b.resume()
     }
     expect(run.code).toBe(0)
-    expect(run.stdout).toMatch(/applied by 2 live processes/)
+    expect(run.stdout).toMatch(/applied by 3 live processes/)
     // The paused process could not acknowledge: the CLI waited out its lease (1 s).
     expect(run.ms).toBeGreaterThan(300)
     expect(await xCache(b, '/products/6')).toBe('MISS')
@@ -275,17 +298,17 @@ describe('usage errors: exit 2 with one clear line', () => {
 })
 
 describe('cachet stats --redis', () => {
-  test('two live processes, their leases, the counters', async () => {
+  test('three live processes (Express, Koa, Fastify), their leases, the counters', async () => {
     const run = await runCli(['stats', ...redis])
     expect(run).toMatchObject({ code: 0, stderr: '' })
-    expect(run.stdout).toMatch(/^processes\s+2 live/m)
+    expect(run.stdout).toMatch(/^processes\s+3 live/m)
     expect(run.stdout).toMatch(/renewed .* ago\s+lease .* left\s+applied seq \d+/)
     expect(run.stdout).toMatch(/^memory\s+.* used/m)
     expect(run.stdout).toMatch(/^shards\s+1 \(recorded in Redis\)$/m)
     const json = await runCli(['stats', ...redis, '--json'])
     expect(json.code).toBe(0)
     const stats = JSON.parse(json.stdout)
-    expect(stats.processes).toHaveLength(2)
+    expect(stats.processes).toHaveLength(3)
     expect(stats).toMatchObject({ shards: 1, shardsSource: 'redis' })
     expect(stats.epoch).toMatch(/^[0-9a-f]{16}$/)
     expect(stats.busSeq).toBeGreaterThan(0)
@@ -361,6 +384,27 @@ describe('through the admin API (CACHE_ADMIN_TOKEN)', () => {
     ])
     expect(wrong.code).toBe(1)
     expect(wrong.stderr).toMatch(/401/)
+  })
+
+  test('invalidate through the Fastify process’s admin API: every process, the Fastify one then a MISS with one more origin call', async () => {
+    await warmBoth('/products/4', [a, b, c])
+    await reset(a, b, c)
+    const run = await runCli([
+      'invalidate',
+      '--tag',
+      'product:4',
+      '--admin',
+      `${c.url}/admin/cache`,
+      '--token',
+      TOKEN,
+    ])
+    expect(run).toMatchObject({ code: 0, stderr: '' })
+    expect(run.stdout).toMatch(/^invalidated tag product:4 on every process \(as admin\) in /)
+    expect(await xCache(c, '/products/4')).toBe('MISS')
+    // Fastify's refill is in Redis: no origin call on Express or Koa.
+    expect(await xCache(a, '/products/4')).toBe('HIT')
+    expect(await xCache(b, '/products/4')).toBe('HIT')
+    expect(await totals()).toEqual([0, 0, 1])
   })
 
   test('an admin URL nobody answers: exit 1', async () => {

@@ -1,5 +1,5 @@
-import { shopEntry } from '../support/processes'
-import { originCalls, type Pair, startPair } from './cluster'
+import { type ShopKind, shopEntry } from '../support/processes'
+import { originCalls, type Pair, resetOrigin, startPair } from './cluster'
 import { json, ms, quantile, send, sleep, Tally, xCache } from './http'
 
 // A cold key asked for by 100 clients on each of two processes at the same time,
@@ -9,14 +9,21 @@ import { json, ms, quantile, send, sleep, Tally, xCache } from './http'
 const PER_PROCESS = 100
 const DELAY_MS = 200
 
-/** The stampede tests on the Redis (URL, seeds or sentinel://) that `redisUrl` names once started. */
-export function stampedeSuite(redisUrl: () => string, label = 'stampede'): void {
+/**
+ * The stampede tests on the Redis (URL, seeds or sentinel://) that `redisUrl` names once
+ * started, on two processes A and B of the given kinds (Express and Koa by default).
+ */
+export function stampedeSuite(
+  redisUrl: () => string,
+  label = 'stampede',
+  kinds: [ShopKind, ShopKind] = ['express', 'koa'],
+): void {
   let pair: Pair
+  const [kindA, kindB] = kinds
 
   beforeAll(async () => {
-    shopEntry('express')
-    shopEntry('koa')
-    pair = await startPair(redisUrl(), label, { ORIGIN_DELAY_MS: String(DELAY_MS) })
+    for (const kind of kinds) shopEntry(kind)
+    pair = await startPair(redisUrl(), label, { ORIGIN_DELAY_MS: String(DELAY_MS) }, kinds)
   }, 30_000)
 
   afterAll(async () => {
@@ -24,7 +31,7 @@ export function stampedeSuite(redisUrl: () => string, label = 'stampede'): void 
   })
 
   test.each(['/products/42', '/products?category=cat-7&page=3', '/assets/blob-65536.bin'])(
-    `%s: ${PER_PROCESS} concurrent cold requests on each of two processes → one origin call`,
+    `%s: ${PER_PROCESS} concurrent cold requests on each of two processes (A=${kindA}, B=${kindB}) → one origin call`,
     async (url) => {
       const { a, b, agent } = pair
       const before = (await originCalls(pair, a)) + (await originCalls(pair, b))
@@ -48,8 +55,8 @@ export function stampedeSuite(redisUrl: () => string, label = 'stampede'): void 
       })
       const durations = replies.map((r) => r.ms)
       console.log(
-        `stampede ${url}: origin calls=${calls} (A=${callsA}, B=${callsB} in total so far) statuses {${statuses}} ` +
-          `X-Cache A {${cacheA}} B {${cacheB}} latency p50=${ms(quantile(durations, 0.5))} ` +
+        `stampede ${url}: origin calls=${calls} (A=${kindA} ${callsA}, B=${kindB} ${callsB} in total so far) statuses {${statuses}} ` +
+          `X-Cache A=${kindA} {${cacheA}} B=${kindB} {${cacheB}} latency p50=${ms(quantile(durations, 0.5))} ` +
           `max=${ms(quantile(durations, 1))} wall=${wall}ms`,
       )
       expect(statuses.counts).toEqual({ 200: 2 * PER_PROCESS })
@@ -63,7 +70,7 @@ export function stampedeSuite(redisUrl: () => string, label = 'stampede'): void 
     20_000,
   )
 
-  test('a fill whose origin call started before a write on the other process is not stored, on either process', async () => {
+  test(`a fill whose origin call started before a write on the other process is not stored, on either process (A=${kindA} writes, B=${kindB} fills)`, async () => {
     const { a, b, agent } = pair
     const path = '/products/314'
     // A keyspace younger than a lease makes invalidations wait the rest of it
@@ -72,6 +79,8 @@ export function stampedeSuite(redisUrl: () => string, label = 'stampede'): void 
     expect(
       (await send(agent, a.url, '/products/999', { method: 'PUT', body: { price: 1 } })).status,
     ).toBe(200)
+    await resetOrigin(pair, a)
+    await resetOrigin(pair, b)
     // A's PUT runs its origin for 200 ms, then invalidates (about t=200 ms). B's
     // read misses at t=100 ms, so its origin call runs from t=100 to t=300: it
     // started before the invalidation and ends after it.
@@ -99,10 +108,13 @@ export function stampedeSuite(redisUrl: () => string, label = 'stampede'): void 
     const onA = await send(agent, a.url, path)
     const onB = await send(agent, b.url, path)
     const v = (r: typeof onA) => json<{ version: number }>(r).version
+    const calls = [await originCalls(pair, a), await originCalls(pair, b)]
     console.log(
-      `fill vs write: B's racing read ${xCache(first)} v${v(first)}; then A ${xCache(onA)} v${v(onA)}, B ${xCache(onB)} v${v(onB)} (A's version after the write: ${version})`,
+      `fill vs write (A=${kindA}, B=${kindB}): B's racing read ${xCache(first)} v${v(first)}; then A ${xCache(onA)} v${v(onA)}, B ${xCache(onB)} v${v(onB)} (A's version after the write: ${version}); origin calls A=${calls[0]} B=${calls[1]}`,
     )
     expect([onA.status, xCache(onA), v(onA)]).toEqual([200, 'MISS', version])
     expect([onB.status, xCache(onB), v(onB)]).toEqual([200, 'HIT', version])
+    // A: the PUT and its own read after it; B: only the racing read (then a HIT of A's fill).
+    expect(calls).toEqual([2, 1])
   }, 20_000)
 }

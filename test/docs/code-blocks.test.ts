@@ -181,6 +181,7 @@ const compilerOptions: ts.CompilerOptions = {
     '@cachet/core/*': [join(pkgSrc('core'), '*', 'index.ts')],
     '@cachet/express': [join(pkgSrc('express'), 'index.ts')],
     '@cachet/koa': [join(pkgSrc('koa'), 'index.ts')],
+    '@cachet/fastify': [join(pkgSrc('fastify'), 'index.ts')],
     '@cachet/cli': [join(pkgSrc('cli'), 'index.ts')],
   },
 }
@@ -262,6 +263,15 @@ const SELF_CHECK = [
   '```console', // 22
   '$ not checked', // 23
   '```', // 24
+  '', // 25
+  '```ts', // 26
+  "import Fastify from 'fastify'", // 27
+  "import { cachePlugin } from '@cachet/fastify'", // 28
+  '', // 29
+  'const app = Fastify()', // 30
+  "await app.register(cachePlugin, { rules: [{ path: '/z', ttl: 5, tagz: ['z'] }] })", // 31: typo
+  "app.get('/z', async (request) => request.cache.invalidate({ tag: ['z'] }))", // 32: typo
+  '```', // 33
 ].join('\n')
 
 describe('docs code blocks', () => {
@@ -288,6 +298,22 @@ describe('docs code blocks', () => {
     expect(blocks.filter((b) => b.doc.startsWith('docs')).length).toBeGreaterThanOrEqual(10)
   })
 
+  it('resolves @cachet/* to the sources, and the frameworks from node_modules', () => {
+    const from = join(runDir, 'resolve.ts')
+    const resolved = (name: string) =>
+      ts.resolveModuleName(name, from, compilerOptions, ts.sys).resolvedModule?.resolvedFileName
+    for (const pkg of ['core', 'express', 'koa', 'fastify', 'cli']) {
+      expect([pkg, resolved(`@cachet/${pkg}`)]).toEqual([pkg, join(pkgSrc(pkg), 'index.ts')])
+    }
+    expect(resolved('@cachet/core/redis')).toBe(join(pkgSrc('core'), 'redis', 'index.ts'))
+    const types = (...path: string[]) => join(root, 'node_modules', ...path)
+    expect([resolved('express'), resolved('koa'), resolved('fastify')]).toEqual([
+      types('@types', 'express', 'index.d.ts'),
+      types('@types', 'koa', 'index.d.ts'),
+      types('fastify', 'fastify.d.ts'),
+    ])
+  })
+
   it('type-checks every ts/js block', () => {
     expect(failures.filter((f) => !f.startsWith(SELF_CHECK_DOC))).toEqual([])
   })
@@ -303,12 +329,16 @@ describe('docs code blocks', () => {
       [2, 10, false, false],
       [3, 14, false, true],
       [4, 18, true, false],
+      [5, 27, false, false],
     ])
     const own = failures.filter((f) => f.startsWith(SELF_CHECK_DOC))
     expect(own).toEqual([
       expect.stringMatching(/^self-check\.md:6 \(block 1\): TS2353 .*'tll' does not exist/),
       expect.stringMatching(/^self-check\.md:10 \(block 2\): TS2353 .*'tagz' does not exist/),
       expect.stringMatching(/^self-check\.md:19 \(block 4\): TS2322 .*'number' is not assignable/),
+      // Fastify's register() has overloads, hence TS2769; request.cache is typed by the plugin.
+      expect.stringMatching(/^self-check\.md:31 \(block 5\): TS2769 .*'tagz' does not exist/),
+      expect.stringMatching(/^self-check\.md:32 \(block 5\): TS2561 .*'tag' does not exist/),
     ])
   })
 })

@@ -1,5 +1,13 @@
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
 
@@ -9,10 +17,11 @@ import { dirname, join, relative, resolve } from 'node:path'
 // them: ESM + `moduleResolution: nodenext`, CommonJS + `moduleResolution:
 // node` (subpaths like `@cachet/core/redis` resolve through `typesVersions`),
 // and plain JavaScript. Each app serves a route twice and prints how many
-// times the route ran.
+// times the route ran. The Fastify apps (ESM and CommonJS) also invalidate,
+// through app.cache and request.cache, and register a rule with a typo.
 
 const root = join(__dirname, '..', '..')
-const packages = ['core', 'express', 'koa', 'cli']
+const packages = ['core', 'express', 'koa', 'fastify', 'cli']
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
 
@@ -68,6 +77,59 @@ app.get('/hello', (_req, res) => {
 })
 ${serveTwice}${exportsLine}`
 
+// Registers cachePlugin, then GET /hello twice (MISS, HIT), once after
+// app.cache.invalidate and once after a route's request.cache.invalidate; then
+// registers a rule with a typo, which must fail. Prints, for each GET, its
+// X-Cache and the route's count so far, and the error.
+const fastifyApp = (imports: string) => `${imports}
+
+async function main(): Promise<void> {
+  const app = Fastify()
+  await app.register(cachePlugin, { rules: [{ path: '/hello', ttl: '1m', tags: ['hello'] }] })
+  let calls = 0
+  app.get('/hello', async () => {
+    calls++
+    return { hello: 'fastify' }
+  })
+  app.post('/hello/changed', async (request) => {
+    await request.cache.invalidate({ tags: ['hello'] })
+    return { ok: true }
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const url = \`http://127.0.0.1:\${(app.server.address() as AddressInfo).port}\`
+  const seen: [string, number][] = []
+  const get = async () => {
+    const res = await fetch(\`\${url}/hello\`)
+    await res.text()
+    seen.push([String(res.headers.get('x-cache')), calls])
+  }
+  await get()
+  await get()
+  await app.cache.invalidate({ tags: ['hello'] })
+  await get()
+  await (await fetch(\`\${url}/hello/changed\`, { method: 'POST' })).text()
+  await get()
+  await app.close()
+
+  const typo = Fastify()
+  let error = 'no error'
+  try {
+    // @ts-expect-error: the types see the typo too
+    await typo.register(cachePlugin, { rules: [{ path: '/x', tll: '5m' }] })
+    await typo.ready()
+  } catch (err) {
+    error = err instanceof CachetConfigError ? \`\${err.code}: \${err.message}\` : String(err)
+  }
+  await typo.close()
+  console.log(JSON.stringify({ seen, error }))
+}
+
+main().catch((err: unknown) => {
+  console.error(err)
+  process.exitCode = 1
+})
+`
+
 const files: Record<string, string> = {
   // ESM + nodenext: the root and a subpath through `exports`.
   'esm/package.json': JSON.stringify({ type: 'module' }),
@@ -106,6 +168,13 @@ app.use((ctx) => {
   ctx.body = { hello: 'koa' }
 })
 ${serveTwice}`,
+  'esm/fastify.ts': fastifyApp(
+    [
+      "import type { AddressInfo } from 'node:net'",
+      "import Fastify from 'fastify'",
+      "import { CachetConfigError, cachePlugin } from '@cachet/fastify'",
+    ].join('\n'),
+  ),
   // CommonJS + the classic `node` resolution, which ignores `exports`.
   'cjs/package.json': JSON.stringify({ type: 'commonjs' }),
   'cjs/tsconfig.json': JSON.stringify({
@@ -130,6 +199,13 @@ ${serveTwice}`,
       "import type { createAdmin } from '@cachet/core/admin'",
       "import type { handleRequest } from '@cachet/core/adapter'",
       'export type Entries = [typeof redisTier, typeof keyvTier, typeof prometheusMetrics, typeof createAdmin, typeof handleRequest]',
+    ].join('\n'),
+  ),
+  'cjs/fastify.ts': fastifyApp(
+    [
+      "import type { AddressInfo } from 'node:net'",
+      "import Fastify from 'fastify'",
+      "import { CachetConfigError, cachePlugin } from '@cachet/fastify'",
     ].join('\n'),
   ),
   // Plain JavaScript, no build step.
@@ -174,6 +250,8 @@ describe('the packages, packed and installed into a fresh app outside the reposi
         ...packages.map((name) => tarballs[name] as string),
         `express@${version('express')}`,
         `koa@${version('koa')}`,
+        // @cachet/fastify's peer; fastify-plugin, a dependency, comes with the tarball's install.
+        `fastify@${version('fastify')}`,
         // The optional peers, as a user of the Redis, Keyv and Prometheus entry points installs them.
         `ioredis@${version('ioredis')}`,
         `keyv@${version('keyv')}`,
@@ -196,6 +274,22 @@ describe('the packages, packed and installed into a fresh app outside the reposi
 
   const app = () => join(dir, 'app')
   const served = (out: string) => JSON.parse(out.trim().split('\n').at(-1) as string)
+  // Each app project (esm, cjs) is type-checked and compiled once, by the first test that runs it.
+  const compiled = new Set<string>()
+  const compile = (project: string) => {
+    if (compiled.has(project)) return
+    run(process.execPath, [tsc, '-p', project], app())
+    compiled.add(project)
+  }
+  const fastifyServed = {
+    seen: [
+      ['MISS', 1],
+      ['HIT', 1],
+      ['MISS', 2],
+      ['MISS', 3],
+    ],
+    error: 'CACHET_INVALID_RULE: rules[0] (/x): unknown option "tll" (did you mean "ttl"?)',
+  }
 
   it('ships README, LICENSE, the built code, and the sources its source maps point to', () => {
     for (const name of packages) {
@@ -235,7 +329,7 @@ describe('the packages, packed and installed into a fresh app outside the reposi
   })
 
   it('type-checks and runs an ESM app (moduleResolution nodenext), Express and Koa', () => {
-    run(process.execPath, [tsc, '-p', 'esm'], app())
+    compile('esm')
     const express = served(run(process.execPath, ['esm/dist/app.js'], app()))
     expect(express).toEqual({ calls: 1, seen: ['MISS', 'HIT'] })
     const koa = served(run(process.execPath, ['esm/dist/koa.js'], app()))
@@ -243,9 +337,31 @@ describe('the packages, packed and installed into a fresh app outside the reposi
   })
 
   it('type-checks and runs a CommonJS app (moduleResolution node, subpaths through typesVersions)', () => {
-    run(process.execPath, [tsc, '-p', 'cjs'], app())
+    compile('cjs')
     const out = served(run(process.execPath, ['cjs/dist/app.js'], app()))
     expect(out).toEqual({ calls: 1, seen: ['MISS', 'HIT'] })
+  })
+
+  it('type-checks and runs a Fastify app, ESM: a HIT, invalidation, a typo refused by name', () => {
+    compile('esm')
+    const out = served(run(process.execPath, ['esm/dist/fastify.js'], app()))
+    expect(out).toEqual(fastifyServed)
+  })
+
+  it('type-checks and runs a Fastify app, CommonJS (moduleResolution node)', () => {
+    compile('cjs')
+    const out = served(run(process.execPath, ['cjs/dist/fastify.js'], app()))
+    expect(out).toEqual(fastifyServed)
+  })
+
+  it('installs @cachet/fastify with one copy of @cachet/core, and fastify-plugin', () => {
+    const pkg = (name: string) =>
+      JSON.parse(readFileSync(join(app(), 'node_modules', name, 'package.json'), 'utf8'))
+    expect(pkg('@cachet/fastify').peerDependencies).toEqual({ fastify: expect.any(String) })
+    expect(pkg('fastify-plugin').version).toMatch(/^5\./)
+    // A nested copy would be a second engine, with its own CachetConfigError class.
+    const nested = join(app(), 'node_modules', '@cachet', 'fastify', 'node_modules', '@cachet')
+    expect(existsSync(nested)).toBe(false)
   })
 
   it('runs a plain JavaScript app', () => {

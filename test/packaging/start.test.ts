@@ -6,8 +6,8 @@ import path from 'node:path'
 // `npm start` and co (scripts/start.mjs): build only when dist/ is out of date, and
 // say so. Exercised on a two-project fixture (app references lib) in a temporary
 // directory, so that no build of the repository's own projects happens here; and,
-// on the repository itself, only the read-only --check, then the Express shop
-// started through the script when dist/ is current (stopped by pid).
+// on the repository itself, only the read-only --check, then the Express and
+// Fastify shops started through their scripts when dist/ is current (stopped by pid).
 
 const root = path.resolve(__dirname, '..', '..')
 const start = path.join(root, 'scripts', 'start.mjs')
@@ -171,6 +171,7 @@ describe('scripts/start.mjs in the repository', () => {
       'start',
       'start:express',
       'start:koa',
+      'start:fastify',
       'start:gateway',
       'bench',
       'conformance',
@@ -179,55 +180,66 @@ describe('scripts/start.mjs in the repository', () => {
     }
   })
 
-  it('starts the shop without rebuilding when dist/ is current', async () => {
-    const entry = 'examples/express-shop/dist/main.js'
-    const check = spawnSync(process.execPath, [start, '--check', entry], {
-      cwd: root,
-      encoding: 'utf8',
-    })
-    expect(check.stderr).toMatch(
-      /cachet: dist\/ is current, not rebuilding|cachet: would build \(tsc -b examples\/express-shop\)/,
-    )
-    if (check.status !== 0) {
-      // Sources edited since the last build: building here could rewrite dist/
-      // under the other test files. Nothing more to check.
-      return
-    }
-    // Only what the shop needs: no REDIS_URL, admin token or the like from the caller.
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1' }
-    const child: ChildProcess = spawn(process.execPath, [start, entry], {
-      cwd: root,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let output = ''
-    const exited = new Promise<number | null>((resolve) =>
-      child.on('exit', (code) => resolve(code)),
-    )
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no listening line:\n${output}`)), 15_000)
-        const onData = (d: Buffer) => {
-          output += d.toString()
-          if (/listening on http:\/\/\S+/.test(output)) {
-            clearTimeout(timer)
-            resolve()
-          }
-        }
-        child.stdout?.on('data', onData)
-        child.stderr?.on('data', onData)
-        child.on('exit', () => reject(new Error(`exited before listening:\n${output}`)))
+  it.each([
+    ['start', 'express-shop'],
+    ['start:fastify', 'fastify-shop'],
+  ])(
+    'npm run %s starts the %s without rebuilding when dist/ is current',
+    async (script, shop) => {
+      const { scripts } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
+      const entry = `examples/${shop}/dist/main.js`
+      expect(scripts[script]).toBe(`node scripts/start.mjs ${entry}`)
+      const check = spawnSync(process.execPath, [start, '--check', entry], {
+        cwd: root,
+        encoding: 'utf8',
       })
-      expect(output).toContain('cachet: dist/ is current, not rebuilding')
-      expect(output).not.toContain('building (tsc')
-    } finally {
-      // One process: the script runs the shop in itself, so its pid is the shop's.
-      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGTERM')
-    }
-    const killer = setTimeout(() => {
-      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL')
-    }, 10_000)
-    expect(await exited).toBe(0)
-    clearTimeout(killer)
-  }, 30_000)
+      expect(check.stderr).toMatch(
+        new RegExp(
+          `cachet: dist/ is current, not rebuilding|cachet: would build \\(tsc -b examples/${shop}\\)`,
+        ),
+      )
+      if (check.status !== 0) {
+        // Sources edited since the last build: building here could rewrite dist/
+        // under the other test files. Nothing more to check.
+        return
+      }
+      // Only what the shop needs: no REDIS_URL, admin token or the like from the caller.
+      const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1' }
+      const child: ChildProcess = spawn(process.execPath, [start, entry], {
+        cwd: root,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let output = ''
+      const exited = new Promise<number | null>((resolve) =>
+        child.on('exit', (code) => resolve(code)),
+      )
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no listening line:\n${output}`)), 15_000)
+          const onData = (d: Buffer) => {
+            output += d.toString()
+            if (/listening on http:\/\/\S+/.test(output)) {
+              clearTimeout(timer)
+              resolve()
+            }
+          }
+          child.stdout?.on('data', onData)
+          child.stderr?.on('data', onData)
+          child.on('exit', () => reject(new Error(`exited before listening:\n${output}`)))
+        })
+        expect(output).toContain('cachet: dist/ is current, not rebuilding')
+        expect(output).not.toContain('building (tsc')
+      } finally {
+        // One process: the script runs the shop in itself, so its pid is the shop's.
+        if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGTERM')
+      }
+      const killer = setTimeout(() => {
+        if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL')
+      }, 10_000)
+      expect(await exited).toBe(0)
+      clearTimeout(killer)
+    },
+    30_000,
+  )
 })

@@ -9,8 +9,8 @@ import path from 'node:path'
 // its Redis bus), stopped by pid: SIGTERM, then SIGKILL after a grace period.
 // Never by name.
 
-export type ShopKind = 'express' | 'koa'
-/** The example apps that run as processes: the two shops, and the forwarding gateway. */
+export type ShopKind = 'express' | 'koa' | 'fastify'
+/** The example apps that run as processes: the three shops, and the forwarding gateway. */
 export type AppKind = ShopKind | 'gateway'
 
 export interface ShopExit {
