@@ -1,8 +1,13 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { redisTier } from '@cachet/core/redis'
+import { cacheMiddleware } from '@cachet/express'
+import express from 'express'
 import { REPO_ROOT, type ShopProcess, startShopProcess } from '../support/processes'
 import { sharedRedisUrl } from '../support/redis/shared'
 import { jsonBody, type OriginCalls, send } from '../support/shops'
@@ -174,6 +179,11 @@ describe('usage errors: exit 2 with one clear line', () => {
       'an empty user',
       () => ['invalidate', '--user=', '--redis', url()],
       /--user: expected a non-empty string/,
+    ],
+    [
+      'an empty tenant',
+      () => ['invalidate', '--tenant=', '--redis', url()],
+      /--tenant: expected a non-empty string/,
     ],
     ['an unknown flag', () => ['invalidate', '--tg', 'x', '--redis', url()], /unknown option --tg/],
     [
@@ -474,5 +484,67 @@ describe('cachet warm', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('--tenant, against an app whose rules have a tenant', () => {
+  const prefix = `cli-tenant-${randomBytes(4).toString('hex')}`
+  let server: http.Server
+  let cache: ReturnType<typeof cacheMiddleware>
+  let url: string
+  const runs = new Map<string, number>()
+
+  beforeAll(async () => {
+    const app = express()
+    cache = cacheMiddleware({
+      rules: [
+        {
+          path: '/catalog/:id',
+          ttl: '5m',
+          tenant: (req) => req.headers['x-tenant'] as string | undefined,
+          key: { headers: ['x-tenant'] },
+        },
+      ],
+      store: { l2: redisTier({ client: sharedRedisUrl(), prefix }) },
+    })
+    app.use(cache)
+    app.get('/catalog/:id', (req, res) => {
+      const k = `${req.headers['x-tenant']} ${req.path}`
+      runs.set(k, (runs.get(k) ?? 0) + 1)
+      res.json({ tenant: req.headers['x-tenant'], run: runs.get(k) })
+    })
+    server = http.createServer(app)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    await cache.ready
+  })
+
+  afterAll(async () => {
+    server?.closeAllConnections()
+    await new Promise<void>((resolve) => server?.close(() => resolve()))
+    await cache?.close()
+  })
+
+  test("drops that tenant's entries in the app; another tenant's stay", async () => {
+    const read = async (t: string) =>
+      (await send(url, { path: '/catalog/1', headers: { 'x-tenant': t } })).headers['x-cache']
+    for (const t of ['acme', 'globex']) {
+      expect(await read(t)).toBe('MISS')
+      expect(await read(t)).toBe('HIT')
+    }
+    const run = await runCli([
+      'invalidate',
+      '--tenant',
+      'acme',
+      '--redis',
+      sharedRedisUrl(),
+      '--prefix',
+      prefix,
+    ])
+    expect([run.code, run.stderr]).toEqual([0, ''])
+    expect(run.stdout).toMatch(/^invalidated tenant acme: /)
+    expect(await read('acme')).toBe('MISS')
+    expect(await read('globex')).toBe('HIT')
+    expect(Object.fromEntries(runs)).toEqual({ 'acme /catalog/1': 2, 'globex /catalog/1': 1 })
   })
 })

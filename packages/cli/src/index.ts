@@ -12,7 +12,7 @@ export { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './args'
 export const USAGE = `usage: cachet <command> [options]
 
 Commands:
-  invalidate   invalidate by --tag, --pattern or --user, in every process of the cluster
+  invalidate   invalidate by --tag, --pattern, --user or --tenant, in every process of the cluster
   stats        the state of the cache: through Redis (the cluster) or an admin API (one process)
   warm         have the app fetch URLs (a list, a file, or its most requested) into the cache
 

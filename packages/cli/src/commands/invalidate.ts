@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { CachetInvalidationError } from '@cachet/core'
-import { type NormalizedTarget, normalizeTarget, userTag } from '@cachet/core/adapter'
+import { type NormalizedTarget, normalizeTarget, tenantTag, userTag } from '@cachet/core/adapter'
 import { RedisTier } from '@cachet/core/redis'
 import { adminRequest, refuse } from '../admin-client'
 import {
@@ -20,7 +20,7 @@ import { formatMs, list } from '../format'
 import { connectRedis } from '../redis-connection'
 import { resolveShards, type Shards } from '../shards'
 
-export const INVALIDATE_USAGE = `usage: cachet invalidate (--tag T ... | --pattern P | --user U)
+export const INVALIDATE_USAGE = `usage: cachet invalidate (--tag T ... | --pattern P | --user U | --tenant T)
                          (--redis URL [--namespace NS | --prefix P] [--lease D] [--shards N]
                           | --admin URL (--token T | --token-env VAR))
 
@@ -31,6 +31,7 @@ What (at least one; they combine):
   --tag T          a tag (repeat for several): --tag product:1 --tag products
   --pattern P      a path pattern, as in the rules: /products/:id, /products/*
   --user U         every per-user entry of user U
+  --tenant T       every entry of tenant T (rules with a tenant)
 
 Where (one):
   --redis URL      Redis directly: redis://host:port (or rediss://), host:port,host:port
@@ -63,6 +64,7 @@ const SPEC: OptionSpec = {
   tag: { type: 'string' },
   pattern: { type: 'string' },
   user: { type: 'string' },
+  tenant: { type: 'string' },
   timeout: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   ...REDIS_OPTIONS,
@@ -83,6 +85,7 @@ function describe(t: NormalizedTarget): string {
   if (t.tags.length > 0) parts.push(`${t.tags.length === 1 ? 'tag' : 'tags'} ${t.tags.join(', ')}`)
   if (t.patterns.length > 0) parts.push(`pattern ${t.patterns.join(', ')}`)
   if (t.users.length > 0) parts.push(`user ${t.users.join(', ')}`)
+  if (t.tenants.length > 0) parts.push(`tenant ${t.tenants.join(', ')}`)
   return list(parts)
 }
 
@@ -95,12 +98,14 @@ export async function invalidateCommand(args: readonly string[], io: Io): Promis
   const tags = p.strings.tag ?? []
   const pattern = one(p, 'pattern')
   const user = one(p, 'user')
-  if (tags.length === 0 && pattern === undefined && user === undefined)
-    throw new UsageError('nothing to invalidate: give --tag, --pattern or --user')
+  const tenant = one(p, 'tenant')
+  if (tags.length === 0 && pattern === undefined && user === undefined && tenant === undefined)
+    throw new UsageError('nothing to invalidate: give --tag, --pattern, --user or --tenant')
   const input = {
     ...(tags.length > 0 ? { tags } : {}),
     ...(pattern !== undefined ? { pattern } : {}),
     ...(user !== undefined ? { user } : {}),
+    ...(tenant !== undefined ? { tenant } : {}),
   }
   let normalized: NormalizedTarget
   try {
@@ -151,7 +156,11 @@ export async function invalidateCommand(args: readonly string[], io: Io): Promis
   })
   try {
     const plan = {
-      tags: [...normalized.tags, ...normalized.users.map(userTag)],
+      tags: [
+        ...normalized.tags,
+        ...normalized.users.map(userTag),
+        ...normalized.tenants.map(tenantTag),
+      ],
       patterns: [...normalized.patterns],
     }
     const run = tier.invalidateWithReport(plan)

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import type { CacheEngine, Lookup } from '../engine/engine'
-import { type Exchange, ruleNeedsUser, splitUrl } from '../engine/exchange'
+import { type Exchange, ruleNeedsUser, splitUrl, tenantOf } from '../engine/exchange'
 import type { Fill } from '../engine/fill'
 import { isInternalRequest } from '../engine/internal-request'
 import { type Replay, replay } from '../engine/replay'
@@ -48,6 +48,7 @@ export function handleRequest<R>(engine: CacheEngine, port: RequestPort<R>): R |
     rawQuery,
     headers: port.headers,
     user: ruleNeedsUser(m.rule) ? port.identify() : undefined,
+    tenant: tenantOf(m.rule, port.req),
   }
   if (m.rule.kind === 'invalidate') return port.hold(heldWrite(engine, m as WriteMatch, ex))
   const match = m as RuleMatch<CompiledCacheRule>
@@ -98,7 +99,7 @@ function respond<R>(
         replay(lookup.entry, Date.now(), ex.headers, head, stale, rule.cacheControl),
       )
       engine.observe(rule, 'hit', (performance.now() - started) / 1000)
-      if (lookup.type === 'stale' && lookup.refresh !== undefined) {
+      if (lookup.refresh !== undefined) {
         const listener = port.listener()
         refreshInBackground(engine, lookup.refresh, rule.name, listener, port.req, port.url)
       }

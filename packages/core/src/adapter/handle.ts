@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { CacheEngine, ExplainRequest } from '../engine/engine'
-import { type Exchange, splitUrl } from '../engine/exchange'
+import { type Exchange, splitUrl, tenantOf } from '../engine/exchange'
+import { isInternalRequest } from '../engine/internal-request'
 import { replay } from '../engine/replay'
 import type { InvalidationTarget } from '../invalidation/target'
 import type { CacheEvents, CacheStats, Explanation, InvalidationRecord } from '../observe/events'
@@ -75,9 +76,18 @@ function edgeListener(engine: CacheEngine, listener: RequestListener): RequestLi
       const { path, rawQuery } = splitUrl(req.url ?? '/')
       const m = engine.match(method, path)
       if (m !== undefined && m.rule.kind === 'cache') {
-        const ex: Exchange = { method, path, rawQuery, headers: req.headers, user: undefined }
+        const ex: Exchange = {
+          method,
+          path,
+          rawQuery,
+          headers: req.headers,
+          user: undefined,
+          tenant: tenantOf(m.rule, req),
+        }
         const entry = engine.peek(m as RuleMatch<CompiledCacheRule>, ex)
-        if (entry !== undefined) {
+        // A refresh ahead of expiry is the cache's own request for a copy that
+        // is still fresh: it goes on to the app, whose middleware refreshes it.
+        if (entry !== undefined && !(m.rule.refreshAhead > 0 && isInternalRequest(req))) {
           const r = replay(
             entry,
             Date.now(),

@@ -21,7 +21,7 @@ export type { ResponseBypassReason } from '../http/storable'
 // Invalidation plumbing (the `cachet` CLI applies invalidations itself).
 export type { InvalidationPlan } from '../invalidation/local-state'
 export type { NormalizedTarget } from '../invalidation/target'
-export { normalizeTarget, userTag } from '../invalidation/target'
+export { normalizeTarget, tenantTag, userTag } from '../invalidation/target'
 export type { RulesCall } from '../options/cache-options'
 export type {
   CompiledCacheRule,

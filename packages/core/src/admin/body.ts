@@ -46,14 +46,17 @@ export async function readJsonBody(req: IncomingMessage, parsed?: unknown): Prom
     throw new AdminBodyError(413, message, !drained)
   }
   if (text.trim() === '') {
-    throw new AdminBodyError(400, 'expected a JSON body { tags?, pattern?, user? }, got none')
+    throw new AdminBodyError(
+      400,
+      'expected a JSON body { tags?, pattern?, user?, tenant? }, got none',
+    )
   }
   try {
     return JSON.parse(text)
   } catch {
     throw new AdminBodyError(
       400,
-      'expected a JSON body { tags?, pattern?, user? }, got invalid JSON',
+      'expected a JSON body { tags?, pattern?, user?, tenant? }, got invalid JSON',
     )
   }
 }

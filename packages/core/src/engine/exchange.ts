@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import type { CompiledRule } from '../rules/types'
 
 /** The neutral request an adapter hands to the engine. */
@@ -12,6 +12,22 @@ export interface Exchange {
   readonly headers: IncomingHttpHeaders
   /** The app's verified user id, for per-user rules and write rules. */
   readonly user: string | undefined
+  /** The request's tenant, for rules with a `tenant` (see `tenantOf`). */
+  readonly tenant?: string | undefined
+}
+
+/**
+ * The tenant `rule`'s `tenant` gives for `req`, or `undefined` (no tenant
+ * function; none given; or it threw: the request then bypasses the cache).
+ */
+export function tenantOf(rule: CompiledRule, req: IncomingMessage): string | undefined {
+  if (rule.kind !== 'cache' || rule.tenant === undefined) return undefined
+  try {
+    const tenant = rule.tenant(req)
+    return typeof tenant === 'string' && tenant !== '' ? tenant : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** Splits a request URL into its raw path and query string. */

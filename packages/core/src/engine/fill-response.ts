@@ -192,7 +192,9 @@ export function capturedEntry(
   const headers = storableHeaders(r.headers)
   const { times, key, body } = r
   const cachedAt = times?.cachedAt ?? Math.min(r.headersAt, r.now)
-  const staleAt = times?.staleAt ?? cachedAt + rule.ttlMs
+  // `ttlJitter`: the copy's ttl, and its whole lifetime with it, cut by a random part.
+  const cut = rule.ttlJitter > 0 ? Math.floor(Math.random() * rule.ttlJitter * rule.ttlMs) : 0
+  const staleAt = times?.staleAt ?? cachedAt + rule.ttlMs - cut
   const { fence, path } = scope
   return {
     key,
@@ -202,7 +204,7 @@ export function capturedEntry(
     etag: r.etag,
     cachedAt,
     staleAt,
-    deleteAt: times === undefined ? cachedAt + rule.lifetimeMs : staleAt + times.staleMs,
+    deleteAt: times === undefined ? cachedAt + rule.lifetimeMs - cut : staleAt + times.staleMs,
     tags: fence.tags,
     tagVersions: fence.versions,
     path,

@@ -11,7 +11,7 @@ import type { CoherenceHooks, RemoteFence, RemoteTier, StoredResponse } from '..
 import type { Fill } from './fill'
 import { HeldReleases } from './held-releases'
 import { OutboxReplay } from './outbox-replay'
-import { storedWindows } from './stale-windows'
+import { refreshDue, storedWindows } from './stale-windows'
 import type { BypassReason } from './status-headers'
 import { isVariantIndex, primaryKeyOf } from './variants'
 
@@ -136,6 +136,8 @@ export class RemotePath {
     let stale: StoredResponse | undefined
     /** Origin-driven: a copy past its windows, for a conditional request. */
     let base: StoredResponse | undefined
+    /** A refresh: the fresh copy past its refreshAhead point that is to be replaced. */
+    let due: StoredResponse | undefined
     for (;;) {
       if (this.outbox.size > 0 || !this.breaker.allow(Date.now()))
         return { kind: 'miss', fence: undefined, stale, base }
@@ -156,8 +158,15 @@ export class RemotePath {
             skipEntry = true
             continue
           }
-          const staleMs = Date.now() - response.staleAt
-          if (staleMs < 0) return { kind: 'hit', response }
+          const now = Date.now()
+          const staleMs = now - response.staleAt
+          // A refresh takes the shared copy only when it is not due for one itself
+          // (another process refreshed it already): one past the rule's
+          // refreshAhead point is refreshed, under the fill lock.
+          if (staleMs < 0) {
+            if (!(revalidate && refreshDue(rule, response, now))) return { kind: 'hit', response }
+            due = response
+          }
           const windows = storedWindows(rule, response.headers)
           if (!revalidate && staleMs < windows.swrMs) return { kind: 'stale', response }
           if (staleMs < windows.sieMs) stale = response
@@ -171,11 +180,41 @@ export class RemotePath {
       if (read.marker === 'too-large') return { kind: 'bypass', reason: read.marker }
       if (read.lock === 'busy' && revalidate)
         return { kind: 'miss', fence: read.fence, stale, base, busy: true }
+      if (due !== undefined && read.lock === 'acquired') {
+        // Between the read that found the copy due and this lock, another
+        // process may have refreshed it and let the lock go: take its copy.
+        const newer = await this.#newerThan(key, tags, path, due)
+        if (newer !== undefined) {
+          await this.tier
+            .abandon(key, read.fence)
+            .catch((err: unknown) => this.#failed('abandon', err))
+          return { kind: 'hit', response: newer }
+        }
+      }
       if (read.lock !== 'busy' || Date.now() + pause > deadline)
         return { kind: 'miss', fence: read.fence, stale, base }
       // Another process is filling this key: its entry will be in the shared tier soon.
       await new Promise((resolve) => setTimeout(resolve, pause))
       pause = Math.min(pause * 2, POLL_MAX_MS)
+    }
+  }
+
+  /** The shared copy of `key` if it is valid and newer than `than`; one read, no lock. */
+  async #newerThan(
+    key: string,
+    tags: readonly string[],
+    path: string,
+    than: StoredResponse,
+  ): Promise<StoredResponse | undefined> {
+    try {
+      const read = await this.tier.read(key, tags, { lock: false })
+      if (read.kind !== 'hit' || read.response.cachedAt <= than.cachedAt) return undefined
+      if (isVariantIndex(read.response)) return undefined
+      if (read.patternsSince.some((p) => this.#matches(p, path))) return undefined
+      return Date.now() < read.response.staleAt ? read.response : undefined
+    } catch (err) {
+      this.#failed('read', err)
+      return undefined
     }
   }
 

@@ -49,3 +49,16 @@ export function storedWindows(rule: CompiledCacheRule, headers: readonly string[
   }
   return windowsOf(parseCacheControl(values), rule)
 }
+
+/**
+ * Whether a fresh copy is past its rule's `refreshAhead` point: that
+ * fraction of its own freshness (`staleAt - cachedAt`) has gone by.
+ */
+export function refreshDue(
+  rule: CompiledCacheRule,
+  copy: { readonly cachedAt: number; readonly staleAt: number },
+  now: number,
+): boolean {
+  const f = rule.refreshAhead
+  return f > 0 && now >= copy.cachedAt + f * (copy.staleAt - copy.cachedAt)
+}

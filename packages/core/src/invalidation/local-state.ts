@@ -2,7 +2,7 @@ import type { CacheEntry } from '../entry/entry'
 import type { RuleSet } from '../rules/rule-set'
 import { PatternLog } from './pattern-log'
 import { TagVersions } from './tag-versions'
-import { type NormalizedTarget, userTag } from './target'
+import { type NormalizedTarget, tenantTag, userTag } from './target'
 
 /** What an invalidation bumps (tags, including implicit ones) and logs (patterns). */
 export interface InvalidationPlan {
@@ -72,12 +72,12 @@ export class LocalInvalidationState {
   }
 
   /**
-   * Turns a target into what is bumped and logged: users become their
-   * implicit tags, and a rule's own pattern (when no earlier rule can hold
+   * Turns a target into what is bumped and logged: users and tenants
+   * become their implicit tags, and a rule's own pattern (when no earlier rule can hold
    * entries of the same paths) becomes that rule's implicit tag.
    */
   plan(target: NormalizedTarget): InvalidationPlan {
-    const tags = [...target.tags, ...target.users.map(userTag)]
+    const tags = [...target.tags, ...target.users.map(userTag), ...target.tenants.map(tenantTag)]
     const patterns: string[] = []
     for (const pattern of target.patterns) {
       const exclusive = this.#rules.exclusiveRulesFor(pattern)

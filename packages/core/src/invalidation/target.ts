@@ -1,11 +1,13 @@
 import { CachetInvalidationError, describeValue } from '../errors'
 import { compilePath } from '../rules/path-pattern'
 
-/** What `invalidate()` accepts: any of tags, a path pattern, a user. */
+/** What `invalidate()` accepts: any of tags, a path pattern, a user, a tenant. */
 export interface InvalidationTarget {
   tags?: readonly string[]
   pattern?: string
   user?: string
+  /** Every entry of the tenant, under every rule with a `tenant` (its implicit tag). */
+  tenant?: string
 }
 
 /** A validated target, in the engine's plural form (write rules give several patterns). */
@@ -13,6 +15,7 @@ export interface NormalizedTarget {
   readonly tags: readonly string[]
   readonly patterns: readonly string[]
   readonly users: readonly string[]
+  readonly tenants: readonly string[]
 }
 
 function fail(field: string, problem: string): never {
@@ -26,12 +29,20 @@ function fail(field: string, problem: string): never {
 /** Validates a caller's target; throws a `CachetInvalidationError` naming the bad field. */
 export function normalizeTarget(input: unknown): NormalizedTarget {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    fail('target', `expected an object { tags?, pattern?, user? }, got ${describeValue(input)}`)
+    fail(
+      'target',
+      `expected an object { tags?, pattern?, user?, tenant? }, got ${describeValue(input)}`,
+    )
   }
-  const { tags, pattern, user, ...rest } = input as Record<string, unknown>
+  const { tags, pattern, user, tenant, ...rest } = input as Record<string, unknown>
   const unknown = Object.keys(rest)[0]
-  if (unknown !== undefined) fail(unknown, 'unknown field (expected tags, pattern or user)')
-  const out = { tags: [] as string[], patterns: [] as string[], users: [] as string[] }
+  if (unknown !== undefined) fail(unknown, 'unknown field (expected tags, pattern, user or tenant)')
+  const out = {
+    tags: [] as string[],
+    patterns: [] as string[],
+    users: [] as string[],
+    tenants: [] as string[],
+  }
   if (tags !== undefined) {
     if (!Array.isArray(tags))
       fail('tags', `expected an array of strings, got ${describeValue(tags)}`)
@@ -60,10 +71,21 @@ export function normalizeTarget(input: unknown): NormalizedTarget {
     }
     out.users.push(user)
   }
-  if (out.tags.length + out.patterns.length + out.users.length === 0) {
-    fail('target', 'nothing to invalidate: give at least one of tags, pattern or user')
+  if (tenant !== undefined) {
+    if (typeof tenant !== 'string' || tenant === '') {
+      fail('tenant', `expected a non-empty string, got ${describeValue(tenant)}`)
+    }
+    out.tenants.push(tenant)
+  }
+  if (out.tags.length + out.patterns.length + out.users.length + out.tenants.length === 0) {
+    fail('target', 'nothing to invalidate: give at least one of tags, pattern, user or tenant')
   }
   return out
+}
+
+/** The implicit tag carried by every entry of `tenant` (rules with a `tenant`). */
+export function tenantTag(tenant: string): string {
+  return `#tenant:${tenant}`
 }
 
 /** The implicit tag carried by every per-user entry of `user`. */

@@ -57,6 +57,7 @@ export interface InvalidationRecord {
   readonly tags: readonly string[]
   readonly patterns: readonly string[]
   readonly users: readonly string[]
+  readonly tenants: readonly string[]
   /** Whether it completed (false: rejected, or deferred; the shared tier could not confirm it). */
   readonly ok: boolean
   /**
@@ -123,7 +124,17 @@ export interface CacheStats {
       }
     | undefined
   stale: { revalidate: number; error: number }
-  revalidations: { started: number; stored: number; notStored: number; skipped: number }
+  /**
+   * Background refreshes: `started` (of them `ahead`: by a hit past the
+   * rule's `refreshAhead` point, the rest by a stale answer), and how they ended.
+   */
+  revalidations: {
+    started: number
+    ahead: number
+    stored: number
+    notStored: number
+    skipped: number
+  }
   /** Per cache rule, in rule order. */
   rules: RuleStats[]
   invalidations: {
@@ -133,6 +144,7 @@ export interface CacheStats {
     tags: number
     patterns: number
     users: number
+    tenants: number
   }
 }
 

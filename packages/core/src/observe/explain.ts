@@ -20,6 +20,8 @@ export interface ExplainRequest {
   headers?: IncomingHttpHeaders
   /** The verified user id, for per-user rules. */
   user?: string
+  /** The tenant, for rules with a `tenant` (its function is not called here). */
+  tenant?: string
 }
 
 /**
@@ -51,7 +53,14 @@ export function explain(s: EngineState, request: ExplainRequest): Explanation {
       invalidates: { tags: target.tags, patterns: target.patterns, users: target.users },
     }
   }
-  const ex: Exchange = { method, path, rawQuery, headers, user: request.user }
+  const ex: Exchange = {
+    method,
+    path,
+    rawQuery,
+    headers,
+    user: request.user,
+    tenant: request.tenant,
+  }
   const cm = m as RuleMatch<CompiledCacheRule>
   const query = parseQuery(rawQuery)
   const keyQuery: Array<[string, string]> =
@@ -86,7 +95,7 @@ export function explain(s: EngineState, request: ExplainRequest): Explanation {
     },
     tags: tagsFor(cm, ex).filter((t) => !t.startsWith('#')),
   }
-  const bypass = requestBypassReason(rule, headers, request.user, rawQuery)
+  const bypass = requestBypassReason(rule, headers, request.user, rawQuery, request.tenant)
   if (bypass !== undefined) return { ...explanation, bypass }
   const now = Date.now()
   let key = keyOf(s, rule, ex)

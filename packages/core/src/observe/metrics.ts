@@ -96,4 +96,5 @@ export interface InvalidationCounts {
   tags: number
   patterns: number
   users: number
+  tenants: number
 }

@@ -27,7 +27,8 @@ export interface CacheOptions {
   }
   /**
    * Defaults for every cache rule, validated as a rule's options are: `ttl`,
-   * `maxTtl`, `staleWhileRevalidate`, `staleIfError`, `statuses`,
+   * `maxTtl`, `staleWhileRevalidate`, `staleIfError`, `refreshAhead`,
+   * `ttlJitter`, `statuses`,
    * `maxBodySize`, `key`, `allowCredentials`, `passHeaders`, `ignoreCookies`,
    * `compress`. A rule's own value wins; `key` merges field by field.
    */

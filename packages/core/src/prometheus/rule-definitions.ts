@@ -64,7 +64,7 @@ export function ruleDefinitions(
     {
       type: 'counter',
       name: `${p}bypasses_total`,
-      help: 'Requests the cache stood aside for, by rule and reason: the request (credentials, no-user, request-body, request-no-store, forwarded, method-override, query-params, only-if-cached) or the response (status, set-cookie, no-store, private, no-cache, vary, too-large, header-size, no-lifetime, validator-mismatch, body-kind).',
+      help: 'Requests the cache stood aside for, by rule and reason: the request (credentials, no-user, no-tenant, request-body, request-no-store, forwarded, method-override, query-params, only-if-cached) or the response (status, set-cookie, no-store, private, no-cache, vary, too-large, header-size, no-lifetime, validator-mismatch, body-kind).',
       labelNames: ['rule', 'reason'],
       *read() {
         for (const m of rules)
@@ -130,21 +130,30 @@ export function ruleDefinitions(
     {
       type: 'counter',
       name: `${p}invalidation_targets_total`,
-      help: 'What the completed invalidations named, by kind (tags, patterns, users).',
+      help: 'What the completed invalidations named, by kind (tags, patterns, users, tenants).',
       labelNames: ['kind'],
       *read() {
         const c = engine.invalidations
         yield [{ kind: 'tags' }, c.tags]
         yield [{ kind: 'patterns' }, c.patterns]
         yield [{ kind: 'users' }, c.users]
+        yield [{ kind: 'tenants' }, c.tenants]
       },
     },
     {
       type: 'counter',
       name: `${p}revalidations_started_total`,
-      help: 'Background refreshes (stale-while-revalidate) started.',
+      help: 'Background refreshes (stale-while-revalidate, refreshAhead) started.',
       *read() {
         yield [{}, engine.stats().revalidations.started]
+      },
+    },
+    {
+      type: 'counter',
+      name: `${p}refresh_ahead_started_total`,
+      help: "Background refreshes started by a hit past its rule's refreshAhead point (of revalidations_started_total).",
+      *read() {
+        yield [{}, engine.stats().revalidations.ahead]
       },
     },
     {

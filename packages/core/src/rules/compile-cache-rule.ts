@@ -33,6 +33,18 @@ function staleWindow(ctx: RuleContext, option: string, value: unknown): number {
   return value === undefined ? 0 : ctx.check(option, parseDuration(value))
 }
 
+/** A fraction of the ttl: a number from 0 (allowed when `zero`) to below 1; 0 when absent. */
+function fractionOf(ctx: RuleContext, option: string, value: unknown, zero: boolean): number {
+  if (value === undefined) return 0
+  if (typeof value !== 'number' || !(value < 1) || !(zero ? value >= 0 : value > 0)) {
+    ctx.fail(
+      option,
+      `expected a fraction of the ttl, a number ${zero ? 'from 0' : 'above 0'} and below 1 (0.8: 80%), got ${describeValue(value)}`,
+    )
+  }
+  return value
+}
+
 /**
  * The options of a cache rule (one with a ttl, its own or the defaults'),
  * after the ones every rule has (`base`: name, path, methods). `rule` has
@@ -64,6 +76,15 @@ export function compileCacheRule(
   }
   const staleWhileRevalidateMs = staleWindow(ctx, 'staleWhileRevalidate', rule.staleWhileRevalidate)
   const staleIfErrorMs = staleWindow(ctx, 'staleIfError', rule.staleIfError)
+  const refreshAhead = fractionOf(ctx, 'refreshAhead', rule.refreshAhead, false)
+  const ttlJitter = fractionOf(ctx, 'ttlJitter', rule.ttlJitter, true)
+  if (origin && ttlJitter > 0)
+    ctx.fail('ttlJitter', "not with ttl: 'origin' (each copy keeps the freshness its headers give)")
+  if (rule.tenant !== undefined && typeof rule.tenant !== 'function')
+    ctx.fail(
+      'tenant',
+      `expected a function of the request returning the tenant, got ${describeValue(rule.tenant)}`,
+    )
   const key = compileKey(ctx, rule.key)
   const allowCredentials = checkBoolean(ctx, 'allowCredentials', rule.allowCredentials)
   const passHeaders = headerNames(ctx, 'passHeaders', rule.passHeaders ?? [])
@@ -74,6 +95,9 @@ export function compileCacheRule(
     origin,
     staleWhileRevalidateMs,
     staleIfErrorMs,
+    refreshAhead,
+    ttlJitter,
+    tenant: rule.tenant,
     // Origin-driven copies may also be kept for their own RFC 5861 windows, each at most maxTtl.
     lifetimeMs: ttlMs + Math.max(staleWhileRevalidateMs, staleIfErrorMs, origin ? ttlMs : 0),
     statuses: compileStatuses(ctx, rule.statuses ?? defaults.statuses ?? [200]),

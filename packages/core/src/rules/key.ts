@@ -152,6 +152,7 @@ export interface KeyInput {
   rawQuery: string
   headers: IncomingHttpHeaders
   user: string | undefined
+  tenant?: string | undefined
 }
 
 /** Builds the key of a GET/HEAD request (HEAD shares the GET entry). */
@@ -169,5 +170,7 @@ export function buildKey(namespace: string, rule: CompiledCacheRule, input: KeyI
     }
   }
   key += rule.perUser ? str(input.user ?? '') : '!'
+  // Only rules with a tenant have the component: other keys are unchanged.
+  if (rule.tenant !== undefined) key += `#t${str(input.tenant ?? '')}`
   return key
 }

@@ -16,6 +16,8 @@ import type { CompiledCacheRule } from './types'
 export type RequestBypassReason =
   | 'credentials'
   | 'no-user'
+  /** A rule with a `tenant` that gave none for the request. */
+  | 'no-tenant'
   | 'request-body'
   | 'request-no-store'
   | 'forwarded'
@@ -33,7 +35,9 @@ export function requestBypassReason(
   headers: IncomingHttpHeaders,
   user: string | undefined,
   rawQuery = '',
+  tenant?: string,
 ): RequestBypassReason | undefined {
+  if (rule.tenant !== undefined && tenant === undefined) return 'no-tenant'
   if (rule.perUser) {
     // The user comes from the app's verified auth, never from a raw header.
     if (user === undefined || user === '') return 'no-user'

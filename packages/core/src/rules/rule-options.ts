@@ -15,6 +15,8 @@ export const DEFAULT_OPTIONS = [
   'maxTtl',
   'staleWhileRevalidate',
   'staleIfError',
+  'refreshAhead',
+  'ttlJitter',
   'statuses',
   'maxBodySize',
   'key',
@@ -23,6 +25,7 @@ export const DEFAULT_OPTIONS = [
   'ignoreCookies',
   'compress',
   'cacheControl',
+  'tenant',
 ] as const satisfies readonly (keyof CacheRule)[]
 
 /** Defaults for every cache rule (`CacheOptions.defaults`). */
@@ -39,6 +42,8 @@ export const CACHE_OPTIONS = new Set([
   'ttl',
   'staleWhileRevalidate',
   'staleIfError',
+  'refreshAhead',
+  'ttlJitter',
   'statuses',
   'maxBodySize',
   'key',
@@ -50,6 +55,7 @@ export const CACHE_OPTIONS = new Set([
   'compress',
   'ignoreCookies',
   'cacheControl',
+  'tenant',
 ])
 export const WRITE_OPTIONS = new Set([
   'name',
@@ -74,6 +80,8 @@ export function withDefaults(rule: CacheRule, defaults: RuleDefaults): CacheRule
   if (rule.maxTtl === undefined && merged.ttl !== 'origin') delete merged.maxTtl
   // A default cacheControl is for the rules with a ttl of their own: the origin's header drives the others.
   if (rule.cacheControl === undefined && merged.ttl === 'origin') delete merged.cacheControl
+  // So is a default ttlJitter: an origin-driven copy keeps the freshness its headers give.
+  if (rule.ttlJitter === undefined && merged.ttl === 'origin') delete merged.ttlJitter
   const own = rule.key as unknown
   if (isPlainObject(own) && isPlainObject(defaults.key)) merged.key = { ...defaults.key, ...own }
   return merged as unknown as CacheRule

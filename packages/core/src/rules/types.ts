@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import type { Duration, Size } from '../options/units'
 import type { TagTemplate } from './template'
 
@@ -79,6 +80,22 @@ export interface CacheRule {
    * throws or answers 5xx (RFC 5861). The error is never stored. Default 0.
    */
   staleIfError?: Duration
+  /**
+   * Refresh ahead of expiry: a hit on a copy past this fraction of its
+   * freshness (`0.8`: past 80% of the ttl) is answered from the cache and
+   * starts one background refresh of the key (one in the cluster with a
+   * shared tier, through its fill lock), so that a key that is read never
+   * expires. Only copies that are read are refreshed. A number above 0 and
+   * below 1. Default: off.
+   */
+  refreshAhead?: number
+  /**
+   * Spreads expiries: each stored copy's ttl is cut by a random part of at
+   * most this fraction (`0.1`: up to 10% shorter, never longer), so that copies
+   * filled together do not expire together. From 0 (the default) to below 1;
+   * not with `ttl: 'origin'`, whose copies keep the freshness their headers give.
+   */
+  ttlJitter?: number
   /** Statuses that may be stored. Default `[200]`. 5xx, 206 and 304 are never stored. */
   statuses?: readonly number[]
   /** Largest body stored, in bytes or as `'1MiB'`. Default 1 MiB; larger bodies pass through. */
@@ -88,6 +105,14 @@ export interface CacheRule {
   perUser?: boolean
   /** Tag templates over `{params.x}`, `{query.x}` and `{user}` (per-user rules). */
   tags?: readonly string[]
+  /**
+   * The tenant a request belongs to, from the request as Node received it
+   * (a verified header a gateway sets, the host's subdomain): each tenant
+   * gets its own entries, which carry the implicit tag `invalidate({ tenant })`
+   * drops. A request it gives no tenant for (`undefined` or `''`, or a throw)
+   * bypasses the cache. Never derive it from anything a client can forge.
+   */
+  tenant?: (req: IncomingMessage) => string | undefined
   /**
    * Relaxation: serve and store requests that carry `Authorization` or `Cookie`
    * from the shared cache. Only for routes whose response never depends on who asks.
@@ -192,6 +217,12 @@ export interface CompiledCacheRule extends CompiledRuleBase {
   /** Stale windows after the ttl (0 when off). */
   readonly staleWhileRevalidateMs: number
   readonly staleIfErrorMs: number
+  /** `refreshAhead`: the fraction of a copy's freshness after which a hit refreshes it; 0 when off. */
+  readonly refreshAhead: number
+  /** `ttlJitter`: the largest fraction of the ttl a stored copy's is cut by; 0 when off. */
+  readonly ttlJitter: number
+  /** `tenant`: the request's tenant, keyed and tagged; `undefined` when the rule has none. */
+  readonly tenant: ((req: IncomingMessage) => string | undefined) | undefined
   /** ttl plus the longest stale window: how long an entry is kept. */
   readonly lifetimeMs: number
   readonly statuses: ReadonlySet<number>

@@ -675,6 +675,7 @@ describe('writeTarget', () => {
       tags: ['p:7', 'u:al'],
       patterns: ['/p'],
       users: ['al'],
+      tenants: [],
     })
   })
 })

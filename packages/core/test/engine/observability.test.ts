@@ -96,6 +96,7 @@ describe('per-rule counters', () => {
       tags: 1,
       patterns: 0,
       users: 0,
+      tenants: 0,
     })
 
     expect(seen.hit).toEqual([
@@ -154,6 +155,7 @@ describe('per-rule counters', () => {
       tags: 0,
       patterns: 0,
       users: 0,
+      tenants: 0,
     })
     const recent = engine.recentInvalidations()
     expect(recent.map((r) => [r.by, r.ok, r.tags, r.users, r.patterns])).toEqual([

@@ -3,8 +3,9 @@ import type { BreakerEvent, TierErrorEvent } from '../../src/observe/events'
 import type { CacheOptions } from '../../src/options/cache-options'
 import type { CacheRule } from '../../src/rules/types'
 import { DeadlineError } from '../../src/tiers/deadline'
+import type { StoredResponse } from '../../src/tiers/remote-tier'
 import { deferred, FakeTier } from '../fake-tier'
-import { FakeOrigin, lookup, request } from '../support'
+import { exchangeFor, FakeOrigin, lookup, request } from '../support'
 
 const rules: CacheRule[] = [
   { name: 'item', path: '/items/:id', ttl: 60, tags: ['item:{params.id}'] },
@@ -477,11 +478,97 @@ describe('stats without a shared tier', () => {
     expect(stats.l1).toMatchObject({ entries: 1, evictions: 0, maxBytes: 64 * 1024 * 1024 })
     expect(stats.l1?.bytes).toBeGreaterThan(0)
     expect(stats.stale).toEqual({ revalidate: 0, error: 0 })
-    expect(stats.revalidations).toEqual({ started: 0, stored: 0, notStored: 0, skipped: 0 })
+    expect(stats.revalidations).toEqual({
+      started: 0,
+      ahead: 0,
+      stored: 0,
+      notStored: 0,
+      skipped: 0,
+    })
     expect(origin.calls).toBe(1)
   })
 
   test('store.l1: false reports no memory tier', () => {
     expect(new CacheEngine({ rules, store: { l1: false } }).stats().l1).toBeUndefined()
+  })
+})
+
+describe('refreshAhead on a shared tier', () => {
+  const ahead: CacheRule[] = [{ name: 'item', path: '/items/:id', ttl: 60, refreshAhead: 0.5 }]
+
+  /** A tier where, just before a fill lock is taken, another process finishes its refresh. */
+  class RacingTier extends FakeTier {
+    beforeLock: (() => void) | undefined
+    override read(
+      key: string,
+      tags: readonly string[],
+      options: { lock: boolean; skipEntry?: boolean },
+    ) {
+      if (options.lock && options.skipEntry === true) {
+        this.beforeLock?.()
+        this.beforeLock = undefined
+      }
+      return super.read(key, tags, options)
+    }
+  }
+
+  async function aheadRig(tier: FakeTier) {
+    const engine = new CacheEngine({ rules: ahead, store: { l2: tier } })
+    await engine.start()
+    return { engine, origin: new FakeOrigin() }
+  }
+
+  const refreshOf = (engine: CacheEngine, url: string) => {
+    const { ex, m } = exchangeFor(engine, url)
+    return engine.revalidate(m, ex)
+  }
+
+  test('a copy past the point is refreshed under the fill lock', async () => {
+    const tier = new RacingTier()
+    const { engine, origin } = await aheadRig(tier)
+    expect((await request(engine, origin, '/items/1')).outcome).toBe('miss')
+    await flush()
+    clock += 31_000
+    const hit = await lookup(engine, '/items/1')
+    expect([hit.type, hit.type === 'hit' && hit.refresh !== undefined]).toEqual(['hit', true])
+    const fill = await refreshOf(engine, '/items/1')
+    expect(fill).toBeDefined()
+    expect(tier.locks.size).toBe(1)
+    await engine.close()
+  })
+
+  test('another process refreshed it between the read and the lock: its copy is taken, no origin call, the lock let go', async () => {
+    const tier = new RacingTier()
+    const { engine, origin } = await aheadRig(tier)
+    await request(engine, origin, '/items/2')
+    await flush()
+    const [key, old] = [...tier.entries][0] as [string, StoredResponse]
+    clock += 31_000
+    await lookup(engine, '/items/2')
+    tier.beforeLock = () => {
+      tier.entries.set(key, {
+        ...old,
+        body: Buffer.from('theirs'),
+        cachedAt: clock,
+        staleAt: clock + 60_000,
+        deleteAt: clock + 60_000,
+      })
+    }
+    expect(await refreshOf(engine, '/items/2')).toBeUndefined()
+    expect(origin.calls).toBe(1)
+    expect(tier.locks.size).toBe(0)
+    expect(tier.abandoned.map((a) => a.key)).toEqual([key])
+    expect(engine.stats().revalidations).toMatchObject({
+      started: 1,
+      ahead: 1,
+      skipped: 1,
+      stored: 0,
+    })
+    const after = await lookup(engine, '/items/2')
+    expect([after.type, after.type === 'hit' && after.entry.body.toString()]).toEqual([
+      'hit',
+      'theirs',
+    ])
+    await engine.close()
   })
 })

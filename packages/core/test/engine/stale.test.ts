@@ -99,6 +99,7 @@ describe('stale-while-revalidate (memory tier)', () => {
     expect(stale[2]?.refresh).toBeUndefined()
     expect(r.engine.stats().revalidations).toEqual({
       started: 1,
+      ahead: 0,
       stored: 0,
       notStored: 0,
       skipped: 0,
@@ -144,6 +145,7 @@ describe('stale-while-revalidate (memory tier)', () => {
     expect(r.revalidateEvents).toEqual([{ rule: 'item', outcome: 'stored' }])
     expect(r.engine.stats().revalidations).toEqual({
       started: 1,
+      ahead: 0,
       stored: 1,
       notStored: 0,
       skipped: 0,
@@ -174,6 +176,7 @@ describe('stale-while-revalidate (memory tier)', () => {
     expect(r.revalidateEvents).toEqual([{ rule: 'item', outcome: 'not-stored' }])
     expect(r.engine.stats().revalidations).toEqual({
       started: 1,
+      ahead: 0,
       stored: 0,
       notStored: 1,
       skipped: 0,
@@ -203,6 +206,7 @@ describe('stale-while-revalidate (memory tier)', () => {
     expect(r.revalidateEvents).toEqual([{ rule: 'item', outcome: 'not-stored' }])
     expect(r.engine.stats().revalidations).toEqual({
       started: 1,
+      ahead: 0,
       stored: 0,
       notStored: 1,
       skipped: 0,
@@ -649,6 +653,7 @@ describe('stale copies from the shared tier', () => {
     expect(a.revalidateEvents).toEqual([{ rule: 'item', outcome: 'stored' }])
     expect(a.engine.stats().revalidations).toEqual({
       started: 1,
+      ahead: 0,
       stored: 1,
       notStored: 0,
       skipped: 0,
@@ -669,6 +674,7 @@ describe('stale copies from the shared tier', () => {
     expect(a.revalidateEvents).toEqual([{ rule: 'item', outcome: 'skipped' }])
     expect(a.engine.stats().revalidations).toEqual({
       started: 1,
+      ahead: 0,
       stored: 0,
       notStored: 0,
       skipped: 1,

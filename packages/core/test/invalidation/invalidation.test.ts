@@ -147,7 +147,7 @@ describe('LocalInvalidationState', () => {
   const ROUTE = '#route:product'
   /** An invalidation as the engine applies it: planned (users and route patterns become tags), then applied. */
   const invalidate = (state: LocalInvalidationState, t: Partial<NormalizedTarget>, now: number) =>
-    state.apply(state.plan({ tags: [], patterns: [], users: [], ...t }), now)
+    state.apply(state.plan({ tags: [], patterns: [], users: [], tenants: [], ...t }), now)
 
   interface FenceCase {
     name: string

@@ -1,5 +1,10 @@
 import { CachetInvalidationError } from '../../src/errors'
-import { type NormalizedTarget, normalizeTarget, userTag } from '../../src/invalidation/target'
+import {
+  type NormalizedTarget,
+  normalizeTarget,
+  tenantTag,
+  userTag,
+} from '../../src/invalidation/target'
 import { thrown } from '../support'
 
 const badTargets: [string, unknown, string, RegExp][] = [
@@ -8,12 +13,19 @@ const badTargets: [string, unknown, string, RegExp][] = [
     'empty object',
     {},
     'target',
-    /nothing to invalidate: give at least one of tags, pattern or user/,
+    /nothing to invalidate: give at least one of tags, pattern, user or tenant/,
   ],
-  ['null', null, 'target', /expected an object \{ tags\?, pattern\?, user\? \}, got null/],
+  [
+    'null',
+    null,
+    'target',
+    /expected an object \{ tags\?, pattern\?, user\?, tenant\? \}, got null/,
+  ],
   ['a string', 'products', 'target', /expected an object .*, got "products"/],
   ['an array', ['products'], 'target', /got an array of 1/],
-  ['unknown field', { foo: 1 }, 'foo', /unknown field \(expected tags, pattern or user\)/],
+  ['unknown field', { foo: 1 }, 'foo', /unknown field \(expected tags, pattern, user or tenant\)/],
+  ['an empty tenant', { tenant: '' }, 'tenant', /expected a non-empty string, got ""/],
+  ['a tenant not a string', { tenant: 7 }, 'tenant', /expected a non-empty string, got 7/],
   ['a misspelt field beside good ones', { tags: ['a'], patern: '/a' }, 'patern', /unknown field/],
   ['tags not an array', { tags: 'x' }, 'tags', /expected an array of strings, got "x"/],
   ['an empty tag', { tags: [''] }, 'tags', /expected non-empty strings, got ""/],
@@ -54,27 +66,28 @@ describe('normalizeTarget rejects', () => {
 })
 
 const goodTargets: [string, unknown, NormalizedTarget][] = [
-  ['tags', { tags: ['a', 'b'] }, { tags: ['a', 'b'], patterns: [], users: [] }],
+  ['tags', { tags: ['a', 'b'] }, { tags: ['a', 'b'], patterns: [], users: [], tenants: [] }],
   [
     'pattern',
     { pattern: '/products/*rest' },
-    { tags: [], patterns: ['/products/*rest'], users: [] },
+    { tags: [], patterns: ['/products/*rest'], users: [], tenants: [] },
   ],
   [
     'bare * pattern',
     { pattern: '/products/*' },
-    { tags: [], patterns: ['/products/*'], users: [] },
+    { tags: [], patterns: ['/products/*'], users: [], tenants: [] },
   ],
-  ['user', { user: 'alice' }, { tags: [], patterns: [], users: ['alice'] }],
+  ['user', { user: 'alice' }, { tags: [], patterns: [], users: ['alice'], tenants: [] }],
   [
     'all three',
     { tags: ['a'], pattern: '/a', user: 'u' },
-    { tags: ['a'], patterns: ['/a'], users: ['u'] },
+    { tags: ['a'], patterns: ['/a'], users: ['u'], tenants: [] },
   ],
+  ['tenant', { tenant: 'acme' }, { tags: [], patterns: [], users: [], tenants: ['acme'] }],
   [
     'undefined fields are absent',
     { tags: ['a'], pattern: undefined },
-    { tags: ['a'], patterns: [], users: [] },
+    { tags: ['a'], patterns: [], users: [], tenants: [] },
   ],
 ]
 
@@ -83,7 +96,8 @@ describe('normalizeTarget accepts', () => {
     expect(normalizeTarget(input)).toEqual(expected)
   })
 
-  test('the user tag is reserved (starts with #)', () => {
+  test('the user and tenant tags are reserved (start with #)', () => {
     expect(userTag('alice')).toBe('#user:alice')
+    expect(tenantTag('acme')).toBe('#tenant:acme')
   })
 })

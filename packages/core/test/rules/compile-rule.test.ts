@@ -156,6 +156,32 @@ const badRules: BadRules[] = [
     expected: /expected more than 0 seconds/,
     given: 'got 0',
   },
+  // refresh ahead and ttl jitter: fractions of the ttl
+  ...(
+    [
+      ['refreshAhead', 0, 'above 0'],
+      ['refreshAhead', 1, 'above 0'],
+      ['refreshAhead', '80%', 'above 0'],
+      ['refreshAhead', Number.NaN, 'above 0'],
+      ['ttlJitter', -0.1, 'from 0'],
+      ['ttlJitter', 1, 'from 0'],
+      ['ttlJitter', true, 'from 0'],
+    ] as const
+  ).map(
+    ([option, value, lower]): BadRules => ({
+      name: `${option} ${String(value)}`,
+      rules: [{ path: '/a', ttl: 60, [option]: value }],
+      where: `rules[0] (/a): option "${option}"`,
+      expected: new RegExp(`expected a fraction of the ttl, a number ${lower} and below 1`),
+      given: `got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`,
+    }),
+  ),
+  {
+    name: "ttlJitter with ttl: 'origin'",
+    rules: [{ path: '/a', ttl: 'origin', ttlJitter: 0.1 }],
+    where: 'rules[0] (/a): option "ttlJitter"',
+    expected: /not with ttl: 'origin'/,
+  },
   // stale windows
   ...(['staleWhileRevalidate', 'staleIfError'] as const).flatMap((option): BadRules[] => [
     {
@@ -562,6 +588,8 @@ function plain(rule: CompiledRule): Record<string, unknown> {
     ttlMs: rule.ttlMs,
     staleWhileRevalidateMs: rule.staleWhileRevalidateMs,
     staleIfErrorMs: rule.staleIfErrorMs,
+    refreshAhead: rule.refreshAhead,
+    ttlJitter: rule.ttlJitter,
     lifetimeMs: rule.lifetimeMs,
     statuses: [...rule.statuses],
     maxBodySize: rule.maxBodySize,
@@ -585,6 +613,8 @@ const goodRules: GoodRule[] = [
       ttlMs: 60_000,
       staleWhileRevalidateMs: 0,
       staleIfErrorMs: 0,
+      refreshAhead: 0,
+      ttlJitter: 0,
       lifetimeMs: 60_000,
       statuses: [200],
       maxBodySize: 1024 * 1024,
@@ -603,6 +633,11 @@ const goodRules: GoodRule[] = [
     name: 'staleWhileRevalidate in seconds; lifetime is ttl plus the window',
     rule: { path: '/a', ttl: 60, staleWhileRevalidate: 30 },
     expected: { staleWhileRevalidateMs: 30_000, staleIfErrorMs: 0, lifetimeMs: 90_000 },
+  },
+  {
+    name: 'refreshAhead and ttlJitter: fractions, off (0) when absent',
+    rule: { path: '/a', ttl: 60, refreshAhead: 0.8, ttlJitter: 0.1 },
+    expected: { refreshAhead: 0.8, ttlJitter: 0.1 },
   },
   {
     name: "staleIfError '1h'",

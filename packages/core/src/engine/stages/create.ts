@@ -52,7 +52,7 @@ export function createEngineState(
     errors: { read: 0, write: 0, abandon: 0, invalidate: 0 },
     timeouts: 0,
     stale: { revalidate: 0, error: 0 },
-    revalidations: { started: 0, stored: 0, notStored: 0, skipped: 0 },
+    revalidations: { started: 0, ahead: 0, stored: 0, notStored: 0, skipped: 0 },
   }
   const remote =
     l2 === undefined
@@ -130,7 +130,15 @@ export function createEngineState(
         : new SharedTopUrls(top, store, seedTop, resolved.warm),
     writes: new Set(),
     metrics,
-    invalidations: { done: 0, failed: 0, deferred: 0, tags: 0, patterns: 0, users: 0 },
+    invalidations: {
+      done: 0,
+      failed: 0,
+      deferred: 0,
+      tags: 0,
+      patterns: 0,
+      users: 0,
+      tenants: 0,
+    },
     recent: [],
     decisions: new Map(),
     counters,

@@ -1,12 +1,12 @@
 import type { CacheEntry } from '../../entry/entry'
-import { bypass, hit } from '../../observe/outcomes'
+import { bypass } from '../../observe/outcomes'
 import type { CompiledCacheRule, RuleMatch } from '../../rules/types'
 import type { Exchange } from '../exchange'
 import { Fill } from '../fill'
 import type { Flight } from '../flight'
 import type { RemotePath } from '../remote-path'
 import { indexNames, variantKey } from '../variants'
-import { staleRevalidate } from './revalidate'
+import { freshHit, staleRevalidate } from './revalidate'
 import type { EngineState, Lookup } from './state'
 import { settle, storeLocal, toEntry } from './store'
 
@@ -101,7 +101,7 @@ export async function lookupRemote(
     const entry = toEntry(s, key, found.response, fence)
     storeLocal(s, entry, fence, m.rule)
     if (flight !== undefined) settle(s, options.flightKey ?? key, flight, entry)
-    if (found.kind === 'hit') return hit(s, m.rule, entry, 'shared')
+    if (found.kind === 'hit') return freshHit(s, m.rule, key, entry, 'shared', Date.now())
     return staleRevalidate(s, m.rule, key, entry, Date.now())
   }
   if (found.kind === 'bypass' || found.busy === true) {

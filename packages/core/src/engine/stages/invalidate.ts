@@ -73,6 +73,7 @@ export function writeTarget(
     tags: spec.tags.map((t) => t.render(vars)).filter((t) => t !== ''),
     patterns: spec.target === true ? targetPatterns(s, ex, response) : spec.patterns,
     users: spec.user && ex.user !== undefined ? [ex.user] : [],
+    tenants: [],
   }
 }
 
@@ -134,6 +135,7 @@ export async function applyInvalidation(
     c.tags += target.tags.length
     c.patterns += target.patterns.length
     c.users += target.users.length
+    c.tenants += target.tenants.length
   } else c.failed++
   const record: InvalidationRecord = {
     at: started,
@@ -141,6 +143,7 @@ export async function applyInvalidation(
     tags: target.tags,
     patterns: target.patterns,
     users: target.users,
+    tenants: target.tenants,
     ok: error === undefined && !deferred,
     deferred,
     ms: Date.now() - started,

@@ -9,7 +9,7 @@ import { indexNames, VARIANT_INDEX_STATUS, variantKey } from '../variants'
 import { leadFlight, liveFlight, wait } from './coalesce'
 import { toOrigin } from './fill-start'
 import { keyOf, tagsFor } from './match'
-import { staleRevalidate } from './revalidate'
+import { freshHit, refreshAheadClaimable, staleRevalidate } from './revalidate'
 import type { EngineState, Lookup } from './state'
 import { l1Usable, storeLocal, toEntry } from './store'
 
@@ -70,13 +70,16 @@ export function peek(
 ): CacheEntry | undefined {
   if (
     m.rule.perUser ||
-    requestBypassReason(m.rule, ex.headers, undefined, ex.rawQuery) !== undefined
+    requestBypassReason(m.rule, ex.headers, undefined, ex.rawQuery, ex.tenant) !== undefined
   )
     return undefined
   const now = Date.now()
   const key = variantOf(s, m.rule, keyOf(s, m.rule, ex), ex, now)
   const entry = memoryFind(s, m.rule, key, now)
   if (entry === undefined || now >= entry.staleAt) return undefined
+  // A hit that is to start a refresh ahead of expiry goes on to the app,
+  // which can make the refresh's internal request.
+  if (m.rule.refreshAhead > 0 && refreshAheadClaimable(s, m.rule, entry, now)) return undefined
   s.top?.record(m.rule, key, ex.path, ex.rawQuery, false)
   hit(s, m.rule, entry, 'memory')
   return entry
@@ -89,7 +92,7 @@ export function lookup(
   ex: Exchange,
 ): Lookup | Promise<Lookup> {
   const rule = m.rule
-  const reason = requestBypassReason(rule, ex.headers, ex.user, ex.rawQuery)
+  const reason = requestBypassReason(rule, ex.headers, ex.user, ex.rawQuery, ex.tenant)
   if (reason !== undefined) {
     debug('bypass %s %s: %s', rule.name, ex.path, reason)
     return bypass(s, rule, reason)
@@ -105,7 +108,10 @@ export function lookup(
   // Counted on every lookup; a key enters the list only on a memory miss.
   s.top?.record(rule, key, ex.path, ex.rawQuery, entry === undefined)
   if (entry !== undefined) {
-    if (now < entry.staleAt) return hit(s, rule, entry, 'memory')
+    if (now < entry.staleAt)
+      return rule.refreshAhead > 0
+        ? freshHit(s, rule, key, entry, 'memory', now)
+        : hit(s, rule, entry, 'memory')
     if (now - entry.staleAt < storedWindows(rule, entry.headers).swrMs)
       return staleRevalidate(s, rule, key, entry, now)
   }

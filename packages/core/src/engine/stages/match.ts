@@ -1,4 +1,4 @@
-import { userTag } from '../../invalidation/target'
+import { tenantTag, userTag } from '../../invalidation/target'
 import { buildKey, parseQuery } from '../../rules/key'
 import type { TemplateVars } from '../../rules/template'
 import type { CompiledCacheRule, CompiledWriteRule, RuleMatch } from '../../rules/types'
@@ -50,7 +50,7 @@ export function keyOf(s: EngineState, rule: CompiledCacheRule, ex: Exchange): st
   return buildKey(s.namespace, rule, ex)
 }
 
-/** The tags an entry stored for `ex` gets: the rule's rendered ones, its route tag, its user's. */
+/** The tags an entry stored for `ex` gets: the rule's rendered ones, its route tag, its user's, its tenant's. */
 export function tagsFor(m: RuleMatch<CompiledCacheRule>, ex: Exchange): string[] {
   const rule = m.rule
   const vars: TemplateVars = { params: m.params, user: ex.user }
@@ -58,5 +58,6 @@ export function tagsFor(m: RuleMatch<CompiledCacheRule>, ex: Exchange): string[]
   const tags = rule.tags.map((t) => t.render(vars))
   tags.push(rule.routeTag)
   if (rule.perUser && ex.user !== undefined) tags.push(userTag(ex.user))
+  if (ex.tenant !== undefined) tags.push(tenantTag(ex.tenant))
   return tags
 }

@@ -26,7 +26,7 @@ export function refresh(
   const rule = m.rule
   const key = variantOf(s, rule, keyOf(s, rule, ex), ex, Date.now())
   if (
-    requestBypassReason(rule, ex.headers, ex.user, ex.rawQuery) !== undefined ||
+    requestBypassReason(rule, ex.headers, ex.user, ex.rawQuery, ex.tenant) !== undefined ||
     s.flights.has(key)
   ) {
     endRevalidation(s, key, 'skipped', rule.name)

@@ -1,6 +1,7 @@
 import type { CacheEntry } from '../../entry/entry'
-import { servedStale } from '../../observe/outcomes'
+import { hit, servedStale } from '../../observe/outcomes'
 import type { CompiledCacheRule } from '../../rules/types'
+import { refreshDue } from '../stale-windows'
 import type { EngineState, Lookup, RefreshClaim } from './state'
 
 // The revalidate stage (stale-while-revalidate): a stale answer, and the
@@ -25,6 +26,40 @@ export function staleRevalidate(
   if (refresh !== undefined) s.counters.revalidations.started++
   servedStale(s, rule, 'revalidate', entry, now)
   return { type: 'stale', entry, reason: 'revalidate', refresh }
+}
+
+/** Whether a hit on `key` now would start a refresh ahead of expiry (none is under way). */
+export function refreshAheadClaimable(
+  s: EngineState,
+  rule: CompiledCacheRule,
+  entry: CacheEntry,
+  now: number,
+): boolean {
+  if (!refreshDue(rule, entry, now)) return false
+  const current = s.revalidations.get(entry.key)
+  return current === undefined || now >= current.until
+}
+
+/**
+ * A fresh hit; past the rule's `refreshAhead` point, the first one in a
+ * while also claims the background refresh of its key (as a stale answer
+ * does), while the copy is still fresh.
+ */
+export function freshHit(
+  s: EngineState,
+  rule: CompiledCacheRule,
+  key: string,
+  entry: CacheEntry,
+  tier: 'memory' | 'shared',
+  now: number,
+): Lookup {
+  const found = hit(s, rule, entry, tier)
+  if (!refreshDue(rule, entry, now)) return found
+  const refresh = claimRevalidation(s, key, now)
+  if (refresh === undefined) return found
+  s.counters.revalidations.started++
+  s.counters.revalidations.ahead++
+  return { type: 'hit', entry, refresh }
 }
 
 /** A claim on the refresh of `key` when none is under way (or recently failed). */

@@ -21,7 +21,11 @@ import type { BypassReason } from '../status-headers'
 // `CacheEngine` holds one and delegates to the stages. Types only.
 
 export type Lookup =
-  | { readonly type: 'hit'; readonly entry: CacheEntry }
+  /**
+   * A fresh copy. `refresh` is set on the one hit that must start the
+   * background refresh of a copy past the rule's `refreshAhead` point.
+   */
+  | { readonly type: 'hit'; readonly entry: CacheEntry; readonly refresh?: RefreshClaim }
   /**
    * A copy past its ttl, served inside a stale window: `revalidate` (the
    * `staleWhileRevalidate` window; when `refresh` is true this request must
@@ -62,7 +66,13 @@ export interface EngineCounters {
   readonly errors: Record<TierOperation, number>
   timeouts: number
   readonly stale: { revalidate: number; error: number }
-  readonly revalidations: { started: number; stored: number; notStored: number; skipped: number }
+  readonly revalidations: {
+    started: number
+    ahead: number
+    stored: number
+    notStored: number
+    skipped: number
+  }
 }
 
 /** What the engine is made of; built once by `createEngineState`. */

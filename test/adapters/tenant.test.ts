@@ -1,0 +1,256 @@
+import { randomBytes } from 'node:crypto'
+import http, { type IncomingMessage, type RequestListener } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { CacheHandle, CacheOptions, CacheRule } from '@cachet/core'
+import { redisTier } from '@cachet/core/redis'
+import { cacheMiddleware as expressCache } from '@cachet/express'
+import { cachePlugin, createCache } from '@cachet/fastify'
+import { cacheMiddleware as koaCache } from '@cachet/koa'
+import express from 'express'
+import Fastify from 'fastify'
+import Koa from 'koa'
+import { sharedRedisUrl } from '../support/redis/shared'
+import { send } from '../support/shops'
+
+// A rule's `tenant` on the three adapters, over real HTTP, in memory and on a
+// real Redis: each tenant has its own entries, a request without a tenant
+// bypasses the cache, and `invalidate({ tenant })` drops that tenant's
+// entries under every rule, in every process, and nobody else's. Every test
+// counts the route's runs.
+
+/** The demo's verified tenant: the gateway in front sets `X-Tenant`. */
+const tenant = (req: IncomingMessage) => {
+  const t = req.headers['x-tenant']
+  if (t === 'boom') throw new Error('tenant lookup failed')
+  return typeof t === 'string' ? t : undefined
+}
+
+// The route reads the tenant's header too, so it is keyed (and so in `Vary`,
+// for the caches after this one): the route of a miss sees only keyed headers.
+const byTenant = { tenant, key: { headers: ['x-tenant'] } }
+const rules: CacheRule[] = [
+  { path: '/catalog/:id', ttl: '5m', ...byTenant, tags: ['item:{params.id}'] },
+  { path: '/news/:id', ttl: '5m', ...byTenant },
+  { path: '/public/:id', ttl: '5m' },
+]
+
+interface App {
+  url: string
+  cache: CacheHandle
+  /** Runs of the route, by tenant and path. */
+  calls: Map<string, number>
+  close(): Promise<void>
+}
+
+type Build = (options: CacheOptions, edge: boolean) => Promise<App>
+
+function counter(): [Map<string, number>, (tenant: unknown, path: string) => number] {
+  const calls = new Map<string, number>()
+  return [
+    calls,
+    (t, path) => {
+      const k = `${typeof t === 'string' && t !== '' ? t : '-'} ${path}`
+      const n = (calls.get(k) ?? 0) + 1
+      calls.set(k, n)
+      return n
+    },
+  ]
+}
+
+async function listen(listener: RequestListener, cache: CacheHandle, calls: App['calls']) {
+  const server = http.createServer(listener)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    cache,
+    calls,
+    async close() {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await cache.close()
+    },
+  }
+}
+
+const frameworks: [string, Build][] = [
+  [
+    'Express',
+    (options, edge) => {
+      const [calls, count] = counter()
+      const app = express()
+      const cache = expressCache(options)
+      app.use(cache)
+      app.get('/:route/:id', (req, res) => {
+        const t = req.headers['x-tenant']
+        res.type('text/plain').send(`${t} ${req.path} v${count(t, req.path)}`)
+      })
+      return listen(edge ? cache.edge(app) : app, cache, calls)
+    },
+  ],
+  [
+    'Koa',
+    (options, edge) => {
+      const [calls, count] = counter()
+      const app = new Koa()
+      const cache = koaCache(options)
+      app.use(cache)
+      app.use(async (ctx) => {
+        const t = ctx.get('x-tenant') || undefined
+        ctx.type = 'text/plain'
+        ctx.body = `${t} ${ctx.path} v${count(t, ctx.path)}`
+      })
+      return listen(edge ? cache.edge(app.callback()) : app.callback(), cache, calls)
+    },
+  ],
+  [
+    'Fastify',
+    async (options, edge) => {
+      const [calls, count] = counter()
+      const cache = createCache(options)
+      let routes: RequestListener | undefined
+      const app = Fastify({
+        serverFactory: (handler) => {
+          routes = handler
+          return http.createServer()
+        },
+      })
+      await app.register(cachePlugin, { cache })
+      app.get('/:route/:id', async (request, reply) => {
+        const t = request.headers['x-tenant']
+        return reply.type('text/plain').send(`${t} ${request.url} v${count(t, request.url)}`)
+      })
+      await app.ready()
+      const listener = routes as RequestListener
+      const running = await listen(edge ? cache.edge(listener) : listener, cache, calls)
+      return {
+        ...running,
+        async close() {
+          await running.close()
+          await app.close()
+        },
+      }
+    },
+  ],
+]
+
+const get = async (url: string, path: string, t?: string) => {
+  const r = await send(url, {
+    method: 'GET',
+    path,
+    headers: t === undefined ? {} : { 'x-tenant': t },
+  })
+  return [r.headers['x-cache'], r.body.toString('utf8')]
+}
+
+const running: App[] = []
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((a) => a.close()))
+})
+
+describe.each(frameworks)('%s', (_, build) => {
+  const start = async (options: CacheOptions = { rules }, edge = false) => {
+    const app = await build(options, edge)
+    running.push(app)
+    return app
+  }
+
+  test.each([false, true])('each tenant has its own entries (edge: %s)', async (edge) => {
+    const app = await start({ rules }, edge)
+    expect(await get(app.url, '/catalog/1', 'acme')).toEqual(['MISS', 'acme /catalog/1 v1'])
+    expect(await get(app.url, '/catalog/1', 'globex')).toEqual(['MISS', 'globex /catalog/1 v1'])
+    expect(await get(app.url, '/catalog/1', 'acme')).toEqual(['HIT', 'acme /catalog/1 v1'])
+    expect(await get(app.url, '/catalog/1', 'globex')).toEqual(['HIT', 'globex /catalog/1 v1'])
+    expect([...app.calls]).toEqual([
+      ['acme /catalog/1', 1],
+      ['globex /catalog/1', 1],
+    ])
+  })
+
+  test('a request without a tenant, or whose tenant function throws, bypasses the cache', async () => {
+    const app = await start()
+    for (const t of [undefined, '', 'boom']) {
+      const [x] = await get(app.url, '/catalog/2', t)
+      expect([t, x]).toEqual([t, 'BYPASS'])
+      const [again] = await get(app.url, '/catalog/2', t)
+      expect([t, again]).toEqual([t, 'BYPASS'])
+    }
+    // Each of the six requests ran the route ('' and undefined count as no tenant).
+    expect(app.calls.get('- /catalog/2')).toBe(4)
+    expect(app.calls.get('boom /catalog/2')).toBe(2)
+    // A rule without a tenant is not concerned.
+    await get(app.url, '/public/1')
+    expect((await get(app.url, '/public/1'))[0]).toBe('HIT')
+    expect(app.calls.get('- /public/1')).toBe(1)
+  })
+
+  test("invalidate({ tenant }) drops that tenant's entries under every rule, and nobody else's", async () => {
+    const app = await start()
+    for (const t of ['acme', 'globex']) {
+      await get(app.url, '/catalog/3', t)
+      await get(app.url, '/news/3', t)
+    }
+    await get(app.url, '/public/3')
+    const record = await app.cache.invalidate({ tenant: 'acme' })
+    expect(record).toMatchObject({ ok: true, tenants: ['acme'], tags: [] })
+    expect(await get(app.url, '/catalog/3', 'acme')).toEqual(['MISS', 'acme /catalog/3 v2'])
+    expect(await get(app.url, '/news/3', 'acme')).toEqual(['MISS', 'acme /news/3 v2'])
+    expect((await get(app.url, '/catalog/3', 'globex'))[0]).toBe('HIT')
+    expect((await get(app.url, '/news/3', 'globex'))[0]).toBe('HIT')
+    expect((await get(app.url, '/public/3'))[0]).toBe('HIT')
+    expect(Object.fromEntries(app.calls)).toEqual({
+      'acme /catalog/3': 2,
+      'acme /news/3': 2,
+      'globex /catalog/3': 1,
+      'globex /news/3': 1,
+      '- /public/3': 1,
+    })
+    // A tag names an item across tenants: every tenant's copy of it goes.
+    await app.cache.invalidate({ tags: ['item:3'] })
+    expect((await get(app.url, '/catalog/3', 'globex'))[0]).toBe('MISS')
+    expect((await get(app.url, '/news/3', 'globex'))[0]).toBe('HIT')
+    expect(app.cache.engine.stats().invalidations).toMatchObject({ done: 2, tenants: 1 })
+  })
+
+  test('a bad tenant in invalidate() is refused by name', async () => {
+    const app = await start()
+    await expect(app.cache.invalidate({ tenant: '' })).rejects.toThrow(
+      'invalidate(): "tenant": expected a non-empty string, got ""',
+    )
+  })
+
+  test('on a shared Redis: a tenant invalidated on one process is gone on the other', async () => {
+    const prefix = `tenant-${randomBytes(4).toString('hex')}`
+    const options = (): CacheOptions => ({
+      rules,
+      store: { l2: redisTier({ client: sharedRedisUrl(), prefix }) },
+    })
+    const a = await start(options())
+    const b = await start(options())
+    await Promise.all([a.cache.ready, b.cache.ready])
+    expect(await get(a.url, '/catalog/4', 'acme')).toEqual(['MISS', 'acme /catalog/4 v1'])
+    expect(await get(a.url, '/catalog/4', 'globex')).toEqual(['MISS', 'globex /catalog/4 v1'])
+    // B is served A's copies from Redis, each tenant its own.
+    expect(await get(b.url, '/catalog/4', 'acme')).toEqual(['HIT', 'acme /catalog/4 v1'])
+    expect(await get(b.url, '/catalog/4', 'globex')).toEqual(['HIT', 'globex /catalog/4 v1'])
+    await b.cache.invalidate({ tenant: 'acme' })
+    // Read-your-writes on A: its memory copy of acme's entry is gone too.
+    expect(await get(a.url, '/catalog/4', 'acme')).toEqual(['MISS', 'acme /catalog/4 v2'])
+    expect((await get(a.url, '/catalog/4', 'globex'))[0]).toBe('HIT')
+    expect(Object.fromEntries(a.calls)).toEqual({ 'acme /catalog/4': 2, 'globex /catalog/4': 1 })
+    expect(b.calls.size).toBe(0)
+  })
+})
+
+test('explain() takes the tenant; without one a tenant rule explains as a bypass', () => {
+  const cache = expressCache(rules)
+  running.push({ url: '', cache, calls: new Map(), close: () => cache.close() })
+  expect(cache.explain({ url: '/catalog/9' }).bypass).toBe('no-tenant')
+  const e = cache.explain({ url: '/catalog/9', tenant: 'acme' })
+  expect([e.bypass, e.tags]).toEqual([undefined, ['item:9']])
+})
+
+test('a tenant that is not a function is refused at start-up', () => {
+  expect(() => expressCache([{ path: '/x', ttl: 5, tenant: 'x-tenant' as never }])).toThrow(
+    'rules[0] (/x): option "tenant": expected a function of the request returning the tenant, got "x-tenant"',
+  )
+})
