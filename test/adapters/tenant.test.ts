@@ -211,6 +211,19 @@ describe.each(frameworks)('%s', (_, build) => {
     expect(app.cache.engine.stats().invalidations).toMatchObject({ done: 2, tenants: 1 })
   })
 
+  test("store.l1.maxBytesPerTenant: one tenant's flood evicts its own entries, not another's", async () => {
+    const app = await start({ rules, store: { l1: { maxBytesPerTenant: '8KiB' } } })
+    expect((await get(app.url, '/catalog/1', 'quiet'))[0]).toBe('MISS')
+    for (let i = 0; i < 40; i++) await get(app.url, `/news/${i}`, 'loud')
+    // The quiet tenant's entry is still in memory; the loud one kept only its most recent.
+    expect(await get(app.url, '/catalog/1', 'quiet')).toEqual(['HIT', 'quiet /catalog/1 v1'])
+    expect((await get(app.url, '/news/39', 'loud'))[0]).toBe('HIT')
+    expect((await get(app.url, '/news/0', 'loud'))[0]).toBe('MISS')
+    expect(app.calls.get('quiet /catalog/1')).toBe(1)
+    expect(app.calls.get('loud /news/0')).toBe(2)
+    expect(app.cache.engine.l1?.tenantBytes('loud')).toBeLessThanOrEqual(8 * 1024)
+  })
+
   test('a bad tenant in invalidate() is refused by name', async () => {
     const app = await start()
     await expect(app.cache.invalidate({ tenant: '' })).rejects.toThrow(

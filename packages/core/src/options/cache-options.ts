@@ -211,7 +211,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const store = plainObject('store', options.store)
   checkKeys('store.', store, ['l1', 'l2'])
   const l1 = store.l1 === false ? false : plainObject('store.l1', store.l1)
-  if (l1 !== false) checkKeys('store.l1.', l1, ['maxBytes', 'maxTtl'])
+  if (l1 !== false) checkKeys('store.l1.', l1, ['maxBytes', 'maxBytesPerTenant', 'maxTtl'])
   const l2 = store.l2 as RemoteTier | undefined
   if (
     l2 !== undefined &&
@@ -260,7 +260,17 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     breaker: resolveBreaker(plainObject('breaker', options.breaker)),
     warm: resolveWarm(plainObject('warm', options.warm)),
     rules: options.rules,
-    l1: l1 === false ? false : { maxBytes: l1.maxBytes as MemoryTierOptions['maxBytes'] },
+    l1:
+      l1 === false
+        ? false
+        : {
+            maxBytes: l1.maxBytes as MemoryTierOptions['maxBytes'],
+            ...(l1.maxBytesPerTenant === undefined
+              ? {}
+              : {
+                  maxBytesPerTenant: l1.maxBytesPerTenant as MemoryTierOptions['maxBytesPerTenant'],
+                }),
+          },
     l1MaxTtlMs,
     l2,
     defaults,

@@ -5,6 +5,32 @@ import { parseSize } from '../options/units'
 export interface MemoryTierOptions {
   /** Byte budget counting keys, headers, bodies and tags. Default 64 MiB. */
   maxBytes?: number | string
+  /**
+   * The most one tenant's entries (rules with a `tenant`) may take of the
+   * budget: past it, that tenant's own least recently used entries go first,
+   * so one tenant's traffic cannot evict the others'. Default: no quota.
+   */
+  maxBytesPerTenant?: number | string
+}
+
+/** The tag prefix of a tenant's entries (see `tenantTag`). */
+const TENANT_TAG = '#tenant:'
+
+/** The tenant an entry belongs to: its `#tenant:` tag, the last of its tags. */
+function tenantOfEntry(entry: CacheEntry): string | undefined {
+  const tags = entry.tags
+  for (let i = tags.length - 1; i >= 0; i--) {
+    const t = tags[i] as string
+    if (t.startsWith(TENANT_TAG)) return t
+  }
+  return undefined
+}
+
+/** One tenant's entries, coldest first, and their bytes. */
+interface TenantShare {
+  bytes: number
+  hot: Node | undefined
+  cold: Node | undefined
 }
 
 export const DEFAULT_L1_MAX_BYTES = 64 * 1024 * 1024
@@ -15,6 +41,10 @@ interface Node {
   newer: Node | undefined
   /** Towards the cold end. */
   older: Node | undefined
+  /** With a tenant quota: the entry's tenant's share, and its place in it. */
+  share: TenantShare | undefined
+  tenantNewer: Node | undefined
+  tenantOlder: Node | undefined
 }
 
 /**
@@ -29,6 +59,9 @@ interface Node {
  */
 export class MemoryTier {
   readonly maxBytes: number
+  /** `maxBytesPerTenant`, or `undefined` without a quota. */
+  readonly maxBytesPerTenant: number | undefined
+  #tenants = new Map<string, TenantShare>()
   #map = new Map<string, Node>()
   #hot: Node | undefined
   #cold: Node | undefined
@@ -44,6 +77,22 @@ export class MemoryTier {
       )
     }
     this.maxBytes = parsed
+    if (options.maxBytesPerTenant === undefined) this.maxBytesPerTenant = undefined
+    else {
+      const quota = parseSize(options.maxBytesPerTenant)
+      if (typeof quota === 'string' || quota <= 0) {
+        throw new CachetConfigError(
+          'CACHET_INVALID_OPTION',
+          `option "store.l1.maxBytesPerTenant": ${typeof quota === 'string' ? quota : `expected more than 0 bytes, got ${describeValue(options.maxBytesPerTenant)}`}`,
+        )
+      }
+      this.maxBytesPerTenant = Math.min(quota, parsed)
+    }
+  }
+
+  /** The bytes the entries of tenant `tenant` take (0 without a quota, or none of them). */
+  tenantBytes(tenant: string): number {
+    return this.#tenants.get(`${TENANT_TAG}${tenant}`)?.bytes ?? 0
   }
 
   get bytes(): number {
@@ -69,6 +118,11 @@ export class MemoryTier {
       this.#unlink(node)
       this.#pushHot(node)
     }
+    const share = node.share
+    if (share !== undefined && share.hot !== node) {
+      this.#leaveShare(node, share)
+      this.#pushShare(node, share)
+    }
     return node.entry
   }
 
@@ -81,10 +135,29 @@ export class MemoryTier {
   set(entry: CacheEntry): boolean {
     if (entry.size > this.maxBytes) return false
     this.delete(entry.key)
-    const node: Node = { entry, newer: undefined, older: undefined }
+    const node: Node = {
+      entry,
+      newer: undefined,
+      older: undefined,
+      share: undefined,
+      tenantNewer: undefined,
+      tenantOlder: undefined,
+    }
     this.#map.set(entry.key, node)
     this.#pushHot(node)
     this.#bytes += entry.size
+    const quota = this.maxBytesPerTenant
+    if (quota !== undefined) {
+      const tenant = tenantOfEntry(entry)
+      if (tenant !== undefined) {
+        const share = this.#joinShare(node, tenant)
+        // The tenant's own coldest entries make room for its new one first.
+        while (share.bytes > quota && share.cold !== undefined && share.cold !== node) {
+          this.#remove(share.cold.entry.key, share.cold)
+          this.#evictions++
+        }
+      }
+    }
     while (this.#bytes > this.maxBytes && this.#cold !== undefined && this.#cold !== node) {
       this.#remove(this.#cold.entry.key, this.#cold)
       this.#evictions++
@@ -101,6 +174,7 @@ export class MemoryTier {
 
   clear(): void {
     this.#map.clear()
+    this.#tenants.clear()
     this.#hot = undefined
     this.#cold = undefined
     this.#bytes = 0
@@ -115,6 +189,41 @@ export class MemoryTier {
     this.#map.delete(key)
     this.#unlink(node)
     this.#bytes -= node.entry.size
+    const share = node.share
+    if (share !== undefined) {
+      this.#leaveShare(node, share)
+      share.bytes -= node.entry.size
+      if (share.hot === undefined) this.#tenants.delete(tenantOfEntry(node.entry) as string)
+    }
+  }
+
+  #joinShare(node: Node, tenant: string): TenantShare {
+    let share = this.#tenants.get(tenant)
+    if (share === undefined) {
+      share = { bytes: 0, hot: undefined, cold: undefined }
+      this.#tenants.set(tenant, share)
+    }
+    node.share = share
+    share.bytes += node.entry.size
+    this.#pushShare(node, share)
+    return share
+  }
+
+  #pushShare(node: Node, share: TenantShare): void {
+    node.tenantNewer = undefined
+    node.tenantOlder = share.hot
+    if (share.hot !== undefined) share.hot.tenantNewer = node
+    share.hot = node
+    if (share.cold === undefined) share.cold = node
+  }
+
+  #leaveShare(node: Node, share: TenantShare): void {
+    if (node.tenantNewer !== undefined) node.tenantNewer.tenantOlder = node.tenantOlder
+    else share.hot = node.tenantOlder
+    if (node.tenantOlder !== undefined) node.tenantOlder.tenantNewer = node.tenantNewer
+    else share.cold = node.tenantNewer
+    node.tenantNewer = undefined
+    node.tenantOlder = undefined
   }
 
   #pushHot(node: Node): void {

@@ -149,3 +149,84 @@ describe('MemoryTier properties', () => {
     )
   })
 })
+
+describe('MemoryTier with a per-tenant quota', () => {
+  const owned = (key: string, size: number, tenant?: string) =>
+    makeEntry({
+      key,
+      size,
+      deleteAt: 1_000_000,
+      staleAt: 1_000_000,
+      tags: tenant === undefined ? ['#route:r'] : ['#route:r', `#tenant:${tenant}`],
+    })
+
+  test('maxBytesPerTenant is checked like maxBytes, and at most the budget', () => {
+    const err = thrown(() => new MemoryTier({ maxBytes: 1000, maxBytesPerTenant: 0 }))
+    expect(err.message).toBe(
+      'option "store.l1.maxBytesPerTenant": expected more than 0 bytes, got 0',
+    )
+    expect(new MemoryTier({ maxBytes: 1000, maxBytesPerTenant: '1MiB' }).maxBytesPerTenant).toBe(
+      1000,
+    )
+    expect(new MemoryTier({ maxBytes: 1000 }).maxBytesPerTenant).toBeUndefined()
+  })
+
+  test("a tenant over its quota evicts its own coldest entries, not another tenant's", () => {
+    const tier = new MemoryTier({ maxBytes: 1000, maxBytesPerTenant: 400 })
+    tier.set(owned('b1', 200, 'b'))
+    tier.set(owned('x', 100))
+    for (let i = 1; i <= 5; i++) tier.set(owned(`a${i}`, 150, 'a'))
+    // a's five entries (750 bytes) were cut to its 400-byte quota: a4, a5.
+    expect([...tier.keys()]).toEqual(['b1', 'x', 'a4', 'a5'])
+    expect([tier.tenantBytes('a'), tier.tenantBytes('b'), tier.bytes]).toEqual([300, 200, 600])
+    expect(tier.evictions).toBe(3)
+    // A hit makes the entry hot within its tenant too: a5 is now a's coldest.
+    tier.get('a4', 0)
+    tier.set(owned('a6', 150, 'a'))
+    expect([...tier.keys()]).toEqual(['b1', 'x', 'a4', 'a6'])
+    tier.delete('a4')
+    tier.delete('a6')
+    expect(tier.tenantBytes('a')).toBe(0)
+  })
+
+  test('never over budget or quota, bytes the sum of what it holds (property)', () => {
+    const key = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f')
+    const tenant = fc.constantFrom(undefined, 't1', 't2')
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 100, max: 2000 }),
+        fc.integer({ min: 50, max: 1500 }),
+        fc.array(
+          fc.oneof(
+            fc.record({ set: key, size: fc.integer({ min: 1, max: 800 }), tenant }),
+            fc.record({ get: key }),
+            fc.record({ del: key }),
+          ),
+          { maxLength: 60 },
+        ),
+        (max, quota, ops) => {
+          const tier = new MemoryTier({ maxBytes: max, maxBytesPerTenant: quota })
+          const owner = new Map<string, string | undefined>()
+          for (const o of ops) {
+            if ('set' in o) {
+              if (tier.set(owned(o.set, o.size, o.tenant))) owner.set(o.set, o.tenant)
+            } else if ('get' in o) tier.get(o.get, 0)
+            else tier.delete(o.del)
+            const held = [...tier.keys()]
+            const sizeOf = (k: string) => tier.peek(k)?.size ?? 0
+            expect(tier.bytes).toBe(held.reduce((n, k) => n + sizeOf(k), 0))
+            expect(tier.bytes).toBeLessThanOrEqual(max)
+            for (const t of ['t1', 't2']) {
+              const own = held.filter((k) => owner.get(k) === t)
+              const bytes = own.reduce((n, k) => n + sizeOf(k), 0)
+              expect(tier.tenantBytes(t)).toBe(bytes)
+              // Over the quota only when its newest entry alone is.
+              if (own.length > 1) expect(bytes).toBeLessThanOrEqual(Math.min(quota, max))
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+})
