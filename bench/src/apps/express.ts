@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     }
 
   app.get('/data/:size', ...routeCache, send('data'))
-  app.get('/miss/:size', send('miss'))
+  app.get('/miss/:size', ...routeCache, send('miss'))
   app.get('/other/:size', send('other'))
   app.get('/items/:id', send('items'))
   app.get('/tagged/:id', send('tagged'))

@@ -61,7 +61,8 @@ async function main(): Promise<void> {
     const route = m[1] as string
     const arg = m[2] as string
     // koa-cash caches the routes that ask it to, as its README shows.
-    if (cash && (route === 'data' || route === 'slow') && (await ctx.cashed())) return
+    if (cash && (route === 'data' || route === 'slow' || route === 'miss') && (await ctx.cashed()))
+      return
     const body = route === 'slow' ? await slow(arg) : originBody(route, arg)
     if (body === undefined) return
     ctx.type = 'application/json'
