@@ -187,6 +187,12 @@ describe.each(frameworks)('%s', (_, build) => {
       // Past the first copy's expiry (12 s after it was stored): still a hit.
       expect((await body(app.url, '/item/1'))[0]).toBe('HIT')
       await until('the second refresh', () => calls() === 3)
+      // Hits counted are the clients' (1 + 20 + 2), never the cache's own refreshes.
+      await until(
+        'the second refresh to end',
+        () => app.cache.engine.stats().revalidations.stored === 2,
+      )
+      expect(app.cache.engine.stats().rules[0]?.hits.memory).toBe(23)
     },
   )
 
@@ -248,10 +254,17 @@ describe.each(frameworks)('%s', (_, build) => {
     )
     await sleep(100)
     expect(cluster()).toBe(2)
-    // Exactly one process refreshed; both now serve its copy (the other took
-    // it from Redis, or had it promoted by its own refresh standing aside).
+    // Exactly one process refreshed. The other stood aside: it found the
+    // copy refreshed in Redis, or the fill lock held, and then it starts no
+    // new refresh for a second while its own copy is still fresh.
     const copy = (a.calls.get('/item/3') ?? 0) === 2 ? '/item/3 av2' : '/item/3 bv1'
     expect(stats().reduce((n, r) => n + r.stored, 0)).toBe(1)
+    advanceClock(1_100)
+    // After the pause its next hit refreshes again and takes the copy from Redis.
+    for (const p of [a, b]) expect((await body(p.url, '/item/3'))[0]).toBe('HIT')
+    await until('the last refreshes to end', () =>
+      stats().every((r) => r.stored + r.skipped + r.notStored === r.started),
+    )
     expect(await body(a.url, '/item/3')).toEqual(['HIT', copy])
     expect(await body(b.url, '/item/3')).toEqual(['HIT', copy])
     expect(cluster()).toBe(2)

@@ -75,7 +75,13 @@ function edgeListener(engine: CacheEngine, listener: RequestListener): RequestLi
       const started = performance.now()
       const { path, rawQuery } = splitUrl(req.url ?? '/')
       const m = engine.match(method, path)
-      if (m !== undefined && m.rule.kind === 'cache') {
+      // A refresh ahead of expiry is the cache's own request for a copy that
+      // is still fresh: it goes on to the app, whose middleware refreshes it.
+      if (
+        m !== undefined &&
+        m.rule.kind === 'cache' &&
+        !(m.rule.refreshAhead > 0 && isInternalRequest(req))
+      ) {
         const ex: Exchange = {
           method,
           path,
@@ -85,9 +91,7 @@ function edgeListener(engine: CacheEngine, listener: RequestListener): RequestLi
           tenant: tenantOf(m.rule, req),
         }
         const entry = engine.peek(m as RuleMatch<CompiledCacheRule>, ex)
-        // A refresh ahead of expiry is the cache's own request for a copy that
-        // is still fresh: it goes on to the app, whose middleware refreshes it.
-        if (entry !== undefined && !(m.rule.refreshAhead > 0 && isInternalRequest(req))) {
+        if (entry !== undefined) {
           const r = replay(
             entry,
             Date.now(),

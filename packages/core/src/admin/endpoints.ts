@@ -105,7 +105,8 @@ export function explain(engine: CacheEngine, query: URLSearchParams): JsonAnswer
     headers[header.slice(0, colon).trim().toLowerCase()] = header.slice(colon + 1).trim()
   }
   const user = query.get('user') ?? undefined
-  const explanation: Explanation = engine.explain({ method, url, headers, user })
+  const tenant = query.get('tenant') ?? undefined
+  const explanation: Explanation = engine.explain({ method, url, headers, user, tenant })
   return { status: 200, body: explanation }
 }
 

@@ -1,5 +1,8 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
+import { debuglog } from 'node:util'
 import type { CompiledRule } from '../rules/types'
+
+const debug = debuglog('cachet')
 
 /** The neutral request an adapter hands to the engine. */
 export interface Exchange {
@@ -24,8 +27,12 @@ export function tenantOf(rule: CompiledRule, req: IncomingMessage): string | und
   if (rule.kind !== 'cache' || rule.tenant === undefined) return undefined
   try {
     const tenant = rule.tenant(req)
-    return typeof tenant === 'string' && tenant !== '' ? tenant : undefined
-  } catch {
+    if (typeof tenant === 'string' && tenant !== '') return tenant
+    if (tenant !== undefined && tenant !== '')
+      debug('rule %s: tenant() gave %s, not a string: no tenant', rule.name, typeof tenant)
+    return undefined
+  } catch (err) {
+    debug('rule %s: tenant() threw: %s', rule.name, (err as Error)?.message)
     return undefined
   }
 }

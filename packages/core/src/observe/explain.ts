@@ -59,7 +59,8 @@ export function explain(s: EngineState, request: ExplainRequest): Explanation {
     rawQuery,
     headers,
     user: request.user,
-    tenant: request.tenant,
+    // As `tenantOf` takes it: an empty tenant is none.
+    tenant: request.tenant === '' ? undefined : request.tenant,
   }
   const cm = m as RuleMatch<CompiledCacheRule>
   const query = parseQuery(rawQuery)
@@ -95,7 +96,7 @@ export function explain(s: EngineState, request: ExplainRequest): Explanation {
     },
     tags: tagsFor(cm, ex).filter((t) => !t.startsWith('#')),
   }
-  const bypass = requestBypassReason(rule, headers, request.user, rawQuery, request.tenant)
+  const bypass = requestBypassReason(rule, headers, request.user, rawQuery, ex.tenant)
   if (bypass !== undefined) return { ...explanation, bypass }
   const now = Date.now()
   let key = keyOf(s, rule, ex)

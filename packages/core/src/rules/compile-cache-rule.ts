@@ -78,6 +78,11 @@ export function compileCacheRule(
   const staleIfErrorMs = staleWindow(ctx, 'staleIfError', rule.staleIfError)
   const refreshAhead = fractionOf(ctx, 'refreshAhead', rule.refreshAhead, false)
   const ttlJitter = fractionOf(ctx, 'ttlJitter', rule.ttlJitter, true)
+  if (origin && refreshAhead > 0)
+    ctx.fail(
+      'refreshAhead',
+      "not with ttl: 'origin' (a copy's Age can put it past the point as it arrives, and every hit would refresh it)",
+    )
   if (origin && ttlJitter > 0)
     ctx.fail('ttlJitter', "not with ttl: 'origin' (each copy keeps the freshness its headers give)")
   if (rule.tenant !== undefined && typeof rule.tenant !== 'function')

@@ -80,8 +80,10 @@ export function withDefaults(rule: CacheRule, defaults: RuleDefaults): CacheRule
   if (rule.maxTtl === undefined && merged.ttl !== 'origin') delete merged.maxTtl
   // A default cacheControl is for the rules with a ttl of their own: the origin's header drives the others.
   if (rule.cacheControl === undefined && merged.ttl === 'origin') delete merged.cacheControl
-  // So is a default ttlJitter: an origin-driven copy keeps the freshness its headers give.
+  // So are a default ttlJitter and refreshAhead: an origin-driven copy keeps
+  // the freshness its headers give (and its Age may put it past any point).
   if (rule.ttlJitter === undefined && merged.ttl === 'origin') delete merged.ttlJitter
+  if (rule.refreshAhead === undefined && merged.ttl === 'origin') delete merged.refreshAhead
   const own = rule.key as unknown
   if (isPlainObject(own) && isPlainObject(defaults.key)) merged.key = { ...defaults.key, ...own }
   return merged as unknown as CacheRule

@@ -131,9 +131,12 @@ export class MemoryTier {
     return this.#map.get(key)?.entry
   }
 
-  /** Stores the entry, evicting from the cold end; false when it can never fit. */
+  /** Stores the entry, evicting from the cold end; false when it can never fit (its tenant's quota included). */
   set(entry: CacheEntry): boolean {
     if (entry.size > this.maxBytes) return false
+    const quota = this.maxBytesPerTenant
+    const tenant = quota === undefined ? undefined : tenantOfEntry(entry)
+    if (tenant !== undefined && entry.size > (quota as number)) return false
     this.delete(entry.key)
     const node: Node = {
       entry,
@@ -146,16 +149,12 @@ export class MemoryTier {
     this.#map.set(entry.key, node)
     this.#pushHot(node)
     this.#bytes += entry.size
-    const quota = this.maxBytesPerTenant
-    if (quota !== undefined) {
-      const tenant = tenantOfEntry(entry)
-      if (tenant !== undefined) {
-        const share = this.#joinShare(node, tenant)
-        // The tenant's own coldest entries make room for its new one first.
-        while (share.bytes > quota && share.cold !== undefined && share.cold !== node) {
-          this.#remove(share.cold.entry.key, share.cold)
-          this.#evictions++
-        }
+    if (tenant !== undefined) {
+      const share = this.#joinShare(node, tenant)
+      // The tenant's own coldest entries make room for its new one first.
+      while (share.bytes > (quota as number) && share.cold !== undefined && share.cold !== node) {
+        this.#remove(share.cold.entry.key, share.cold)
+        this.#evictions++
       }
     }
     while (this.#bytes > this.maxBytes && this.#cold !== undefined && this.#cold !== node) {

@@ -21,6 +21,7 @@ const rules: CacheRule[] = [
     key: { query: ['lang'] },
   },
   { name: 'cart', path: '/me/cart', ttl: 60, perUser: true },
+  { name: 'catalog', path: '/catalog/:id', ttl: 60, tenant: (req) => req.headers.host },
 ]
 
 function call(
@@ -196,6 +197,11 @@ describe('routes', () => {
     const user = await call(admin, 'GET', '/explain?url=/me/cart&user=u1')
     expect(user.json.bypass).toBeUndefined()
     expect(user.json.key).toMatchObject({ perUser: true })
+
+    const noTenant = await call(admin, 'GET', '/explain?url=/catalog/1')
+    expect(noTenant.json).toMatchObject({ bypass: 'no-tenant' })
+    const tenant = await call(admin, 'GET', '/explain?url=/catalog/1&tenant=acme')
+    expect(tenant.json.bypass).toBeUndefined()
 
     const post = await call(admin, 'GET', '/explain?url=/products/1&method=post')
     expect(post.json).toMatchObject({ method: 'POST', matched: false })

@@ -572,3 +572,35 @@ describe('refreshAhead on a shared tier', () => {
     await engine.close()
   })
 })
+
+describe('refreshAhead while another process holds the fill lock', () => {
+  test('the refresh stands aside, and hits start no new one for the retry pause', async () => {
+    const tier = new FakeTier()
+    const engine = new CacheEngine({
+      rules: [{ name: 'item', path: '/items/:id', ttl: 60, refreshAhead: 0.5 }],
+      store: { l2: tier },
+    })
+    await engine.start()
+    const origin = new FakeOrigin()
+    await request(engine, origin, '/items/3')
+    await flush()
+    const key = [...tier.entries.keys()][0] as string
+    clock += 31_000
+    tier.busy.add(key)
+    const first = await lookup(engine, '/items/3')
+    expect(first.type === 'hit' && first.refresh !== undefined).toBe(true)
+    const { ex, m } = exchangeFor(engine, '/items/3')
+    expect(await engine.revalidate(m, ex)).toBeUndefined()
+    // Within the pause: plain hits, no claim.
+    clock += 500
+    const again = await lookup(engine, '/items/3')
+    expect([again.type, again.type === 'hit' && again.refresh]).toEqual(['hit', undefined])
+    // After it, the next hit claims again.
+    clock += 600
+    const later = await lookup(engine, '/items/3')
+    expect(later.type === 'hit' && later.refresh !== undefined).toBe(true)
+    expect(engine.stats().revalidations).toMatchObject({ started: 2, skipped: 1 })
+    expect(origin.calls).toBe(1)
+    await engine.close()
+  })
+})

@@ -177,6 +177,12 @@ const badRules: BadRules[] = [
     }),
   ),
   {
+    name: "refreshAhead with ttl: 'origin'",
+    rules: [{ path: '/a', ttl: 'origin', refreshAhead: 0.8 }],
+    where: 'rules[0] (/a): option "refreshAhead"',
+    expected: /not with ttl: 'origin' \(a copy's Age can put it past the point as it arrives/,
+  },
+  {
     name: "ttlJitter with ttl: 'origin'",
     rules: [{ path: '/a', ttl: 'origin', ttlJitter: 0.1 }],
     where: 'rules[0] (/a): option "ttlJitter"',

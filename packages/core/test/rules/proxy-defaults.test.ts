@@ -62,13 +62,13 @@ describe('defaults take every rule option that makes sense as a default', () => 
     expect(b?.ttlMs).toBe(60_000)
   })
 
-  test('refreshAhead and ttlJitter as defaults; ttlJitter only for rules with a ttl of their own', () => {
+  test('refreshAhead and ttlJitter as defaults, only for rules with a ttl of their own', () => {
     const engine = new CacheEngine({
       rules: [{ path: '/a', ttl: 'origin' }, { path: '/b' }],
       defaults: { ttl: 60, refreshAhead: 0.8, ttlJitter: 0.2 },
     })
     const [a, b] = engine.rules.rules as CompiledCacheRule[]
-    expect([a?.refreshAhead, a?.ttlJitter]).toEqual([0.8, 0])
+    expect([a?.refreshAhead, a?.ttlJitter]).toEqual([0, 0])
     expect([b?.refreshAhead, b?.ttlJitter]).toEqual([0.8, 0.2])
   })
 

@@ -189,6 +189,15 @@ describe('MemoryTier with a per-tenant quota', () => {
     expect(tier.tenantBytes('a')).toBe(0)
   })
 
+  test("an entry larger than its tenant's quota is refused and evicts nothing", () => {
+    const tier = new MemoryTier({ maxBytes: 1000, maxBytesPerTenant: 400 })
+    tier.set(owned('a1', 300, 'a'))
+    expect(tier.set(owned('a2', 500, 'a'))).toBe(false)
+    expect(tier.set(owned('x', 500))).toBe(true)
+    expect([...tier.keys()]).toEqual(['a1', 'x'])
+    expect(tier.evictions).toBe(0)
+  })
+
   test('never over budget or quota, bytes the sum of what it holds (property)', () => {
     const key = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f')
     const tenant = fc.constantFrom(undefined, 't1', 't2')
@@ -209,7 +218,9 @@ describe('MemoryTier with a per-tenant quota', () => {
           const owner = new Map<string, string | undefined>()
           for (const o of ops) {
             if ('set' in o) {
-              if (tier.set(owned(o.set, o.size, o.tenant))) owner.set(o.set, o.tenant)
+              const stored = tier.set(owned(o.set, o.size, o.tenant))
+              expect(stored).toBe(o.size <= (o.tenant === undefined ? max : Math.min(quota, max)))
+              if (stored) owner.set(o.set, o.tenant)
             } else if ('get' in o) tier.get(o.get, 0)
             else tier.delete(o.del)
             const held = [...tier.keys()]
@@ -220,8 +231,7 @@ describe('MemoryTier with a per-tenant quota', () => {
               const own = held.filter((k) => owner.get(k) === t)
               const bytes = own.reduce((n, k) => n + sizeOf(k), 0)
               expect(tier.tenantBytes(t)).toBe(bytes)
-              // Over the quota only when its newest entry alone is.
-              if (own.length > 1) expect(bytes).toBeLessThanOrEqual(Math.min(quota, max))
+              expect(bytes).toBeLessThanOrEqual(Math.min(quota, max))
             }
           }
         },

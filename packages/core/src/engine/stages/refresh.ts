@@ -6,7 +6,7 @@ import { leadFlight } from './coalesce'
 import { lookupRemote, startFill } from './fill-start'
 import { memoryFind, variantOf } from './lookup'
 import { keyOf, tagsFor } from './match'
-import { endRevalidation } from './revalidate'
+import { endRevalidation, REVALIDATE_RETRY_MS } from './revalidate'
 import type { EngineState } from './state'
 
 // The refresh stage: the background refresh a stale-while-revalidate answer
@@ -47,6 +47,10 @@ export function refresh(
         return found.fill
       }
       endRevalidation(s, key, 'skipped', rule.name)
+      // Another process holds the fill lock, so its refresh is under way: no
+      // new claim (an internal request, two shared-tier reads) for a while.
+      if (found === 'busy')
+        s.revalidations.set(key, { key, until: Date.now() + REVALIDATE_RETRY_MS })
       return undefined
     },
   )
