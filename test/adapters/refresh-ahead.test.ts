@@ -1,17 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import http, { type RequestListener } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { CacheHandle, CacheOptions, CacheRule } from '@cachet/core'
+import type { CacheOptions, CacheRule } from '@cachet/core'
 import { redisTier } from '@cachet/core/redis'
-import { cacheMiddleware as expressCache } from '@cachet/express'
-import { cachePlugin, createCache } from '@cachet/fastify'
-import { cacheMiddleware as koaCache } from '@cachet/koa'
-import express from 'express'
-import Fastify from 'fastify'
-import Koa from 'koa'
 import { sharedRedisUrl } from '../support/redis/shared'
 import { send } from '../support/shops'
+import { type Respond, type SmallApp, smallApps } from '../support/small-apps'
 
 // `refreshAhead` and `ttlJitter` on the three adapters, over real HTTP, in
 // memory and on a real Redis: a hit past the refresh point is answered from
@@ -29,103 +22,10 @@ const rules: CacheRule[] = [
   { path: '/jitter/:id', ttl: TTL_S, ttlJitter: 0.5 },
 ]
 
-interface App {
-  url: string
-  cache: CacheHandle
-  /** Runs of the routes, by path. */
-  calls: Map<string, number>
-  close(): Promise<void>
-}
-
-/** `label` starts each body after the path, to tell apps apart. */
-type Build = (options: CacheOptions, edge: boolean, label: string) => Promise<App>
-
-function counter(): [Map<string, number>, (path: string) => number] {
-  const calls = new Map<string, number>()
-  return [
-    calls,
-    (path) => {
-      const n = (calls.get(path) ?? 0) + 1
-      calls.set(path, n)
-      return n
-    },
-  ]
-}
-
-async function listen(
-  listener: RequestListener,
-  cache: CacheHandle,
-  calls: Map<string, number>,
-): Promise<App> {
-  const server = http.createServer(listener)
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    cache,
-    calls,
-    async close() {
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-      await cache.close()
-    },
-  }
-}
-
-const buildExpress: Build = (options, edge, label) => {
-  const [calls, count] = counter()
-  const app = express()
-  const cache = expressCache(options)
-  app.use(cache)
-  app.get('/:route/:id', (req, res) => {
-    res.type('text/plain').send(`${req.path} ${label}v${count(req.path)}`)
-  })
-  return listen(edge ? cache.edge(app) : app, cache, calls)
-}
-
-const buildKoa: Build = (options, edge, label) => {
-  const [calls, count] = counter()
-  const app = new Koa()
-  const cache = koaCache(options)
-  app.use(cache)
-  app.use(async (ctx) => {
-    ctx.type = 'text/plain'
-    ctx.body = `${ctx.path} ${label}v${count(ctx.path)}`
-  })
-  return listen(edge ? cache.edge(app.callback()) : app.callback(), cache, calls)
-}
-
-const buildFastify: Build = async (options, edge, label) => {
-  const [calls, count] = counter()
-  const cache = createCache(options)
-  let routes: RequestListener | undefined
-  const app = Fastify({
-    serverFactory: (handler) => {
-      routes = handler
-      return http.createServer()
-    },
-  })
-  await app.register(cachePlugin, { cache })
-  app.get('/:route/:id', async (request, reply) => {
-    const path = request.url
-    return reply.type('text/plain').send(`${path} ${label}v${count(path)}`)
-  })
-  await app.ready()
-  const listener = routes as RequestListener
-  const running = await listen(edge ? cache.edge(listener) : listener, cache, calls)
-  return {
-    ...running,
-    async close() {
-      await running.close()
-      await app.close()
-    },
-  }
-}
-
-const frameworks: [string, Build][] = [
-  ['Express', buildExpress],
-  ['Koa', buildKoa],
-  ['Fastify', buildFastify],
-]
+/** The route's answer: its path, then `label` (to tell apps apart) and its run number. */
+const labelled =
+  (label: string): Respond =>
+  ({ path }, count) => ({ body: `${path} ${label}v${count(path)}` })
 
 // The cache's clock: moved forward past the refresh point without sleeping.
 // Timers are not moved, so the background refresh runs in real time.
@@ -149,15 +49,15 @@ const body = async (url: string, path: string) => {
   return [r.headers['x-cache'], r.body.toString('utf8')]
 }
 
-const running: App[] = []
+const running: SmallApp[] = []
 afterEach(async () => {
   Date.now = realNow
   await Promise.all(running.splice(0).map((a) => a.close()))
 })
 
-describe.each(frameworks)('%s', (_, build) => {
+describe.each(smallApps)('%s', (_, build) => {
   const start = async (options: CacheOptions = { rules }, edge = false, label = '') => {
-    const app = await build(options, edge, label)
+    const app = await build(options, edge, labelled(label))
     running.push(app)
     return app
   }

@@ -1,16 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import http, { type IncomingMessage, type RequestListener } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import type { CacheHandle, CacheOptions, CacheRule } from '@cachet/core'
+import type { IncomingMessage } from 'node:http'
+import type { CacheOptions, CacheRule } from '@cachet/core'
 import { redisTier } from '@cachet/core/redis'
 import { cacheMiddleware as expressCache } from '@cachet/express'
-import { cachePlugin, createCache } from '@cachet/fastify'
-import { cacheMiddleware as koaCache } from '@cachet/koa'
-import express from 'express'
-import Fastify from 'fastify'
-import Koa from 'koa'
 import { sharedRedisUrl } from '../support/redis/shared'
 import { send } from '../support/shops'
+import { type Respond, type SmallApp, smallApps } from '../support/small-apps'
 
 // A rule's `tenant` on the three adapters, over real HTTP, in memory and on a
 // real Redis: each tenant has its own entries, a request without a tenant
@@ -34,104 +29,12 @@ const rules: CacheRule[] = [
   { path: '/public/:id', ttl: '5m' },
 ]
 
-interface App {
-  url: string
-  cache: CacheHandle
-  /** Runs of the route, by tenant and path. */
-  calls: Map<string, number>
-  close(): Promise<void>
+/** The route's answer: the tenant header, the path, and the runs for that tenant and path. */
+const byHeader: Respond = ({ path, headers }, count) => {
+  const t = headers['x-tenant'] || undefined
+  const key = `${typeof t === 'string' ? t : '-'} ${path}`
+  return { body: `${t} ${path} v${count(key)}` }
 }
-
-type Build = (options: CacheOptions, edge: boolean) => Promise<App>
-
-function counter(): [Map<string, number>, (tenant: unknown, path: string) => number] {
-  const calls = new Map<string, number>()
-  return [
-    calls,
-    (t, path) => {
-      const k = `${typeof t === 'string' && t !== '' ? t : '-'} ${path}`
-      const n = (calls.get(k) ?? 0) + 1
-      calls.set(k, n)
-      return n
-    },
-  ]
-}
-
-async function listen(listener: RequestListener, cache: CacheHandle, calls: App['calls']) {
-  const server = http.createServer(listener)
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    cache,
-    calls,
-    async close() {
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-      await cache.close()
-    },
-  }
-}
-
-const frameworks: [string, Build][] = [
-  [
-    'Express',
-    (options, edge) => {
-      const [calls, count] = counter()
-      const app = express()
-      const cache = expressCache(options)
-      app.use(cache)
-      app.get('/:route/:id', (req, res) => {
-        const t = req.headers['x-tenant']
-        res.type('text/plain').send(`${t} ${req.path} v${count(t, req.path)}`)
-      })
-      return listen(edge ? cache.edge(app) : app, cache, calls)
-    },
-  ],
-  [
-    'Koa',
-    (options, edge) => {
-      const [calls, count] = counter()
-      const app = new Koa()
-      const cache = koaCache(options)
-      app.use(cache)
-      app.use(async (ctx) => {
-        const t = ctx.get('x-tenant') || undefined
-        ctx.type = 'text/plain'
-        ctx.body = `${t} ${ctx.path} v${count(t, ctx.path)}`
-      })
-      return listen(edge ? cache.edge(app.callback()) : app.callback(), cache, calls)
-    },
-  ],
-  [
-    'Fastify',
-    async (options, edge) => {
-      const [calls, count] = counter()
-      const cache = createCache(options)
-      let routes: RequestListener | undefined
-      const app = Fastify({
-        serverFactory: (handler) => {
-          routes = handler
-          return http.createServer()
-        },
-      })
-      await app.register(cachePlugin, { cache })
-      app.get('/:route/:id', async (request, reply) => {
-        const t = request.headers['x-tenant']
-        return reply.type('text/plain').send(`${t} ${request.url} v${count(t, request.url)}`)
-      })
-      await app.ready()
-      const listener = routes as RequestListener
-      const running = await listen(edge ? cache.edge(listener) : listener, cache, calls)
-      return {
-        ...running,
-        async close() {
-          await running.close()
-          await app.close()
-        },
-      }
-    },
-  ],
-]
 
 const get = async (url: string, path: string, t?: string) => {
   const r = await send(url, {
@@ -142,14 +45,14 @@ const get = async (url: string, path: string, t?: string) => {
   return [r.headers['x-cache'], r.body.toString('utf8')]
 }
 
-const running: App[] = []
+const running: SmallApp[] = []
 afterEach(async () => {
   await Promise.all(running.splice(0).map((a) => a.close()))
 })
 
-describe.each(frameworks)('%s', (_, build) => {
+describe.each(smallApps)('%s', (_, build) => {
   const start = async (options: CacheOptions = { rules }, edge = false) => {
-    const app = await build(options, edge)
+    const app = await build(options, edge, byHeader)
     running.push(app)
     return app
   }

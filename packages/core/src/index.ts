@@ -23,6 +23,7 @@ export type {
   RevalidateEvent,
   RuleStats,
   StaleEvent,
+  StaleReason,
   TierErrorEvent,
   TierOperation,
   WarmProgress,
@@ -34,6 +35,7 @@ export type { Duration, DurationUnit, Size, SizeUnit } from './options/units'
 export { parseDuration, parseSize } from './options/units'
 export type { RuleDefaults } from './rules/compile-rule'
 export { defaultIgnoredCookies } from './rules/compile-rule'
+export type { OriginTimeoutOptions } from './rules/origin-timeout'
 export type {
   CacheRule,
   ClientCacheControl,

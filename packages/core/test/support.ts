@@ -124,7 +124,7 @@ export function finish(l: Lookup, origin: FakeOrigin, respond?: OriginResponse):
   if (l.type === 'stale') return { outcome: `stale:${l.reason}`, body: l.entry.body.toString() }
   if (l.type === 'bypass')
     return { outcome: `bypass:${l.reason}`, body: origin.serve(undefined, respond) }
-  if (l.type === 'unavailable') return { outcome: 'unavailable', body: '' }
+  if (l.type === 'unavailable' || l.type === 'timeout') return { outcome: l.type, body: '' }
   return { outcome: 'miss', body: origin.serve(l.fill, respond) }
 }
 

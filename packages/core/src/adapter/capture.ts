@@ -92,7 +92,8 @@ export function replacementFor(
   headersSent: boolean,
   conditionals: Conditionals | undefined,
 ): Replay | undefined {
-  if (headersSent) return undefined
+  // Answered for already (`originTimeout`): the route's answer goes to the fill only.
+  if (headersSent || fill.detached) return undefined
   if (fill.stale !== undefined && (status === 0 || status >= 500)) {
     const stale = fill.serveStale(status)
     clear(headers)

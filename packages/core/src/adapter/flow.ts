@@ -4,6 +4,7 @@ import { type Exchange, ruleNeedsUser, splitUrl, tenantOf } from '../engine/exch
 import type { Fill } from '../engine/fill'
 import { isInternalRequest } from '../engine/internal-request'
 import { type Replay, replay } from '../engine/replay'
+import { originTimedOut } from '../engine/slow-origin'
 import {
   bypassOutcome,
   ONLY_IF_CACHED_UNAVAILABLE,
@@ -13,6 +14,7 @@ import { narrowRequest } from '../rules/request-view'
 import type { CompiledCacheRule, CompiledWriteRule, RuleMatch } from '../rules/types'
 import type { HeldWrite, MissView, RequestPort } from './port'
 import { conditionalsOf, refreshInBackground, routeConditionals } from './route-view'
+import { watchSlowOrigin } from './slow-origin'
 
 /** The only-if-cached 504, as a response an adapter writes. */
 const UNAVAILABLE: Replay = {
@@ -109,6 +111,8 @@ function respond<R>(
       return port.pass(bypassOutcome(lookup.reason))
     case 'unavailable':
       return port.send(UNAVAILABLE)
+    case 'timeout':
+      return port.send(originTimedOut(lookup.status))
     case 'miss':
       port.res.once('finish', () =>
         engine.observe(rule, 'miss', (performance.now() - started) / 1000),
@@ -138,5 +142,7 @@ function forward<R>(port: RequestPort<R>, ex: Exchange, fill: Fill): R {
     query,
     asGet: port.method === 'HEAD' && fill.rule.methods.has('GET'),
   }
+  if (fill.rule.originTimeout !== undefined)
+    watchSlowOrigin(port.res, fill, port.method === 'HEAD', conditionals)
   return port.forward(fill, view)
 }

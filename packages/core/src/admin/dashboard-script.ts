@@ -29,7 +29,7 @@ export const DASHBOARD_SCRIPT = `
   }
   function pct(r) { return (r * 100).toFixed(1) + "%"; }
   function sum(o) { var t = 0; for (var k in o) t += o[k]; return t; }
-  function served(r) { return r.hits.memory + r.hits.shared + r.stale.revalidate + r.stale.error; }
+  function served(r) { return r.hits.memory + r.hits.shared + r.stale.revalidate + r.stale.error + r.stale.timeout; }
 
   function api(path, init) {
     init = init || {};
@@ -93,7 +93,7 @@ export const DASHBOARD_SCRIPT = `
       var cells = [
         ["hits", r.hits.memory + r.hits.shared, "memory " + r.hits.memory + ", shared " + r.hits.shared],
         ["misses", r.misses],
-        ["stale", r.stale.revalidate + r.stale.error, "while revalidating " + r.stale.revalidate + ", on error " + r.stale.error],
+        ["stale", r.stale.revalidate + r.stale.error + r.stale.timeout, "while revalidating " + r.stale.revalidate + ", on error " + r.stale.error + ", origin too slow " + r.stale.timeout],
         ["bypasses", sum(r.bypasses), Object.keys(r.bypasses).map(function (k) { return k + " " + r.bypasses[k]; }).join(", ")],
         ["stores", r.stores.memory + r.stores.shared, "memory " + r.stores.memory + ", shared " + r.stores.shared],
         ["ratio", pct(r.hitRatio)],

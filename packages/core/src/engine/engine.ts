@@ -140,8 +140,8 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     ;(kind === 'hit' ? m.hitLatency : m.missLatency).observe(seconds)
   }
 
-  servedStale(fill: Fill, entry: CacheEntry): void {
-    servedStale(this.#s, fill.rule, 'error', entry, Date.now())
+  servedStale(fill: Fill, entry: CacheEntry, reason: 'error' | 'timeout'): void {
+    servedStale(this.#s, fill.rule, reason, entry, Date.now())
   }
 
   staleUsable(entry: CacheEntry): boolean {

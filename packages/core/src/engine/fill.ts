@@ -23,8 +23,11 @@ export interface FillSink {
     entry: CacheEntry | undefined,
     reason: ResponseBypassReason | undefined,
   ): void
-  /** The adapter served the fill's stale-if-error copy instead of the origin's failure. */
-  servedStale(fill: Fill, entry: CacheEntry): void
+  /**
+   * The adapter served the fill's stale-if-error copy instead of the
+   * origin's failure (`error`), or while the route runs on (`timeout`).
+   */
+  servedStale(fill: Fill, entry: CacheEntry, reason: 'error' | 'timeout'): void
   /** Whether a stale copy may still be served (nothing invalidated it since it was read). */
   staleUsable(entry: CacheEntry): boolean
 }
@@ -72,6 +75,7 @@ export class Fill {
   #revalidating = false
   #finished = false
   #aborted = false
+  #detached = false
   /** The strong ETag an adapter had computed for the whole body (`strongEtag`), kept for the entry. */
   #etag: { readonly body: Buffer; readonly tag: string } | undefined
   readonly #startedAt = performance.now()
@@ -315,8 +319,29 @@ export class Fill {
     this.#capturing = false
     this.#chunks = []
     this.#finish(undefined)
-    this.#sink.servedStale(this, stale)
+    this.#sink.servedStale(this, stale, 'error')
     return stale
+  }
+
+  /**
+   * The cache answered the client while the route runs on (the rule's
+   * `originTimeout`): with `stale`, that copy (counted). What the route
+   * still sends goes into this fill only, and is stored as any miss is.
+   */
+  detach(stale: CacheEntry | undefined): void {
+    this.#detached = true
+    this.flight?.slowed()
+    if (stale !== undefined) this.#sink.servedStale(this, stale, 'timeout')
+  }
+
+  /** Whether the client was answered before the route (`detach`). */
+  get detached(): boolean {
+    return this.#detached
+  }
+
+  /** Whether the fill has ended (stored, not stored, or abandoned). */
+  get finished(): boolean {
+    return this.#finished
   }
 
   /** The response failed or the client went away before the end: nothing is stored. */

@@ -11,6 +11,7 @@ import type { CoherenceHooks, RemoteFence, RemoteTier, StoredResponse } from '..
 import type { Fill } from './fill'
 import { HeldReleases } from './held-releases'
 import { OutboxReplay } from './outbox-replay'
+import { slowLimitMs } from './slow-origin'
 import { refreshDue, storedWindows } from './stale-windows'
 import type { BypassReason } from './status-headers'
 import { isVariantIndex, primaryKeyOf } from './variants'
@@ -43,6 +44,12 @@ export type RemoteLookup =
       /** Another process holds the fill lock (reported only to a revalidation, which does not wait). */
       readonly busy?: boolean
     }
+  /**
+   * Another process's fill of the key is slower than the rule's
+   * `originTimeout`: answer with the stale copy (this one from the shared
+   * tier, else the memory tier's), or the rule's `hardStatus`.
+   */
+  | { readonly kind: 'slow'; readonly stale: StoredResponse | undefined }
 
 export interface RemoteLookupOptions {
   /** Take the cross-process fill lock (this request leads the fill). */
@@ -50,6 +57,10 @@ export interface RemoteLookupOptions {
   readonly rule: CompiledCacheRule
   /** A background refresh: never answer stale, never wait behind another process's lock. */
   readonly revalidate?: boolean
+  /** The memory tier holds a stale-if-error copy (for the rule's `originTimeout`). */
+  readonly fallback?: boolean
+  /** Another process's fill of the key was slower than the rule's `originTimeout` a moment ago: do not wait for it again. */
+  readonly slow?: boolean
 }
 
 /** What the shared tier's failures and breaker changes are reported to. */
@@ -130,7 +141,8 @@ export class RemotePath {
     options: RemoteLookupOptions,
   ): Promise<RemoteLookup> {
     const { rule, revalidate = false } = options
-    const deadline = Date.now() + this.#maxWaitMs
+    const started = Date.now()
+    const deadline = started + this.#maxWaitMs
     let pause = POLL_FIRST_MS
     let skipEntry = false
     let stale: StoredResponse | undefined
@@ -191,10 +203,19 @@ export class RemotePath {
           return { kind: 'hit', response: newer }
         }
       }
-      if (read.lock !== 'busy' || Date.now() + pause > deadline)
-        return { kind: 'miss', fence: read.fence, stale, base }
-      // Another process is filling this key: its entry will be in the shared tier soon.
-      await new Promise((resolve) => setTimeout(resolve, pause))
+      if (read.lock !== 'busy') return { kind: 'miss', fence: read.fence, stale, base }
+      // Another process is filling this key: its entry will be in the shared
+      // tier soon, unless it is slower than the rule's originTimeout.
+      const slowMs = slowLimitMs(rule, stale !== undefined || options.fallback === true)
+      const slowIn =
+        slowMs === undefined
+          ? Number.POSITIVE_INFINITY
+          : options.slow === true
+            ? 0
+            : started + slowMs - Date.now()
+      if (slowIn <= 0) return { kind: 'slow', stale }
+      if (Date.now() + pause > deadline) return { kind: 'miss', fence: read.fence, stale, base }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, slowIn)))
       pause = Math.min(pause * 2, POLL_MAX_MS)
     }
   }

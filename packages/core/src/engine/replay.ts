@@ -1,6 +1,7 @@
 import type { CacheEntry } from '../entry/entry'
 import { type Conditionals, notModified } from '../http/conditional'
 import { chooseCoding, codedEtag } from '../http/encoding'
+import type { StaleReason } from '../observe/events'
 import { cacheStatusHit, cacheStatusRevalidated, cacheStatusStale } from './status-headers'
 
 /** What an adapter writes for a hit: status, a flat header list, and the body (none for HEAD or 304). */
@@ -24,7 +25,7 @@ const CLIENT_FRESHNESS_FIELDS = new Set(['cache-control', 'expires'])
 
 /** A copy served past its ttl: why, and whether this request's own origin call failed (and how). */
 export interface StaleReplay {
-  readonly reason: 'revalidate' | 'error'
+  readonly reason: StaleReason
   /** This request went to the origin (stale-if-error after its own call failed). */
   readonly forwarded?: boolean
   /** The origin's 5xx status; absent when it threw. */

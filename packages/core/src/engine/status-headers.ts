@@ -1,4 +1,5 @@
 import type { ResponseBypassReason } from '../http/storable'
+import type { StaleReason } from '../observe/events'
 import type { RequestBypassReason } from '../rules/request-filter'
 
 /** Why a matched request or response did not use the cache. */
@@ -24,13 +25,19 @@ export function cacheStatusHit(ttlSeconds: number): string {
  * threw); otherwise (served while a refresh runs, or after the coalesced
  * origin call it waited on failed) it is a `hit`.
  */
+const STALE_DETAIL: Record<StaleReason, string> = {
+  revalidate: 'stale-while-revalidate',
+  error: 'stale-if-error',
+  timeout: 'origin-timeout',
+}
+
 export function cacheStatusStale(
   ttlSeconds: number,
-  reason: 'revalidate' | 'error',
+  reason: StaleReason,
   forwarded: boolean,
   originStatus: number | undefined,
 ): string {
-  const detail = reason === 'revalidate' ? 'stale-while-revalidate' : 'stale-if-error'
+  const detail = STALE_DETAIL[reason]
   const served = !forwarded
     ? 'hit'
     : originStatus === undefined
@@ -96,6 +103,25 @@ export const ONLY_IF_CACHED_UNAVAILABLE = {
     `${CACHE_NAME}; detail=only-if-cached`,
   ],
   body: JSON.stringify({ error: 'not cached (only-if-cached)' }),
+} as const
+
+/**
+ * The answer past a rule's `originTimeout.hard` when no stale copy may stand
+ * in and the rule says `hardStatus` (503 or 504): the route was asked and
+ * runs on (its response is stored when it ends), hence `fwd=miss`.
+ */
+export const ORIGIN_TIMED_OUT = {
+  headers: [
+    'content-type',
+    'application/json',
+    'cache-control',
+    'no-store',
+    'x-cache',
+    'MISS',
+    'cache-status',
+    `${CACHE_NAME}; fwd=miss; detail=origin-timeout`,
+  ],
+  body: JSON.stringify({ error: 'the origin did not answer in time' }),
 } as const
 
 /**

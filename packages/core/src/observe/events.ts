@@ -28,11 +28,18 @@ export interface BreakerEvent {
   readonly failures: number
 }
 
+/**
+ * Why a stale copy was served: `revalidate` (inside `staleWhileRevalidate`,
+ * while a refresh runs), `error` (inside `staleIfError`, the origin failed),
+ * `timeout` (inside `staleIfError`, the origin was slower than the rule's
+ * `originTimeout`).
+ */
+export type StaleReason = 'revalidate' | 'error' | 'timeout'
+
 export interface StaleEvent {
   /** The rule's name. */
   readonly rule: string
-  /** `revalidate`: inside `staleWhileRevalidate`; `error`: inside `staleIfError`, the origin failed. */
-  readonly reason: 'revalidate' | 'error'
+  readonly reason: StaleReason
   /** Milliseconds past the entry's freshness. */
   readonly staleMs: number
 }
@@ -123,7 +130,7 @@ export interface CacheStats {
         outbox: { pending: number; deferred: number; replayed: number; overflows: number }
       }
     | undefined
-  stale: { revalidate: number; error: number }
+  stale: Record<StaleReason, number>
   /**
    * Background refreshes: `started` (of them `ahead`: by a hit past the
    * rule's `refreshAhead` point, the rest by a stale answer), and how they ended.
@@ -153,7 +160,7 @@ export interface RuleStats {
   name: string
   hits: { memory: number; shared: number }
   misses: number
-  stale: { revalidate: number; error: number }
+  stale: Record<StaleReason, number>
   /** By reason: request side (`credentials`, `no-user`...) and response vetoes (`set-cookie`, `status`...). */
   bypasses: Record<string, number>
   stores: { memory: number; shared: number }

@@ -4,6 +4,7 @@
  * exporter (`@cachet/core/prometheus`) reads them when it is scraped. Labels
  * are the rule's name and the tier only: their number is fixed by the rules.
  */
+import type { StaleReason } from './events'
 
 /** Upper bounds (seconds) of the latency histograms' buckets. */
 export const LATENCY_BUCKETS = [
@@ -47,8 +48,8 @@ export class RuleMetrics {
   hitsShared = 0
   /** Requests that went to the origin to fill (a stored or unstorable response). */
   misses = 0
-  staleRevalidate = 0
-  staleError = 0
+  /** Stale copies served, by why. */
+  readonly stale: Record<StaleReason, number> = { revalidate: 0, error: 0, timeout: 0 }
   /** Bypasses by reason (request side and response vetoes). */
   readonly bypasses = new Map<string, number>()
   storesMemory = 0
@@ -73,8 +74,13 @@ export class RuleMetrics {
    */
   get savedSeconds(): number {
     if (this.originFills === 0) return 0
-    const served = this.hits + this.staleRevalidate + this.staleError
+    const served = this.hits + this.staleServed
     return (served * this.originSeconds) / this.originFills
+  }
+
+  /** Stale copies served, for every reason. */
+  get staleServed(): number {
+    return this.stale.revalidate + this.stale.error + this.stale.timeout
   }
 
   bypass(reason: string): void {

@@ -4,6 +4,7 @@ import type { BypassReason } from '../engine/status-headers'
 import type { CacheEntry } from '../entry/entry'
 import type { ResponseBypassReason } from '../http/storable'
 import type { CompiledCacheRule } from '../rules/types'
+import type { StaleReason } from './events'
 import type { RuleMetrics } from './metrics'
 
 // What each stage's outcome counts, and the event it emits: a hit, a
@@ -39,14 +40,12 @@ export function bypass(s: EngineState, rule: CompiledCacheRule, reason: BypassRe
 export function servedStale(
   s: EngineState,
   rule: CompiledCacheRule,
-  reason: 'revalidate' | 'error',
+  reason: StaleReason,
   entry: CacheEntry,
   now: number,
 ): void {
   s.counters.stale[reason]++
-  const m = s.metrics[rule.index] as RuleMetrics
-  if (reason === 'revalidate') m.staleRevalidate++
-  else m.staleError++
+  ;(s.metrics[rule.index] as RuleMetrics).stale[reason]++
   if (s.events.listenerCount('stale') > 0)
     s.events.emit('stale', { rule: rule.name, reason, staleMs: now - entry.staleAt })
 }

@@ -7,13 +7,13 @@ import type { RuleMetrics } from './metrics'
 
 /** One cache rule's counters, with its hit ratio. */
 function ruleStats(name: string, m: RuleMetrics): RuleStats {
-  const served = m.hits + m.staleRevalidate + m.staleError
+  const served = m.hits + m.staleServed
   const total = served + m.misses
   return {
     name,
     hits: { memory: m.hitsMemory, shared: m.hitsShared },
     misses: m.misses,
-    stale: { revalidate: m.staleRevalidate, error: m.staleError },
+    stale: { ...m.stale },
     bypasses: Object.fromEntries(m.bypasses),
     stores: { memory: m.storesMemory, shared: m.storesShared },
     hitRatio: total === 0 ? 0 : served / total,

@@ -52,12 +52,11 @@ export function ruleDefinitions(
     {
       type: 'counter',
       name: `${p}stale_total`,
-      help: 'Stale copies served, by rule and reason (revalidate: stale-while-revalidate; error: stale-if-error).',
+      help: 'Stale copies served, by rule and reason (revalidate: stale-while-revalidate; error: stale-if-error; timeout: originTimeout).',
       labelNames: ['rule', 'reason'],
       *read() {
         for (const m of rules) {
-          yield [{ rule: m.rule, reason: 'revalidate' }, m.staleRevalidate]
-          yield [{ rule: m.rule, reason: 'error' }, m.staleError]
+          for (const [reason, n] of Object.entries(m.stale)) yield [{ rule: m.rule, reason }, n]
         }
       },
     },

@@ -2,6 +2,7 @@ import { describeValue } from '../errors'
 import { parseDuration, parseSize } from '../options/units'
 import { compileCacheControl } from './cache-control-option'
 import { compileTags } from './compile-tags'
+import { compileOriginTimeout } from './origin-timeout'
 import type { CompiledPath } from './path-pattern'
 import { compileIgnoreCookies, compileKey, DEFAULT_IGNORES_COOKIE } from './request-options'
 import { type ProxyView, viewHeaders } from './request-view'
@@ -102,6 +103,7 @@ export function compileCacheRule(
     staleIfErrorMs,
     refreshAhead,
     ttlJitter,
+    originTimeout: compileOriginTimeout(ctx, rule.originTimeout, origin || staleIfErrorMs > 0),
     tenant: rule.tenant,
     // Origin-driven copies may also be kept for their own RFC 5861 windows, each at most maxTtl.
     lifetimeMs: ttlMs + Math.max(staleWhileRevalidateMs, staleIfErrorMs, origin ? ttlMs : 0),

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duration, Size } from '../options/units'
+import type { CompiledOriginTimeout, OriginTimeoutOptions } from './origin-timeout'
 import type { TagTemplate } from './template'
 
 /**
@@ -96,6 +97,14 @@ export interface CacheRule {
    * not with `ttl: 'origin'`, whose copies keep the freshness their headers give.
    */
   ttlJitter?: number
+  /**
+   * Stale-if-slow: a miss whose route has not answered within `soft` is
+   * answered with the stale copy the rule keeps for errors (`staleIfError`),
+   * while the route runs on and its response is stored when it ends;
+   * requests waiting on the same fill get the copy too. Past `hard` without
+   * a copy: the route's own answer, or a 503/504 with `hardStatus`.
+   */
+  originTimeout?: OriginTimeoutOptions
   /** Statuses that may be stored. Default `[200]`. 5xx, 206 and 304 are never stored. */
   statuses?: readonly number[]
   /** Largest body stored, in bytes or as `'1MiB'`. Default 1 MiB; larger bodies pass through. */
@@ -221,6 +230,8 @@ export interface CompiledCacheRule extends CompiledRuleBase {
   readonly refreshAhead: number
   /** `ttlJitter`: the largest fraction of the ttl a stored copy's is cut by; 0 when off. */
   readonly ttlJitter: number
+  /** `originTimeout`: when the cache answers for a slow route; `undefined` when off. */
+  readonly originTimeout: CompiledOriginTimeout | undefined
   /** `tenant`: the request's tenant, keyed and tagged; `undefined` when the rule has none. */
   readonly tenant: ((req: IncomingMessage) => string | undefined) | undefined
   /** ttl plus the longest stale window: how long an entry is kept. */

@@ -63,7 +63,8 @@ async function request(
 function serve(l: Lookup, origin: Origin, headers: Record<string, string> = {}): Served {
   if (l.type === 'hit') return { outcome: 'hit', body: l.entry.body }
   if (l.type === 'stale') return { outcome: `stale:${l.reason}`, body: l.entry.body }
-  if (l.type === 'unavailable') return { outcome: 'unavailable', body: Buffer.alloc(0) }
+  if (l.type === 'unavailable' || l.type === 'timeout')
+    return { outcome: l.type, body: Buffer.alloc(0) }
   const body = origin.respond()
   if (l.type === 'bypass') return { outcome: `bypass:${l.reason}`, body }
   l.fill.onHeaders(200, { 'content-type': 'application/octet-stream', ...headers })

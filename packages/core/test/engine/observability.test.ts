@@ -75,7 +75,7 @@ describe('per-rule counters', () => {
       name: 'product',
       hits: { memory: 2, shared: 0 },
       misses: 2,
-      stale: { revalidate: 0, error: 0 },
+      stale: { revalidate: 0, error: 0, timeout: 0 },
       bypasses: { credentials: 1 },
       stores: { memory: 2, shared: 0 },
       hitRatio: 0.5,

@@ -477,7 +477,7 @@ describe('stats without a shared tier', () => {
     expect(stats.l2).toBeUndefined()
     expect(stats.l1).toMatchObject({ entries: 1, evictions: 0, maxBytes: 64 * 1024 * 1024 })
     expect(stats.l1?.bytes).toBeGreaterThan(0)
-    expect(stats.stale).toEqual({ revalidate: 0, error: 0 })
+    expect(stats.stale).toEqual({ revalidate: 0, error: 0, timeout: 0 })
     expect(stats.revalidations).toEqual({
       started: 0,
       ahead: 0,

@@ -104,7 +104,7 @@ describe('stale-while-revalidate (memory tier)', () => {
       notStored: 0,
       skipped: 0,
     })
-    expect(r.engine.stats().stale).toEqual({ revalidate: 3, error: 0 })
+    expect(r.engine.stats().stale).toEqual({ revalidate: 3, error: 0, timeout: 0 })
     expect(r.staleEvents).toEqual(
       Array.from({ length: 3 }, () => ({ rule: 'item', reason: 'revalidate', staleMs: 0 })),
     )
@@ -304,7 +304,7 @@ describe('stale-if-error (memory tier)', () => {
     const served = fill.serveStale(503)
     expect(served).toBe(fill.stale)
     expect(served.body.toString()).toBe('v1')
-    expect(r.engine.stats().stale).toEqual({ revalidate: 0, error: 1 })
+    expect(r.engine.stats().stale).toEqual({ revalidate: 0, error: 1, timeout: 0 })
     expect(r.staleEvents).toEqual([{ rule: 'item', reason: 'error', staleMs: 10_000 }])
     // The 503 was not stored, and the old copy remains the fallback of the next miss.
     const next = missFill(now(r.engine, '/items/1'))
@@ -351,7 +351,7 @@ describe('stale-if-error (memory tier)', () => {
       if (l.type === 'stale') expect(l.entry.body.toString()).toBe('v1')
     }
     expect(r.origin.calls).toBe(2)
-    expect(r.engine.stats().stale).toEqual({ revalidate: 0, error: 4 })
+    expect(r.engine.stats().stale).toEqual({ revalidate: 0, error: 4, timeout: 0 })
     expect(r.staleEvents.map((e) => e.reason)).toEqual(['error', 'error', 'error', 'error'])
   })
 
@@ -418,7 +418,7 @@ describe('stale-if-error (memory tier)', () => {
     expect(fill.stale).toBeUndefined()
     expect(r.engine.l1?.size).toBe(0)
     r.origin.serve(fill, { status: 503 })
-    expect(r.engine.stats().stale).toEqual({ revalidate: 0, error: 0 })
+    expect(r.engine.stats().stale).toEqual({ revalidate: 0, error: 0, timeout: 0 })
     expect(r.origin.calls).toBe(2)
   })
 

@@ -3,6 +3,7 @@ import { hit, servedStale } from '../../observe/outcomes'
 import type { CompiledCacheRule, RuleMatch } from '../../rules/types'
 import type { Exchange } from '../exchange'
 import { Flight } from '../flight'
+import { slowLimitMs } from '../slow-origin'
 import { storedWindows } from '../stale-windows'
 import { primaryKeyOf, variantKey, varyNames } from '../variants'
 import { toOrigin } from './fill-start'
@@ -65,8 +66,17 @@ export async function wait(
   again: () => Lookup | Promise<Lookup>,
 ): Promise<Lookup> {
   const asked = Date.now()
-  const entry = await flight.wait(s.maxWaitMs)
+  const slowMs = slowLimitMs(m.rule, fallback !== undefined)
+  // A leader already answered for (originTimeout): no wait at all.
+  const entry =
+    slowMs !== undefined && flight.slow
+      ? undefined
+      : await flight.wait(
+          slowMs === undefined ? s.maxWaitMs : Math.min(slowMs, s.maxWaitMs),
+          slowMs !== undefined,
+        )
   const now = Date.now()
+  const slow = slowMs !== undefined && !flight.settled && (flight.slow || slowMs <= s.maxWaitMs)
   if (entry !== undefined && s.local.isValid(entry)) {
     if (!selects(m.rule, entry, key, ex)) {
       // Another variant of the URI came (its responses vary, which was not
@@ -81,12 +91,16 @@ export async function wait(
         return staleRevalidate(s, m.rule, key, entry, now)
     }
   }
-  if (flight.failed && fallback !== undefined && s.local.isValid(fallback)) {
-    // The origin call this request waited on failed: the stale-if-error copy
-    // stands in, without another origin call.
-    servedStale(s, m.rule, 'error', fallback, now)
-    return { type: 'stale', entry: fallback, reason: 'error', refresh: undefined }
+  const reason = flight.stale ?? (slow ? 'timeout' : undefined)
+  if (reason !== undefined && fallback !== undefined && s.local.isValid(fallback)) {
+    // The origin call this request waited on failed, or is slower than the
+    // rule allows: the stale-if-error copy stands in, without another origin call.
+    servedStale(s, m.rule, reason, fallback, now)
+    return { type: 'stale', entry: fallback, reason, refresh: undefined }
   }
+  const hardStatus = m.rule.originTimeout?.hardStatus
+  if (slow && fallback === undefined && hardStatus !== undefined)
+    return { type: 'timeout', status: hardStatus }
   // Nothing storable came (or the wait ran out): this request goes to the
   // origin itself, without leading a flight of its own.
   return toOrigin(s, m, ex, key, tagsFor(m, ex), undefined, fallback)

@@ -51,7 +51,7 @@ export function createEngineState(
   const counters: EngineState['counters'] = {
     errors: { read: 0, write: 0, abandon: 0, invalidate: 0 },
     timeouts: 0,
-    stale: { revalidate: 0, error: 0 },
+    stale: { revalidate: 0, error: 0, timeout: 0 },
     revalidations: { started: 0, ahead: 0, stored: 0, notStored: 0, skipped: 0 },
   }
   const remote =
@@ -116,6 +116,7 @@ export function createEngineState(
     remote,
     tierLog,
     flights: new Map(),
+    slowKeys: new Map(),
     markers: new PassMarkers(),
     onInvalidationFailure: resolved.onInvalidationFailure,
     maxWaiters: resolved.maxWaiters,

@@ -1,10 +1,13 @@
 import type { CacheEntry } from '../../entry/entry'
-import { bypass } from '../../observe/outcomes'
+import type { FillFence } from '../../invalidation/local-state'
+import { bypass, servedStale } from '../../observe/outcomes'
 import type { CompiledCacheRule, RuleMatch } from '../../rules/types'
+import type { StoredResponse } from '../../tiers/remote-tier'
 import type { Exchange } from '../exchange'
 import { Fill } from '../fill'
 import type { Flight } from '../flight'
 import type { RemotePath } from '../remote-path'
+import { isSlow, noteSlow } from '../slow-origin'
 import { indexNames, variantKey } from '../variants'
 import { freshHit, staleRevalidate } from './revalidate'
 import type { EngineState, Lookup } from './state'
@@ -89,6 +92,8 @@ export async function lookupRemote(
     lock: flight !== undefined,
     rule: m.rule,
     revalidate,
+    fallback: options.fallback !== undefined,
+    slow: isSlow(s, key, Date.now()),
   })
   if (found.kind === 'index') {
     // The URI's responses vary: keep the index in memory, then look up the
@@ -104,6 +109,7 @@ export async function lookupRemote(
     if (found.kind === 'hit') return freshHit(s, m.rule, key, entry, 'shared', Date.now())
     return staleRevalidate(s, m.rule, key, entry, Date.now())
   }
+  if (found.kind === 'slow') return slowAnswer(s, m, key, flight, options, found.stale, fence)
   if (found.kind === 'bypass' || found.busy === true) {
     if (flight !== undefined) settle(s, options.flightKey ?? key, flight, undefined)
     return found.kind === 'bypass' ? bypass(s, m.rule, found.reason) : 'busy'
@@ -138,4 +144,30 @@ export async function lookupRemote(
       request: m.rule.origin ? { ...ex.headers } : undefined,
     }),
   }
+}
+
+/**
+ * Another process's fill is slower than the rule's `originTimeout`: the
+ * stale copy answers (and this process's waiters serve theirs), or the
+ * rule's `hardStatus`. No origin call from here: that fill goes on.
+ */
+function slowAnswer(
+  s: EngineState,
+  m: RuleMatch<CompiledCacheRule>,
+  key: string,
+  flight: Flight | undefined,
+  options: RemoteLookupFor,
+  shared: StoredResponse | undefined,
+  fence: FillFence,
+): Lookup {
+  if (flight !== undefined) settle(s, options.flightKey ?? key, flight, undefined, 'timeout')
+  const now = Date.now()
+  noteSlow(s, key, now)
+  const stale = shared !== undefined ? toEntry(s, key, shared, fence) : options.fallback
+  if (stale === undefined)
+    return { type: 'timeout', status: m.rule.originTimeout?.hardStatus ?? 504 }
+  // Kept in memory, where the next requests find it for as long as the key is slow.
+  if (shared !== undefined) storeLocal(s, stale, fence, m.rule)
+  servedStale(s, m.rule, 'timeout', stale, now)
+  return { type: 'stale', entry: stale, reason: 'timeout', refresh: undefined }
 }

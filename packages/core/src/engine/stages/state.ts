@@ -1,7 +1,12 @@
 import type { EventEmitter } from 'node:events'
 import type { CacheEntry } from '../../entry/entry'
 import type { LocalInvalidationState } from '../../invalidation/local-state'
-import type { CacheEvents, InvalidationRecord, TierOperation } from '../../observe/events'
+import type {
+  CacheEvents,
+  InvalidationRecord,
+  StaleReason,
+  TierOperation,
+} from '../../observe/events'
 import type { InvalidationCounts, RuleMetrics } from '../../observe/metrics'
 import type { TierLog } from '../../observe/tier-log'
 import type { InvalidationFailureMode } from '../../options/cache-options'
@@ -29,13 +34,14 @@ export type Lookup =
   /**
    * A copy past its ttl, served inside a stale window: `revalidate` (the
    * `staleWhileRevalidate` window; when `refresh` is true this request must
-   * start the one background refresh) or `error` (`staleIfError`: the origin
-   * call this request waited on failed).
+   * start the one background refresh), `error` (`staleIfError`: the origin
+   * call this request waited on failed) or `timeout` (`staleIfError`: it was
+   * slower than the rule's `originTimeout`).
    */
   | {
       readonly type: 'stale'
       readonly entry: CacheEntry
-      readonly reason: 'revalidate' | 'error'
+      readonly reason: StaleReason
       /** Set on the one request that must start the background refresh (see `refreshSettled`). */
       readonly refresh: RefreshClaim | undefined
     }
@@ -45,6 +51,11 @@ export type Lookup =
    * that may be sent: answer 504 without going to the origin (RFC 9111 §5.2.1.7).
    */
   | { readonly type: 'unavailable' }
+  /**
+   * Past the rule's `originTimeout.hard`, with no stale copy, another
+   * request's origin call still running: answer `status` (`hardStatus`).
+   */
+  | { readonly type: 'timeout'; readonly status: 503 | 504 }
   /** Go to the origin; `fill.stale` is the copy to serve if it fails. */
   | { readonly type: 'miss'; readonly fill: Fill }
 
@@ -65,7 +76,7 @@ export interface StorageDecision {
 export interface EngineCounters {
   readonly errors: Record<TierOperation, number>
   timeouts: number
-  readonly stale: { revalidate: number; error: number }
+  readonly stale: Record<StaleReason, number>
   readonly revalidations: {
     started: number
     ahead: number
@@ -91,6 +102,12 @@ export interface EngineState {
   /** The shared tier's health as log lines (option `logger`), and what `ready` says. */
   readonly tierLog: TierLog | undefined
   readonly flights: Map<string, Flight>
+  /**
+   * Keys whose fill in another process was slower than the rule's
+   * `originTimeout`, until when: meanwhile a request that finds the fill
+   * lock still held answers with its stale copy at once.
+   */
+  readonly slowKeys: Map<string, number>
   readonly markers: PassMarkers
   /** What an invalidation the shared tier cannot record does, unless its write rule says. */
   readonly onInvalidationFailure: InvalidationFailureMode

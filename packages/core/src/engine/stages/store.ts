@@ -92,10 +92,10 @@ export function settle(
   key: string,
   flight: Flight,
   entry: CacheEntry | undefined,
-  failed = false,
+  stale?: 'error' | 'timeout',
 ): void {
   if (s.flights.get(key) === flight) s.flights.delete(key)
-  flight.settle(entry, failed)
+  flight.settle(entry, stale)
 }
 
 /** A fill's end, reported once: store the entry if its fence holds, then release waiters. */
@@ -106,6 +106,7 @@ export function complete(
   reason: ResponseBypassReason | undefined,
 ): void {
   fillEnded(s, fill, entry, reason)
+  if (s.slowKeys.size > 0) s.slowKeys.delete(fill.key)
   if (entry === undefined) {
     // A marker only for a response that will be refused again (a veto); an
     // origin failure (5xx, thrown, cut short) is no reason to stop coalescing.
@@ -121,7 +122,8 @@ export function complete(
     if (mismatch && fill.remote !== undefined && fill.base !== undefined)
       s.remote?.drop(fill, fill.base)
     else if (fill.remote !== undefined) s.remote?.abandon(fill, marked ? reason : undefined)
-    if (fill.flight !== undefined) settle(s, fill.flightKey, fill.flight, undefined, fill.failed)
+    if (fill.flight !== undefined)
+      settle(s, fill.flightKey, fill.flight, undefined, fill.failed ? 'error' : undefined)
     if (fill.revalidation) endRevalidation(s, fill.key, 'not-stored', fill.rule.name)
     return
   }
