@@ -1,4 +1,4 @@
-import { type LoadOptions, type LoadResult, runLoad } from '../support/faults/load'
+import { type LoadOptions, type LoadResult, loadSummary, runLoad } from '../support/faults/load'
 import { startTcpProxy, type TcpProxy } from '../support/faults/tcp-proxy'
 import { type ShopKind, shopEntry, startShopProcess } from '../support/processes'
 import { type RedisProcess, startRedis } from '../support/redis/redis-server'
@@ -130,10 +130,11 @@ async function setUp(
   label: string,
   viaProxy: boolean,
   kinds: [ShopKind, ShopKind] = ['express', 'koa'],
+  env: Record<string, string> = {},
 ): Promise<Setup> {
   redis = await startRedis()
   if (viaProxy) proxy = await startTcpProxy({ port: redis.port })
-  pair = await startPair((proxy ?? redis).url, `load-${label}`, {}, kinds)
+  pair = await startPair((proxy ?? redis).url, `load-${label}`, env, kinds)
   return { redis, proxy, pair }
 }
 
@@ -856,3 +857,48 @@ test("onInvalidationFailure 'defer', A partitioned from Redis: B's stale reads d
   expectHealthyReads('defer: after', after)
   await expectCleanExit(p)
 }, 60_000)
+
+// Stale-if-slow (#19): the route of `/slow/:id` takes 2 s on both processes, and
+// its rule (through CACHE_RULE_OPTIONS: ttl 3 s, no stale-while-revalidate window)
+// answers a route slower than 100 ms with its stale-if-error copy. With every copy
+// stale, read load at both processes: every read is answered with the copy, none
+// waits for the origin (the first of a key waits the soft limit, the rest not even
+// that), each key's route runs once in the cluster, and its answer is then shared.
+test('slow origin (2 s; originTimeout soft 100 ms): reads get the stale copy at once, one origin call per key', async () => {
+  const rule = { ttl: 3, staleWhileRevalidate: 0, originTimeout: { soft: '100ms' } }
+  const env = { ORIGIN_DELAY_MS: '2000', CACHE_RULE_OPTIONS: JSON.stringify({ slow: rule }) }
+  const { pair: p } = await setUp('slow-origin', false, ['express', 'koa'], env)
+  const paths = [1, 2, 3, 4, 5, 6].map((id) => `/slow/${id}`)
+  const filled = await Promise.all(paths.map((path) => send(p.agent, p.a.url, path)))
+  expect(filled.map((r) => [r.status, xCache(r)])).toEqual(paths.map(() => [200, 'MISS']))
+  const onB = await Promise.all(paths.map((path) => send(p.agent, p.b.url, path)))
+  expect(onB.map(xCache)).toEqual(paths.map(() => 'HIT'))
+  await sleep(3200)
+  const before = (await originCalls(p, p.a)) + (await originCalls(p, p.b))
+  const load = await runLoad({
+    targets: [p.a.url, p.b.url],
+    paths,
+    concurrency: CONCURRENCY,
+    durationMs: 1500,
+    maxRequests: MAX_REQUESTS,
+    timeoutMs: READ_TIMEOUT_MS,
+    slowMs: 150,
+  })
+  console.log(`slow origin: ${loadSummary(load)}`)
+  expect(load.byStatus).toEqual({ 200: load.requests })
+  expect(load.byXCache).toEqual({ STALE: load.requests })
+  // Nobody waited for the 2 s origin; the bound is generous for a loaded machine
+  // (the figure, printed above, is what the closing note reports).
+  expect(load.max).toBeLessThan(1000)
+  // The routes run on; once they end (2 s after the load's start, fresh for 3 s
+  // from then), their answers are shared through Redis.
+  await sleep(1500)
+  const after = (await originCalls(p, p.a)) + (await originCalls(p, p.b))
+  expect(after - before).toBe(paths.length)
+  for (const proc of [p.a, p.b]) {
+    const reads = await Promise.all(paths.map((path) => send(p.agent, proc.url, path)))
+    expect(reads.map((r) => [r.status, xCache(r)])).toEqual(paths.map(() => [200, 'HIT']))
+  }
+  expect((await originCalls(p, p.a)) + (await originCalls(p, p.b))).toBe(after)
+  await expectCleanExit(p)
+}, 30_000)

@@ -97,7 +97,7 @@ export interface ClockStep {
 export type RefreshCounts = Partial<Record<'started' | 'stored' | 'notStored' | 'skipped', number>>
 
 /** Stale answers the cache counts: inside stale-while-revalidate, or standing in for a failure. */
-export type StaleCounts = Partial<Record<'revalidate' | 'error', number>>
+export type StaleCounts = Partial<Record<'revalidate' | 'error' | 'timeout', number>>
 
 /**
  * Waits, in real time and for a bounded time, for background work that no
@@ -1022,6 +1022,35 @@ export const scenarios: readonly Scenario[] = [
       },
     ],
     originCalls: { total: 3, byRoute: { [SLOW]: 3 } },
+  },
+  {
+    name: 'originTimeout (CACHE_RULE_OPTIONS): a route slower than soft is answered with the stale copy, its answer stored',
+    row: 'GET /slow/:id',
+    config: {
+      originDelayMs: 400,
+      ruleOptions: { slow: { staleWhileRevalidate: 0, originTimeout: { soft: '100ms' } } },
+    },
+    steps: [
+      { path: '/slow/6', label: 'miss', expect: { status: 200, xCache: 'MISS', json: { id: 6 } } },
+      { clock: SLOW_TTL_MS + 1_000 },
+      {
+        path: '/slow/6',
+        expect: {
+          status: 200,
+          xCache: 'STALE',
+          sameAs: 'miss',
+          headers: { 'cache-status': /^cachet; fwd=stale; ttl=-\d+; detail=origin-timeout$/ },
+        },
+      },
+      { waitFor: { staleAnswers: { timeout: 1 } } },
+      // The route ran on: its answer lands, and is a hit from then on.
+      {
+        path: '/slow/6',
+        retryWhile: ['STALE'],
+        expect: { status: 200, xCache: 'HIT', headers: FRESH_HIT },
+      },
+    ],
+    originCalls: { total: 2, byRoute: { [SLOW]: 2 } },
   },
   {
     name: 'past both stale windows a failing origin passes through: 503 BYPASS, nothing stored',

@@ -20,6 +20,8 @@ export interface ShopConfig {
   redisLease: string
   /** CACHE_ADMIN_TOKEN: mounts the admin API at `/admin/cache` (token name `admin`); unset: 404. */
   adminToken: string
+  /** CACHE_RULE_OPTIONS: options merged into the named rules. */
+  ruleOptions: Record<string, Record<string, unknown>>
 }
 
 export interface InvalidateTarget {

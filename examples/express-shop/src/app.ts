@@ -2,7 +2,6 @@ import { adminRouter, cacheMiddleware } from '@cachet/express'
 import {
   type BodyError,
   bodyErrorFrom,
-  cacheStoreOptions,
   closeOnce,
   createOrigin,
   JSON_BODY_LIMIT,
@@ -13,7 +12,7 @@ import {
   type Shop,
   type ShopConfig,
   type ShopUser,
-  shopRules,
+  shopCacheOptions,
   userFromAuthorization,
 } from '@cachet/shop-common'
 import express, {
@@ -36,11 +35,7 @@ type ShopRequest = Request & { user?: ShopUser }
 export function createShop(partial: Partial<ShopConfig> = {}): ExpressShop {
   const config = resolveConfig(partial)
   const origin = createOrigin(config)
-  const cache = cacheMiddleware({
-    rules: shopRules,
-    store: cacheStoreOptions(config),
-    onInvalidationFailure: config.onInvalidationFailure,
-  })
+  const cache = cacheMiddleware(shopCacheOptions(config))
 
   const app = express()
   // Auth comes before the cache, which needs the user to key per-user entries;

@@ -3,7 +3,6 @@ import type { Readable } from 'node:stream'
 import { adminPlugin, cachePlugin, createCache } from '@cachet/fastify'
 import {
   type BodyError,
-  cacheStoreOptions,
   createOrigin,
   JSON_BODY_LIMIT,
   metricsRoute,
@@ -13,7 +12,7 @@ import {
   type Shop,
   type ShopConfig,
   type ShopUser,
-  shopRules,
+  shopCacheOptions,
   userFromAuthorization,
 } from '@cachet/shop-common'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
@@ -40,11 +39,7 @@ export function createShop(partial: Partial<ShopConfig> = {}): FastifyShop {
   const config = resolveConfig(partial)
   const origin = createOrigin(config)
   // Made before the app boots, so that `createShop()` can hand it out at once.
-  const cache = createCache({
-    rules: shopRules,
-    store: cacheStoreOptions(config),
-    onInvalidationFailure: config.onInvalidationFailure,
-  })
+  const cache = createCache(shopCacheOptions(config))
 
   const app = Fastify({
     // Express's and Koa's routers: paths match in any case, with or without a

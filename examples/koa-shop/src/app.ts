@@ -3,7 +3,6 @@ import { adminMiddleware, cacheMiddleware } from '@cachet/koa'
 import {
   type BodyError,
   bodyErrorFrom,
-  cacheStoreOptions,
   closeOnce,
   createOrigin,
   JSON_BODY_LIMIT,
@@ -14,7 +13,7 @@ import {
   type Shop,
   type ShopConfig,
   type ShopUser,
-  shopRules,
+  shopCacheOptions,
   userFromAuthorization,
 } from '@cachet/shop-common'
 import { bodyParser } from '@koa/bodyparser'
@@ -38,11 +37,7 @@ interface ShopState {
 export function createShop(partial: Partial<ShopConfig> = {}): KoaShop {
   const config = resolveConfig(partial)
   const origin = createOrigin(config)
-  const cache = cacheMiddleware({
-    rules: shopRules,
-    store: cacheStoreOptions(config),
-    onInvalidationFailure: config.onInvalidationFailure,
-  })
+  const cache = cacheMiddleware(shopCacheOptions(config))
 
   const app = new Koa()
   // Auth comes before the cache, which needs the user to key per-user entries;

@@ -29,6 +29,10 @@ export interface ShopConfig {
   // Whether ORIGIN_DELAY_MS was given: `/slow/:id` waits 50 ms unless it was.
   originDelaySet: boolean
   l1MaxBytes: number
+  // Options merged into the named rules of CONTRACT.md's table
+  // (CACHE_RULE_OPTIONS, JSON: `{"slow":{"originTimeout":{"soft":"100ms"}}}`),
+  // checked by cachet at start-up like any rule: a typo stops the process.
+  ruleOptions?: Record<string, Record<string, unknown>>
 }
 
 export type ShopEnv = Record<string, string | undefined>
@@ -66,6 +70,8 @@ export function readConfig(env: ShopEnv = process.env): ShopConfig {
     config.redisWaitReplicas = integer(env, 'CACHE_REDIS_WAIT', 0, 1, 16)
   if (optional(env, 'CACHE_REDIS_SHARDS') !== undefined)
     config.redisShards = integer(env, 'CACHE_REDIS_SHARDS', 1, 1, 1024)
+  const ruleOptions = optional(env, 'CACHE_RULE_OPTIONS')
+  if (ruleOptions !== undefined) config.ruleOptions = parseRuleOptions(ruleOptions)
   const adminToken = optional(env, 'CACHE_ADMIN_TOKEN')
   if (adminToken !== undefined) config.adminToken = adminToken
   return config
@@ -88,6 +94,24 @@ export function resolveConfig(partial: Partial<ShopConfig> = {}): ShopConfig {
 // How long `/slow/:id` waits before answering (CONTRACT.md, route table).
 export function slowDelayMs(config: ShopConfig): number {
   return config.originDelaySet ? config.originDelayMs : DEFAULT_SLOW_DELAY_MS
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+function parseRuleOptions(raw: string): Record<string, Record<string, unknown>> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(raw)
+  } catch (err) {
+    throw new Error(`expected CACHE_RULE_OPTIONS to be JSON: ${(err as Error).message}`)
+  }
+  const problem = 'expected CACHE_RULE_OPTIONS to be a JSON object of rule names to options'
+  if (!isObject(parsed)) throw new Error(`${problem}, got ${raw}`)
+  for (const [name, options] of Object.entries(parsed))
+    if (!isObject(options)) throw new Error(`${problem}; "${name}" has ${JSON.stringify(options)}`)
+  return parsed as Record<string, Record<string, unknown>>
 }
 
 function failureMode(env: ShopEnv): 'reject' | 'defer' {

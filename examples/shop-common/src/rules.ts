@@ -1,4 +1,5 @@
 import type { CacheRule } from '@cachet/core'
+import type { ShopConfig } from './config'
 
 // The cache rules of CONTRACT.md's route table, shared by both apps so that they
 // cache exactly alike. First match wins, so each write rule shares its path with
@@ -36,3 +37,24 @@ export const shopRules: CacheRule[] = [
   { name: 'session', path: '/session', ttl: 60 },
   { name: 'reflect', path: '/reflect/:id', ttl: 60, key: { query: ['lang'] } },
 ]
+
+/**
+ * The shop's rules with the config's `ruleOptions` (CACHE_RULE_OPTIONS)
+ * merged into the rules they name. A name no rule has stops the shop at
+ * start-up; the merged options are cachet's to check.
+ */
+export function rulesFor(config: Pick<ShopConfig, 'ruleOptions'>): CacheRule[] {
+  const extra = config.ruleOptions
+  if (extra === undefined) return shopRules
+  const names = new Set(shopRules.map((r) => r.name))
+  for (const name of Object.keys(extra))
+    if (!names.has(name))
+      throw new Error(
+        `CACHE_RULE_OPTIONS names no rule "${name}" (the rules: ${[...names].join(', ')})`,
+      )
+  return shopRules.map((r) =>
+    r.name !== undefined && extra[r.name] !== undefined
+      ? ({ ...r, ...extra[r.name] } as CacheRule)
+      : r,
+  )
+}

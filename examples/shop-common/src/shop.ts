@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { type RedisTier, redisTier } from '@cachet/core/redis'
 import type { ShopConfig } from './config'
 import type { OriginState } from './origin-state'
+import { rulesFor } from './rules'
 
 // What `createShop()` returns in both apps; `App` is `express.Express` or `Koa`.
 
@@ -27,6 +28,17 @@ export interface Shop<App> {
   state: OriginState
   // Releases the cache (timers, connections). Safe to call more than once.
   close(): Promise<void>
+}
+
+// What every shop's cache is made with: CONTRACT.md's rules (with
+// CACHE_RULE_OPTIONS merged in), the store, and what a write does when Redis
+// cannot record its invalidation.
+export function shopCacheOptions(config: ShopConfig) {
+  return {
+    rules: rulesFor(config),
+    store: cacheStoreOptions(config),
+    onInvalidationFailure: config.onInvalidationFailure,
+  }
 }
 
 // The cache's store options for `config`: the memory tier alone, or with
