@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CacheOptions, CacheRule } from '@cachet/core'
@@ -31,10 +32,11 @@ const rules: CacheRule[] = [
   { path: '/plain/:id', ttl: `${TTL_MS}ms`, staleIfError: '1m' },
 ]
 
-/** What the route does next: how long it takes, and the status it answers. */
+/** What the route does next: how long it takes, the status it answers, whether it streams. */
 interface Origin {
   delayMs: number
   status: number
+  stream?: boolean
 }
 
 const slowly =
@@ -42,7 +44,7 @@ const slowly =
   async ({ path }, count) => {
     const n = count(path)
     await sleep(origin.delayMs)
-    return { body: `${path} v${n}`, status: origin.status }
+    return { body: `${path} v${n}`, status: origin.status, stream: origin.stream === true }
   }
 
 const running: SmallApp[] = []
@@ -57,6 +59,7 @@ async function get(url: string, path: string) {
     status: r.status,
     xCache: r.headers['x-cache'],
     cacheStatus: r.headers['cache-status'],
+    outer: r.headers['x-outer'],
     body: r.body.toString('utf8'),
     ms: performance.now() - started,
   }
@@ -88,6 +91,8 @@ describe.each(smallApps)('%s', (_, build) => {
     expect([r.status, r.xCache, r.body]).toEqual([200, 'STALE', '/slow/1 v1'])
     expect(r.cacheStatus).toMatch(/^cachet; fwd=stale; ttl=-\d+; detail=origin-timeout$/)
     expect(r.ms).toBeLessThan(700)
+    // The layers before the cache are in the answer, as on a hit.
+    expect(r.outer).toBe('1')
     expect(app.calls.get('/slow/1')).toBe(2)
     // The route ran on; its answer is stored when it ends.
     await until('the slow answer stored', () => app.cache.stats().rules[0]?.stores.memory === 2)
@@ -166,6 +171,18 @@ describe.each(smallApps)('%s', (_, build) => {
     }
   })
 
+  test('a slow route that streams its answer after the copy went out is stored', async () => {
+    const { app, origin } = await start()
+    await get(app.url, '/slow/10')
+    await sleep(TTL_MS + 50)
+    Object.assign(origin, { delayMs: 300, stream: true })
+    expect((await get(app.url, '/slow/10')).xCache).toBe('STALE')
+    await until('the streamed answer stored', () => app.cache.stats().rules[0]?.stores.memory === 2)
+    Object.assign(origin, { delayMs: 0, stream: false })
+    expect(await get(app.url, '/slow/10')).toMatchObject({ xCache: 'HIT', body: '/slow/10 v2' })
+    expect(app.calls.get('/slow/10')).toBe(2)
+  })
+
   test('a route that answers within soft is a plain miss', async () => {
     const { app, origin } = await start()
     await get(app.url, '/slow/3')
@@ -219,6 +236,8 @@ describe.each(smallApps)('%s', (_, build) => {
       expect(r.ms).toBeLessThan(800)
     }
     expect(app.calls.get('/hard/1')).toBe(1)
+    // A layer before the cache saw the statuses the clients got.
+    expect(app.finished).toEqual([504, 504])
     await until('the slow answer stored', () => app.cache.stats().rules[1]?.stores.memory === 1)
     const after = await get(app.url, '/hard/1')
     expect([after.status, after.xCache, after.body]).toEqual([200, 'HIT', '/hard/1 v1'])
@@ -261,6 +280,139 @@ describe.each(smallApps)('%s', (_, build) => {
     const after = await get(b.app.url, '/slow/6')
     expect([after.xCache, after.body]).toEqual(['HIT', '/slow/6 v2'])
     expect(b.app.calls.size).toBe(0)
+  })
+})
+
+describe.each(smallApps)('%s on a shared Redis', (_, build) => {
+  test('an invalidation while a process waits behind another’s fill lock: the invalidated copy is not served', async () => {
+    const prefix = `slow-inv-${randomBytes(4).toString('hex')}`
+    const tagged: CacheRule[] = [{ ...(rules[0] as CacheRule), tags: ['t:{params.id}'] }]
+    const origin: Origin = { delayMs: 0, status: 200 }
+    const open = async () => {
+      const app = await build(
+        { rules: tagged, store: { l2: redisTier({ client: sharedRedisUrl(), prefix }) } },
+        false,
+        slowly(origin),
+      )
+      running.push(app)
+      return app
+    }
+    const [a, b] = [await open(), await open()]
+    await Promise.all([a.cache.ready, b.cache.ready])
+    await get(a.url, '/slow/20')
+    await sleep(TTL_MS + 50)
+    origin.delayMs = 600
+    const onA = get(a.url, '/slow/20')
+    await sleep(30)
+    const onB = get(b.url, '/slow/20')
+    await sleep(40)
+    await b.cache.invalidate({ tags: ['t:20'] })
+    const [ra, rb] = await Promise.all([onA, onB])
+    // Neither process sends the copy the invalidation removed: both wait for a route.
+    expect([ra.xCache, ra.body]).toEqual(['MISS', '/slow/20 v2'])
+    expect([rb.xCache, rb.body]).toEqual(['MISS', '/slow/20 v1'])
+    expect([a.calls.get('/slow/20'), b.calls.get('/slow/20')]).toEqual([2, 1])
+  })
+})
+
+describe.each([
+  ['Express 5', require('express') as typeof import('express')],
+  ['Express 4', require('express4') as typeof import('express')],
+])('%s', (_, express) => {
+  const listen = async (app: http.RequestListener, close: () => Promise<void>) => {
+    const server = http.createServer(app)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    running.push({
+      url: '',
+      cache: undefined as never,
+      calls: new Map(),
+      finished: [],
+      async close() {
+        server.closeAllConnections()
+        await new Promise<void>((resolve) => server.close(() => resolve()))
+        await close()
+      },
+    })
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  }
+
+  test('a route that fails after writing into the shadow: the kept-alive connection lives, nothing is stored', async () => {
+    const cache = expressCache({ rules })
+    const app = express()
+    app.use(cache)
+    let runs = 0
+    let failing = false
+    app.get('/slow/:id', async (_req, res, next) => {
+      runs++
+      if (!failing) return void res.type('text/plain').send(`v${runs}`)
+      await sleep(150)
+      res.type('text/plain').write('partial ')
+      await sleep(150)
+      next(new Error('boom after the first chunk'))
+    })
+    app.get('/plain/:id', async (_req, res) => {
+      await sleep(400)
+      res.send('plain')
+    })
+    const url = await listen(app, () => cache.close())
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+    const once = (path: string) =>
+      new Promise<{ status: number; xCache: unknown; body: string }>((resolve, reject) => {
+        const req = http.request(`${url}${path}`, { agent }, (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              xCache: res.headers['x-cache'],
+              body: Buffer.concat(chunks).toString(),
+            }),
+          )
+          res.on('error', reject)
+        })
+        req.on('error', reject)
+        req.end()
+      })
+    try {
+      await once('/slow/1')
+      await sleep(TTL_MS + 50)
+      failing = true
+      expect(await once('/slow/1')).toMatchObject({ status: 200, xCache: 'STALE', body: 'v1' })
+      // On the same connection, in flight when the route fails.
+      expect(await once('/plain/1')).toMatchObject({ status: 200, body: 'plain' })
+      failing = false
+      expect(await once('/slow/1')).toMatchObject({ xCache: 'MISS', body: 'v3' })
+      expect(runs).toBe(3)
+    } finally {
+      agent.destroy()
+    }
+  })
+
+  test("ttl: 'origin': a slow 304 to the cache's conditional request still refreshes the copy", async () => {
+    const cache = expressCache([
+      { path: '/o/:id', ttl: 'origin', originTimeout: { soft: '100ms' } },
+    ])
+    const app = express()
+    app.use(cache)
+    const asked: (string | undefined)[] = []
+    let delayMs = 0
+    app.get('/o/:id', async (req, res) => {
+      asked.push(req.headers['if-none-match'] as string | undefined)
+      await sleep(delayMs)
+      res.setHeader('cache-control', 'max-age=1, stale-if-error=60')
+      res.setHeader('etag', '"v1"')
+      if (req.headers['if-none-match'] === '"v1"') return void res.status(304).end()
+      res.type('text/plain').send('body v1')
+    })
+    const url = await listen(app, () => cache.close())
+    expect((await get(url, '/o/1')).body).toBe('body v1')
+    await sleep(1100)
+    delayMs = 300
+    expect(await get(url, '/o/1')).toMatchObject({ xCache: 'STALE', body: 'body v1' })
+    await sleep(400)
+    delayMs = 0
+    expect(await get(url, '/o/1')).toMatchObject({ xCache: 'HIT', body: 'body v1' })
+    expect(asked).toEqual([undefined, '"v1"'])
   })
 })
 

@@ -159,7 +159,7 @@ describe.each(smallApps)('%s', (_, build) => {
 
 test('explain() takes the tenant; without one a tenant rule explains as a bypass', () => {
   const cache = expressCache(rules)
-  running.push({ url: '', cache, calls: new Map(), close: () => cache.close() })
+  running.push({ url: '', cache, calls: new Map(), finished: [], close: () => cache.close() })
   expect(cache.explain({ url: '/catalog/9' }).bypass).toBe('no-tenant')
   const e = cache.explain({ url: '/catalog/9', tenant: 'acme' })
   expect([e.bypass, e.tags]).toEqual([undefined, ['item:9']])

@@ -71,7 +71,7 @@ export async function forwardMiss(ctx: Context, next: Next, fill: Fill, view: Mi
     // a 4xx thrown on purpose (`ctx.throw(404)`) is an answer, not a failure.
     const status = (err as { status?: unknown } | null)?.status
     const failure = typeof status !== 'number' || status >= 500
-    if (failure && fill.stale !== undefined && !ctx.res.headersSent) {
+    if (failure && fill.stale !== undefined && !fill.detached && !ctx.res.headersSent) {
       ctx.app.emit('error', err, ctx)
       if (replaced(ctx, fill, typeof status === 'number' ? status : 0, view)) return
     }

@@ -92,9 +92,10 @@ export function replacementFor(
   headersSent: boolean,
   conditionals: Conditionals | undefined,
 ): Replay | undefined {
-  // Answered for already (`originTimeout`): the route's answer goes to the fill only.
-  if (headersSent || fill.detached) return undefined
-  if (fill.stale !== undefined && (status === 0 || status >= 500)) {
+  if (headersSent) return undefined
+  // Answered for already (`originTimeout`): a failure goes to the fill only
+  // (and is not stored); a 304 still refreshes the copy (into the shadow).
+  if (fill.stale !== undefined && (status === 0 || status >= 500) && !fill.detached) {
     const stale = fill.serveStale(status)
     clear(headers)
     const originStatus = status === 0 ? undefined : status

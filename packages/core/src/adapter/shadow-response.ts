@@ -17,7 +17,8 @@ import type { Replay } from '../engine/replay'
 export interface ShadowResponse {
   /** Whether the client has been answered by the cache. */
   readonly answered: boolean
-  answer(response: Replay): void
+  /** Sends `response` to the client, with `outer` (the headers of the layers before the cache). */
+  answer(response: Replay, outer?: OutgoingHttpHeaders): void
   /** The route's response ended (or was given up): its `finish` and `close` listeners are told. */
   end(): void
 }
@@ -57,6 +58,22 @@ function later(args: readonly unknown[]): void {
   if (callback !== undefined) process.nextTick(callback)
 }
 
+/**
+ * A data property of `target` that reads `shadow()` once the client was
+ * answered, and its own value (kept here, so that Node's internals still
+ * set it) before.
+ */
+function shadowed<T>(target: object, name: string, answered: () => boolean, shadow: () => T): void {
+  let value = (target as Record<string, unknown>)[name] as T
+  Object.defineProperty(target, name, {
+    configurable: true,
+    get: () => (answered() ? shadow() : value),
+    set: (v: T) => {
+      value = v
+    },
+  })
+}
+
 export function shadowResponse(res: ServerResponse): ShadowResponse {
   const own = res as unknown as Record<string, Method>
   const real = {
@@ -73,9 +90,12 @@ export function shadowResponse(res: ServerResponse): ShadowResponse {
   let answered = false
   let sent = false
   let ended = false
+  let destroyed = false
   let told = false
-  let finished = res.finished
+  /** The status the client got, for the listeners of its response (see `emit`). */
+  let clientStatus = 0
   const headers: Headers = Object.create(null)
+  const isAnswered = () => answered
 
   /** Each method: the shadow's once the client was answered, else the response's own. */
   const override = (name: string, shadow: Method) => {
@@ -88,13 +108,13 @@ export function shadowResponse(res: ServerResponse): ShadowResponse {
       },
     })
   }
-  Object.defineProperty(res, 'finished', {
-    configurable: true,
-    get: () => (answered ? ended : finished),
-    set: (value: boolean) => {
-      finished = value
-    },
-  })
+  // The state a framework, a pipeline or `stream.finished` reads: the
+  // shadow's once the client was answered (`writableEnded`, `writableFinished`
+  // and `closed` are getters over these).
+  shadowed(res, 'finished', isAnswered, () => ended)
+  shadowed(res, 'destroyed', isAnswered, () => destroyed)
+  shadowed(res, '_closed', isAnswered, () => told)
+  shadowed(res, 'writable', isAnswered, () => !ended && !destroyed)
   Object.defineProperty(res, 'headersSent', {
     configurable: true,
     get(this: ServerResponse) {
@@ -133,9 +153,19 @@ export function shadowResponse(res: ServerResponse): ShadowResponse {
   })
   override('end', function (this: ServerResponse, ...args) {
     later(args)
-    if (!ended) {
+    if (!ended && !destroyed) {
       sent = true
       ended = true
+      process.nextTick(tell)
+    }
+    return this
+  })
+  // The route's response cut off (a failed stream, an error after its
+  // headers): its listeners hear `close` without `finish`, as from a
+  // destroyed response; the client's connection is not touched.
+  override('destroy', function (this: ServerResponse) {
+    if (!ended && !destroyed) {
+      destroyed = true
       process.nextTick(tell)
     }
     return this
@@ -146,40 +176,76 @@ export function shadowResponse(res: ServerResponse): ShadowResponse {
     value(this: ServerResponse, event: string | symbol, ...args: unknown[]) {
       if (!answered || (event !== 'finish' && event !== 'close'))
         return real.emit.call(this, event, ...args)
-      // The client's response: only those who listened before the shadow.
-      for (const l of this.rawListeners(event))
-        if (before[event].has(l)) (l as Listener).apply(this, args)
+      // The client's response: only those who listened before the shadow,
+      // and they see the status the client got.
+      const routeStatus = this.statusCode
+      this.statusCode = clientStatus
+      try {
+        for (const l of this.rawListeners(event))
+          if (before[event].has(l)) (l as Listener).apply(this, args)
+      } finally {
+        this.statusCode = routeStatus
+      }
       return true
     },
   })
 
-  /** The route's response is done: its own `finish` and `close` listeners. */
+  /** The route's response is done: its own `finish` (unless it was cut off) and `close` listeners. */
   function tell(): void {
     if (told) return
     told = true
-    for (const event of ['finish', 'close'] as const)
+    for (const event of destroyed ? (['close'] as const) : (['finish', 'close'] as const))
       for (const l of res.rawListeners(event))
         if (!before[event].has(l)) (l as Listener).apply(res, [])
+  }
+
+  /**
+   * The request's socket, for the route once the client was answered: the
+   * connection may carry the client's next request by then, so what would
+   * destroy it (finalhandler after an error once the route's headers went
+   * into the shadow) cuts off the shadow instead.
+   */
+  function shadowSocket(): void {
+    const req = (res as ServerResponse & { req?: object }).req
+    const socket = res.socket
+    if (req === undefined || socket === null) return
+    const stand = new Proxy(socket, {
+      get(target, name) {
+        if (name === 'destroy') return () => (res as unknown as { destroy(): void }).destroy()
+        const value = Reflect.get(target, name, target) as unknown
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    shadowed(req, 'socket', isAnswered, () => stand)
   }
 
   return {
     get answered() {
       return answered
     },
-    answer(response) {
+    answer(response, outer = {}) {
       const status = res.statusCode
       const set = real.getHeaders.call(res) as OutgoingHttpHeaders
       for (const name of Object.keys(set)) real.removeHeader.call(res, name)
-      real.writeHead.call(res, response.status, response.headers)
+      // The outer layers' headers (CORS, a request id) go out with the copy, as on a hit.
+      const flat: string[] = []
+      const own = new Set(response.headers.filter((_, i) => i % 2 === 0))
+      for (const [name, value] of Object.entries(outer)) {
+        if (value === undefined || own.has(name)) continue
+        for (const v of Array.isArray(value) ? value : [value]) flat.push(name, String(v))
+      }
+      real.writeHead.call(res, response.status, [...flat, ...response.headers])
       real.end.call(res, response.body)
       for (const [name, value] of Object.entries(set))
         if (value !== undefined) headers[name] = value
       // What the route set is its own answer's: the status too.
+      clientStatus = response.status
       res.statusCode = status
+      shadowSocket()
       answered = true
     },
     end() {
-      ended = true
+      if (!ended && !destroyed) destroyed = true
       tell()
     },
   }

@@ -37,19 +37,23 @@ export function watchSlowOrigin(
   const answer = (hard: boolean) => {
     if (shadow.answered || res.headersSent || fill.finished) return
     const copy = fill.stale
+    const outer = fill.outerHeaders
     if (copy !== undefined) {
       fill.detach(copy)
       const how = { reason: 'timeout', forwarded: true } as const
-      shadow.answer(replay(copy, Date.now(), conditionals, head, how, fill.rule.cacheControl))
+      const r = replay(copy, Date.now(), conditionals, head, how, fill.rule.cacheControl)
+      shadow.answer(r, outer)
     } else if (hard && limits.hardStatus !== undefined) {
       fill.detach(undefined)
-      shadow.answer(originTimedOut(limits.hardStatus))
+      shadow.answer(originTimedOut(limits.hardStatus), outer)
     } else return
     for (const t of timers) clearTimeout(t)
-    setTimeout(() => {
-      fill.onAbort()
-      shadow.end()
-    }, DETACHED_LIMIT_MS).unref()
+    timers.push(
+      setTimeout(() => {
+        fill.onAbort()
+        shadow.end()
+      }, DETACHED_LIMIT_MS).unref(),
+    )
   }
   if (stale && limits.softMs > 0) timers.push(setTimeout(answer, limits.softMs, false))
   if (limits.hardMs > 0) timers.push(setTimeout(answer, limits.hardMs, true))

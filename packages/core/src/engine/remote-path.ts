@@ -49,7 +49,12 @@ export type RemoteLookup =
    * `originTimeout`: answer with the stale copy (this one from the shared
    * tier, else the memory tier's), or the rule's `hardStatus`.
    */
-  | { readonly kind: 'slow'; readonly stale: StoredResponse | undefined }
+  | {
+      readonly kind: 'slow'
+      readonly stale: StoredResponse | undefined
+      /** For a fill of its own (without the lock) when no copy may answer. */
+      readonly fence: RemoteFence
+    }
 
 export interface RemoteLookupOptions {
   /** Take the cross-process fill lock (this request leads the fill). */
@@ -213,7 +218,7 @@ export class RemotePath {
           : options.slow === true
             ? 0
             : started + slowMs - Date.now()
-      if (slowIn <= 0) return { kind: 'slow', stale }
+      if (slowIn <= 0) return { kind: 'slow', stale, fence: read.fence }
       if (Date.now() + pause > deadline) return { kind: 'miss', fence: read.fence, stale, base }
       await new Promise((resolve) => setTimeout(resolve, Math.min(pause, slowIn)))
       pause = Math.min(pause * 2, POLL_MAX_MS)

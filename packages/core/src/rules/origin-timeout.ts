@@ -34,12 +34,16 @@ export interface CompiledOriginTimeout {
 }
 
 const FIELDS = ['soft', 'hard', 'hardStatus']
+/** The longest limit: a timer's range is far beyond it, and no client waits longer. */
+const MAX_MS = 3_600_000
 
 function limit(ctx: RuleContext, field: string, value: unknown): number {
   if (value === undefined) return 0
   const ms = ctx.check(`originTimeout.${field}`, parseDuration(value))
   if (ms <= 0)
     ctx.fail(`originTimeout.${field}`, `expected more than 0 seconds, got ${describeValue(value)}`)
+  if (ms > MAX_MS)
+    ctx.fail(`originTimeout.${field}`, `expected at most 1 hour, got ${describeValue(value)}`)
   return ms
 }
 

@@ -2,7 +2,7 @@ import type { CacheEntry } from '../../entry/entry'
 import type { FillFence } from '../../invalidation/local-state'
 import { bypass, servedStale } from '../../observe/outcomes'
 import type { CompiledCacheRule, RuleMatch } from '../../rules/types'
-import type { StoredResponse } from '../../tiers/remote-tier'
+import type { RemoteFence, StoredResponse } from '../../tiers/remote-tier'
 import type { Exchange } from '../exchange'
 import { Fill } from '../fill'
 import type { Flight } from '../flight'
@@ -109,25 +109,35 @@ export async function lookupRemote(
     if (found.kind === 'hit') return freshHit(s, m.rule, key, entry, 'shared', Date.now())
     return staleRevalidate(s, m.rule, key, entry, Date.now())
   }
-  if (found.kind === 'slow') return slowAnswer(s, m, key, flight, options, found.stale, fence)
-  if (found.kind === 'bypass' || found.busy === true) {
+  if (found.kind === 'slow') {
+    const answer = slowAnswer(s, m, key, flight, options, found.stale, fence)
+    if (answer !== undefined) return answer
+  }
+  if (found.kind === 'bypass' || (found.kind === 'miss' && found.busy === true)) {
     if (flight !== undefined) settle(s, options.flightKey ?? key, flight, undefined)
     return found.kind === 'bypass' ? bypass(s, m.rule, found.reason) : 'busy'
   }
+  // Another process's fill was too slow and no copy may stand in: a fill of
+  // this request's own, without the lock, and without the invalidated copies.
+  const miss: { fence: RemoteFence | undefined; stale?: StoredResponse; base?: StoredResponse } =
+    found.kind === 'slow' ? { fence: found.fence } : found
   // A background refresh answers nobody: it has no stale copy to stand in
   // for a failure (as without a shared tier), so a failed refresh is not
   // counted as a stale answer.
-  const stale = revalidate
-    ? undefined
-    : found.stale !== undefined
-      ? toEntry(s, key, found.stale, fence)
-      : options.fallback
+  const stale =
+    revalidate || found.kind === 'slow'
+      ? undefined
+      : miss.stale !== undefined
+        ? toEntry(s, key, miss.stale, fence)
+        : options.fallback
   const base =
-    found.base !== undefined
-      ? found.base === found.stale && stale !== undefined
+    miss.base !== undefined
+      ? miss.base === miss.stale && stale !== undefined
         ? stale
-        : toEntry(s, key, found.base, fence)
-      : options.base
+        : toEntry(s, key, miss.base, fence)
+      : found.kind === 'slow'
+        ? undefined
+        : options.base
   return {
     type: 'miss',
     fill: new Fill(s.sink, {
@@ -136,7 +146,7 @@ export async function lookupRemote(
       path: ex.path,
       fence,
       flight,
-      remote: found.fence,
+      remote: miss.fence,
       stale,
       base,
       revalidation: revalidate,
@@ -159,15 +169,19 @@ function slowAnswer(
   options: RemoteLookupFor,
   shared: StoredResponse | undefined,
   fence: FillFence,
-): Lookup {
-  if (flight !== undefined) settle(s, options.flightKey ?? key, flight, undefined, 'timeout')
+): Lookup | undefined {
   const now = Date.now()
+  // Only a copy nothing invalidated since it was read (the wait took a while).
+  const copy = shared !== undefined ? toEntry(s, key, shared, fence) : undefined
+  const stale = [copy, options.fallback].find((e) => e !== undefined && s.local.isValid(e))
+  const hardStatus = m.rule.originTimeout?.hardStatus
+  // No copy may answer, and the rule makes no answer of its own: to the origin after all.
+  if (stale === undefined && hardStatus === undefined) return undefined
+  if (flight !== undefined) settle(s, options.flightKey ?? key, flight, undefined, 'timeout')
   noteSlow(s, key, now)
-  const stale = shared !== undefined ? toEntry(s, key, shared, fence) : options.fallback
-  if (stale === undefined)
-    return { type: 'timeout', status: m.rule.originTimeout?.hardStatus ?? 504 }
+  if (stale === undefined) return { type: 'timeout', status: hardStatus as 503 | 504 }
   // Kept in memory, where the next requests find it for as long as the key is slow.
-  if (shared !== undefined) storeLocal(s, stale, fence, m.rule)
+  if (stale === copy) storeLocal(s, stale, fence, m.rule)
   servedStale(s, m.rule, 'timeout', stale, now)
   return { type: 'stale', entry: stale, reason: 'timeout', refresh: undefined }
 }
