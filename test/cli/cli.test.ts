@@ -548,3 +548,73 @@ describe('--tenant, against an app whose rules have a tenant', () => {
     expect(Object.fromEntries(runs)).toEqual({ 'acme /catalog/1': 2, 'globex /catalog/1': 1 })
   })
 })
+
+describe('--expire, against an app on the shared Redis', () => {
+  const prefix = `cli-expire-${randomBytes(4).toString('hex')}`
+  let server: http.Server
+  let cache: ReturnType<typeof cacheMiddleware>
+  let url: string
+  let runs = 0
+
+  beforeAll(async () => {
+    const app = express()
+    cache = cacheMiddleware({
+      rules: [
+        { path: '/item/:id', ttl: '5m', staleWhileRevalidate: '1m', tags: ['item:{params.id}'] },
+      ],
+      store: { l2: redisTier({ client: sharedRedisUrl(), prefix }) },
+    })
+    app.use(cache)
+    app.get('/item/:id', (_req, res) => {
+      runs++
+      res.json({ run: runs })
+    })
+    server = http.createServer(app)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    await cache.ready
+  })
+
+  afterAll(async () => {
+    server?.closeAllConnections()
+    await new Promise<void>((resolve) => server?.close(() => resolve()))
+    await cache?.close()
+  })
+
+  test('marks the entries stale in the app: served while one request refreshes them', async () => {
+    const read = async () => (await send(url, { path: '/item/1' })).headers['x-cache']
+    expect(await read()).toBe('MISS')
+    expect(await read()).toBe('HIT')
+    const run = await runCli([
+      'invalidate',
+      '--tag',
+      'item:1',
+      '--expire',
+      '--redis',
+      sharedRedisUrl(),
+      '--prefix',
+      prefix,
+    ])
+    expect([run.code, run.stderr]).toEqual([0, ''])
+    expect(run.stdout).toMatch(/^expired tag item:1: durable in Redis/)
+    expect(await read()).toBe('STALE')
+    // The one background refresh lands: a fresh copy, one more run.
+    for (let i = 0; i < 100 && runs < 2; i++) await new Promise((r) => setTimeout(r, 20))
+    expect(runs).toBe(2)
+  })
+
+  test('--expire with --pattern is a usage error', async () => {
+    const run = await runCli([
+      'invalidate',
+      '--pattern',
+      '/item/*',
+      '--expire',
+      '--redis',
+      sharedRedisUrl(),
+    ])
+    expect(run.code).toBe(2)
+    expect(run.stderr).toMatch(
+      /--expire: 'expire' takes tags, user or tenant; a pattern is always deleted/,
+    )
+  })
+})

@@ -35,6 +35,7 @@ export function makeEntry(over: Partial<CacheEntry> = {}): CacheEntry {
     deleteAt: 60_000,
     tags: [],
     tagVersions: [],
+    expireVersions: [],
     path: '/',
     patternSeq: 0,
     validatedEpoch: 0,

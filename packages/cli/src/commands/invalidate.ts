@@ -20,7 +20,7 @@ import { formatMs, list } from '../format'
 import { connectRedis } from '../redis-connection'
 import { resolveShards, type Shards } from '../shards'
 
-export const INVALIDATE_USAGE = `usage: cachet invalidate (--tag T ... | --pattern P | --user U | --tenant T)
+export const INVALIDATE_USAGE = `usage: cachet invalidate (--tag T ... | --pattern P | --user U | --tenant T) [--expire]
                          (--redis URL [--namespace NS | --prefix P] [--lease D] [--shards N]
                           | --admin URL (--token T | --token-env VAR))
 
@@ -32,6 +32,9 @@ What (at least one; they combine):
   --pattern P      a path pattern, as in the rules: /products/:id, /products/*
   --user U         every per-user entry of user U
   --tenant T       every entry of tenant T (rules with a tenant)
+  --expire         mark them stale instead of removing them (mode 'expire'): still served
+                   inside their rules' stale windows while they are refreshed. Not with
+                   --pattern (a pattern is always deleted)
 
 Where (one):
   --redis URL      Redis directly: redis://host:port (or rediss://), host:port,host:port
@@ -65,6 +68,7 @@ const SPEC: OptionSpec = {
   pattern: { type: 'string' },
   user: { type: 'string' },
   tenant: { type: 'string' },
+  expire: { type: 'boolean' },
   timeout: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   ...REDIS_OPTIONS,
@@ -76,7 +80,14 @@ function usageFrom(err: CachetInvalidationError): UsageError {
   const m = /^invalidate\(\): "([^"]+)": (.*)$/s.exec(err.message)
   if (m === null) return new UsageError(err.message)
   const [, field, problem] = m as unknown as [string, string, string]
-  const flag = field === 'tags' ? '--tag' : field === 'target' ? 'target' : `--${field}`
+  const flag =
+    field === 'tags'
+      ? '--tag'
+      : field === 'target'
+        ? 'target'
+        : field === 'mode'
+          ? '--expire'
+          : `--${field}`
   return new UsageError(`${flag}: ${problem}`)
 }
 
@@ -86,7 +97,7 @@ function describe(t: NormalizedTarget): string {
   if (t.patterns.length > 0) parts.push(`pattern ${t.patterns.join(', ')}`)
   if (t.users.length > 0) parts.push(`user ${t.users.join(', ')}`)
   if (t.tenants.length > 0) parts.push(`tenant ${t.tenants.join(', ')}`)
-  return list(parts)
+  return `${t.expire === true ? 'expired' : 'invalidated'} ${list(parts)}`
 }
 
 export async function invalidateCommand(args: readonly string[], io: Io): Promise<number> {
@@ -106,6 +117,7 @@ export async function invalidateCommand(args: readonly string[], io: Io): Promis
     ...(pattern !== undefined ? { pattern } : {}),
     ...(user !== undefined ? { user } : {}),
     ...(tenant !== undefined ? { tenant } : {}),
+    ...(p.flags.expire ? { mode: 'expire' as const } : {}),
   }
   let normalized: NormalizedTarget
   try {
@@ -131,7 +143,7 @@ export async function invalidateCommand(args: readonly string[], io: Io): Promis
     if (answer.status !== 200) refuse(answer, `${where.url}/invalidate`)
     const by = (answer.body as { by?: unknown } | undefined)?.by
     io.stdout.write(
-      `invalidated ${what} on every process${typeof by === 'string' ? ` (as ${by})` : ''} in ${formatMs(performance.now() - started)}\n`,
+      `${what} on every process${typeof by === 'string' ? ` (as ${by})` : ''} in ${formatMs(performance.now() - started)}\n`,
     )
     return EXIT_OK
   }
@@ -162,6 +174,7 @@ export async function invalidateCommand(args: readonly string[], io: Io): Promis
         ...normalized.tenants.map(tenantTag),
       ],
       patterns: [...normalized.patterns],
+      ...(normalized.expire === true ? { expire: true as const } : {}),
     }
     const run = tier.invalidateWithReport(plan)
     let timer: NodeJS.Timeout | undefined
@@ -176,7 +189,7 @@ export async function invalidateCommand(args: readonly string[], io: Io): Promis
     ]).finally(() => clearTimeout(timer))
     const n = report.processes
     io.stdout.write(
-      `invalidated ${what}: durable in Redis (bus seq ${report.seq}${shards.count > 1 ? `, ${shards.count} shards` : ''}), applied by ${n} live ${n === 1 ? 'process' : 'processes'}, in ${formatMs(performance.now() - started)}\n`,
+      `${what}: durable in Redis (bus seq ${report.seq}${shards.count > 1 ? `, ${shards.count} shards` : ''}), applied by ${n} live ${n === 1 ? 'process' : 'processes'}, in ${formatMs(performance.now() - started)}\n`,
     )
     return EXIT_OK
   } catch (err) {

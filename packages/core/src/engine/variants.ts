@@ -97,6 +97,7 @@ export function variantIndex(
     deleteAt: Math.max(variant.deleteAt, Date.now() + keepMs),
     tags: variant.tags,
     tagVersions: variant.tagVersions,
+    expireVersions: variant.expireVersions,
     path: variant.path,
     patternSeq: variant.patternSeq,
     validatedEpoch: 0,

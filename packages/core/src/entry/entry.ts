@@ -24,8 +24,15 @@ export interface StoredResponse {
  */
 export interface CacheEntry extends StoredResponse {
   readonly key: string
+  /**
+   * Fresh until then: the stored copy's, or earlier once one of its tags
+   * was expired (`invalidate({ mode: 'expire' })`, see `isValid`).
+   */
+  staleAt: number
   /** The versions the tags had (in this process) when the fill started. */
   readonly tagVersions: readonly number[]
+  /** The tags' expire versions as of the fill's start, or of the last time the entry was found expired. */
+  expireVersions: readonly number[]
   /** Every pattern invalidation up to this sequence number was checked against `path`. */
   patternSeq: number
   /** The invalidation epoch at which the entry was last found valid (skips re-checks). */

@@ -8,12 +8,19 @@ import { type NormalizedTarget, tenantTag, userTag } from './target'
 export interface InvalidationPlan {
   readonly tags: readonly string[]
   readonly patterns: readonly string[]
+  /**
+   * `mode: 'expire'`: the tags' entries become stale (still served inside
+   * their stale windows) instead of being removed. Tags only, no patterns.
+   */
+  readonly expire?: true
 }
 
 /** What a fill records when it starts, to be checked when it ends. */
 export interface FillFence {
   readonly tags: readonly string[]
   readonly versions: readonly number[]
+  /** The tags' expire versions (`mode: 'expire'`): an entry stored with older ones is stale. */
+  readonly expireVersions: readonly number[]
   readonly patternSeq: number
   readonly generation: number
 }
@@ -25,6 +32,10 @@ export interface FillFence {
  */
 export class LocalInvalidationState {
   readonly #tags = new TagVersions()
+  /** Versions `mode: 'expire'` moves: an entry whose tags' moved is stale, not gone. */
+  readonly #expires = new TagVersions()
+  /** When the last expire was applied here: an expired entry is stale since (at the latest) then. */
+  #expiredAt = 0
   readonly #patterns = new PatternLog()
   readonly #rules: RuleSet
   readonly #maxLifetimeMs: number
@@ -45,6 +56,7 @@ export class LocalInvalidationState {
     return {
       tags,
       versions: this.#tags.capture(tags),
+      expireVersions: this.#expires.capture(tags),
       patternSeq: this.#patterns.latestSeq,
       generation: this.#generation,
     }
@@ -62,13 +74,32 @@ export class LocalInvalidationState {
     return this.#patterns.latestSeq
   }
 
+  /**
+   * Whether `entry` may still be served: false when one of its tags was
+   * invalidated, or a pattern matching its path, since its fill started.
+   * An entry one of whose tags was expired since (`mode: 'expire'`) is
+   * valid, and stale from then on (see `expiry`).
+   */
   isValid(entry: CacheEntry): boolean {
     if (entry.validatedEpoch === this.#epoch) return true
     if (!this.#tags.allCurrent(entry.tags, entry.tagVersions)) return false
     if (this.#patterns.invalidatedSince(entry.patternSeq, entry.path) !== false) return false
+    this.expiry(entry)
     entry.patternSeq = this.#patterns.latestSeq
     entry.validatedEpoch = this.#epoch
     return true
+  }
+
+  /**
+   * An entry one of whose tags was expired since its fill started (or since
+   * it was last found expired) is stale: `staleAt` moves to when the last
+   * expire was applied (never later than the caller's clock).
+   */
+  expiry(entry: CacheEntry): void {
+    if (this.#expires.size === 0 || this.#expires.allCurrent(entry.tags, entry.expireVersions))
+      return
+    entry.staleAt = Math.min(entry.staleAt, this.#expiredAt)
+    entry.expireVersions = this.#expires.capture(entry.tags)
   }
 
   /**
@@ -78,6 +109,7 @@ export class LocalInvalidationState {
    */
   plan(target: NormalizedTarget): InvalidationPlan {
     const tags = [...target.tags, ...target.users.map(userTag), ...target.tenants.map(tenantTag)]
+    if (target.expire === true) return { tags, patterns: [], expire: true }
     const patterns: string[] = []
     for (const pattern of target.patterns) {
       const exclusive = this.#rules.exclusiveRulesFor(pattern)
@@ -94,6 +126,12 @@ export class LocalInvalidationState {
   }
 
   apply(plan: InvalidationPlan, now: number): void {
+    if (plan.expire === true) {
+      this.#expires.bump(plan.tags)
+      this.#expiredAt = now
+      this.#epoch++
+      return
+    }
     for (const pattern of plan.patterns) this.#patterns.append(pattern, now)
     this.#tags.bump(plan.tags)
     this.#patterns.prune(now, this.#maxLifetimeMs)

@@ -39,7 +39,7 @@ export class InvalidationOutbox {
   add(plan: InvalidationPlan): void {
     this.deferred++
     if (this.#purging) return
-    const id = JSON.stringify([plan.tags, plan.patterns])
+    const id = JSON.stringify([plan.tags, plan.patterns, plan.expire === true])
     if (this.#plans.has(id)) return
     if (this.#plans.size >= this.#max) {
       this.overflows++
@@ -53,25 +53,31 @@ export class InvalidationOutbox {
 
   /**
    * The oldest plans merged into one (an invalidation of both is one of
-   * each), at most `maxNames` tags and patterns but always at least one plan;
-   * `count` of them, to pass to `done` once it is recorded.
+   * each), at most `maxNames` tags and patterns but always at least one plan,
+   * and only plans of one mode (an expire is never merged into a delete, nor
+   * a delete into an expire); `count` of them, to pass to `done` once it is
+   * recorded.
    */
   next(maxNames: number): { plan: InvalidationPlan; count: number } | undefined {
     const tags = new Set<string>()
     const patterns = new Set<string>()
     let count = 0
+    let expire: boolean | undefined
     for (const plan of this.#plans.values()) {
+      if (expire !== undefined && (plan.expire === true) !== expire) break
       if (
         count > 0 &&
         tags.size + patterns.size + plan.tags.length + plan.patterns.length > maxNames
       )
         break
+      expire = plan.expire === true
       for (const t of plan.tags) tags.add(t)
       for (const p of plan.patterns) patterns.add(p)
       count++
     }
     if (count === 0) return undefined
-    return { plan: { tags: [...tags], patterns: [...patterns] }, count }
+    const plan: InvalidationPlan = { tags: [...tags], patterns: [...patterns] }
+    return { plan: expire === true ? { ...plan, expire: true } : plan, count }
   }
 
   /** The `count` oldest plans are recorded in the shared tier. */

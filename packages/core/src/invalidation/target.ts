@@ -8,6 +8,14 @@ export interface InvalidationTarget {
   user?: string
   /** Every entry of the tenant, under every rule with a `tenant` (its implicit tag). */
   tenant?: string
+  /**
+   * `'delete'` (the default): the entries are gone. `'expire'`: they are
+   * stale from now on, still served inside their rules' stale windows
+   * (while one request refreshes them, or when the origin fails or is
+   * slow); a later `'delete'` removes them all the same. Tags, users and
+   * tenants only: a pattern is always deleted.
+   */
+  mode?: 'delete' | 'expire'
 }
 
 /** A validated target, in the engine's plural form (write rules give several patterns). */
@@ -16,6 +24,8 @@ export interface NormalizedTarget {
   readonly patterns: readonly string[]
   readonly users: readonly string[]
   readonly tenants: readonly string[]
+  /** `mode: 'expire'`. */
+  readonly expire?: boolean
 }
 
 function fail(field: string, problem: string): never {
@@ -34,14 +44,20 @@ export function normalizeTarget(input: unknown): NormalizedTarget {
       `expected an object { tags?, pattern?, user?, tenant? }, got ${describeValue(input)}`,
     )
   }
-  const { tags, pattern, user, tenant, ...rest } = input as Record<string, unknown>
+  const { tags, pattern, user, tenant, mode, ...rest } = input as Record<string, unknown>
   const unknown = Object.keys(rest)[0]
-  if (unknown !== undefined) fail(unknown, 'unknown field (expected tags, pattern, user or tenant)')
+  if (unknown !== undefined)
+    fail(unknown, 'unknown field (expected tags, pattern, user, tenant or mode)')
+  if (mode !== undefined && mode !== 'delete' && mode !== 'expire')
+    fail('mode', `expected 'delete' or 'expire', got ${describeValue(mode)}`)
+  if (mode === 'expire' && pattern !== undefined)
+    fail('mode', "'expire' takes tags, user or tenant; a pattern is always deleted")
   const out = {
     tags: [] as string[],
     patterns: [] as string[],
     users: [] as string[],
     tenants: [] as string[],
+    ...(mode === 'expire' ? { expire: true } : {}),
   }
   if (tags !== undefined) {
     if (!Array.isArray(tags))

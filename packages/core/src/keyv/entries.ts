@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import type { ResponseBypassReason } from '../http/storable'
 import { withDeadline } from '../tiers/deadline'
-import { decodeEnvelope, decodeEnvelopeFence, encodeEnvelope } from '../tiers/envelope'
+import {
+  decodeEnvelope,
+  decodeEnvelopeFence,
+  encodeEnvelope,
+  expiredCopy,
+  expiredSince,
+} from '../tiers/envelope'
 import type { RemoteFence, RemoteRead, StoredResponse } from '../tiers/remote-tier'
 import type { KeyvFillLock } from './fill-lock'
 import { type KeyvKeyspace, newVersion } from './keyspace'
@@ -12,6 +18,8 @@ interface KeyvFence extends RemoteFence {
   readonly token: string
   readonly tags: readonly string[]
   readonly versions: readonly string[]
+  /** The tags' expire records when the fill started ('' for none). */
+  readonly expires: readonly string[]
   readonly patternSeq: number
 }
 
@@ -56,16 +64,19 @@ export class KeyvEntries {
     const k = this.#keys()
     const h = k.hash(key)
     const tagKeys = tags.map((t) => k.tag(t))
-    const [raw, pseqRaw, markerRaw, lockRaw, ...current] = (await this.#store.get([
+    const [raw, pseqRaw, markerRaw, lockRaw, ...records] = (await this.#store.get([
       k.entry(h),
       k.patternSeq,
       k.marker(h),
       k.lock(h),
       ...tagKeys,
+      ...tags.map((t) => k.expiry(t)),
     ])) as unknown[]
+    const current = records.slice(0, tags.length)
+    const expires = records.slice(tags.length).map((x) => (typeof x === 'string' ? x : ''))
     let pseq = toSeq(pseqRaw)
     if (!options.skipEntry && raw !== undefined && raw !== null) {
-      const hit = await this.#validEntry(raw, tags, current, pseq)
+      const hit = await this.#validEntry(raw, tags, current, expires, pseq)
       if (hit === 'corrupt') await this.#store.delete(k.entry(h)).catch(() => false)
       else if (hit !== undefined) return hit
     }
@@ -93,6 +104,7 @@ export class KeyvEntries {
       token: lock === 'acquired' ? token : '',
       tags,
       versions: fenceVersions,
+      expires,
       patternSeq: pseq,
     }
     return marker === undefined
@@ -105,12 +117,14 @@ export class KeyvEntries {
     raw: unknown,
     tags: readonly string[],
     current: readonly unknown[],
+    expires: readonly string[],
     pseq: number | undefined,
   ): Promise<RemoteRead | 'corrupt' | undefined> {
     const buf = typeof raw === 'string' ? Buffer.from(raw, 'base64') : undefined
     const meta = buf && decodeEnvelopeFence(buf)
-    const response = meta && buf && decodeEnvelope(buf)
-    if (meta === undefined || response === undefined) return 'corrupt'
+    const stored = meta && buf && decodeEnvelope(buf)
+    if (meta === undefined || stored === undefined) return 'corrupt'
+    const response = expiredCopy(stored, expiredSince(expires, meta.x))
     if (meta.t.length !== tags.length) return undefined
     for (let i = 0; i < tags.length; i++)
       if (meta.t[i] !== tags[i] || meta.v[i] !== current[i]) return undefined
@@ -140,7 +154,7 @@ export class KeyvEntries {
       for (let i = 0; i < fence.versions.length; i++)
         if (current[i] !== fence.versions[i]) return false
       // Not atomic with the check above (see the top of keyv-tier.ts).
-      const envelope = encodeEnvelope(response, fence.versions, fence.patternSeq)
+      const envelope = encodeEnvelope(response, fence.versions, fence.patternSeq, '', fence.expires)
       const stored = await this.#store.set(k.entry(h), envelope.toString('base64'), Math.ceil(px))
       if (stored) await this.#store.delete(k.marker(h))
       return stored

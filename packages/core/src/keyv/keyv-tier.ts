@@ -151,8 +151,13 @@ export class KeyvTier implements RemoteTier {
   async #invalidate(plan: InvalidationPlan): Promise<void> {
     const k = this.#keys
     // Blind writes of fresh versions: concurrent invalidations cannot undo each other.
+    // An expire writes the tags' expire records instead (`<version>@<ms>`).
     const results = await Promise.all(
-      plan.tags.map((t) => this.#store.set(k.tag(t), newVersion(), this.#settings.tagTtlMs)),
+      plan.tags.map((t) =>
+        plan.expire === true
+          ? this.#store.set(k.expiry(t), `${newVersion()}@${Date.now()}`, this.#settings.tagTtlMs)
+          : this.#store.set(k.tag(t), newVersion(), this.#settings.tagTtlMs),
+      ),
     )
     if (results.includes(false)) throw new Error('the store did not accept a tag version')
     if (plan.patterns.length > 0)

@@ -65,6 +65,8 @@ export interface InvalidationRecord {
   readonly patterns: readonly string[]
   readonly users: readonly string[]
   readonly tenants: readonly string[]
+  /** `delete`: the entries are gone; `expire`: they are stale (`invalidate({ mode: 'expire' })`). */
+  readonly mode: 'delete' | 'expire'
   /** Whether it completed (false: rejected, or deferred; the shared tier could not confirm it). */
   readonly ok: boolean
   /**

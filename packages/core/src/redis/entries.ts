@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import type { ResponseBypassReason } from '../http/storable'
 import { withDeadline } from '../tiers/deadline'
-import { decodeEnvelope, encodeEnvelope } from '../tiers/envelope'
+import {
+  decodeEnvelope,
+  decodeEnvelopeFence,
+  encodeEnvelope,
+  expiredCopy,
+  expiredSince,
+} from '../tiers/envelope'
 import type { RemoteFence, RemoteRead, StoredResponse } from '../tiers/remote-tier'
 import type { RedisClients } from './clients'
 import type { RedisClient, Scripts } from './commands'
@@ -13,6 +19,8 @@ interface RedisFence extends RemoteFence {
   readonly token: string
   readonly tags: readonly string[]
   readonly versions: readonly string[]
+  /** The tags' expire records when the fill started ('' for none). */
+  readonly expires: readonly string[]
   readonly patternSeq: string
   /** The keyspace epoch the fence belongs to. */
   readonly epoch: string
@@ -64,13 +72,14 @@ export class RedisEntries {
     const [k, h] = this.#layout.locate(key)
     const token = options.lock ? `${this.#id}:${++this.#tokens}` : ''
     const reading = this.#cmd.cachetReadBuffer(
-      5 + tags.length,
+      5 + 2 * tags.length,
       k.entry(h),
       k.lock(h),
       k.marker(h),
       k.state,
       k.patternLog,
       ...tags.map((t) => k.tag(t)),
+      ...tags.map((t) => k.expiry(t)),
       options.skipEntry ? '1' : '0',
       token,
       this.#opts.lockMs,
@@ -95,9 +104,19 @@ export class RedisEntries {
       throw err
     }
     if (String(reply[0]) === 'hit') {
-      const response = decodeEnvelope(reply[1] as Buffer)
+      const envelope = reply[1] as Buffer
+      const response = decodeEnvelope(envelope)
       if (response !== undefined) {
-        return { kind: 'hit', response, patternsSince: reply.slice(2).map(String) }
+        const n = Number(reply[2])
+        const expiredAt = expiredSince(
+          reply.slice(3, 3 + n).map(String),
+          decodeEnvelopeFence(envelope)?.x,
+        )
+        return {
+          kind: 'hit',
+          response: expiredCopy(response, expiredAt),
+          patternsSince: reply.slice(3 + n).map(String),
+        }
       }
       // Readable to Lua but not to this version: corrupt. Delete, then miss.
       await withDeadline('delete', this.#opts.writeMs, this.#cmd.del(k.entry(h))).catch(() => {})
@@ -110,7 +129,8 @@ export class RedisEntries {
       lock: lock === 'acquired',
       token: lock === 'acquired' ? token : '',
       tags,
-      versions: reply.slice(5).map(String),
+      versions: reply.slice(5, 5 + tags.length).map(String),
+      expires: reply.slice(5 + tags.length).map(String),
       patternSeq: String(reply[3]),
       epoch: String(reply[4]),
     }
@@ -128,18 +148,25 @@ export class RedisEntries {
       return false
     }
     const [k, h] = this.#layout.locate(key)
-    const envelope = encodeEnvelope(response, fence.versions, Number(fence.patternSeq), fence.epoch)
+    const envelope = encodeEnvelope(
+      response,
+      fence.versions,
+      Number(fence.patternSeq),
+      fence.epoch,
+      fence.expires,
+    )
     this.#locks.released(fence.token)
     const writing = withDeadline(
       'write',
       this.#opts.writeMs,
       this.#cmd.cachetWrite(
-        4 + fence.tags.length,
+        4 + 2 * fence.tags.length,
         k.entry(h),
         k.lock(h),
         k.state,
         k.marker(h),
         ...fence.tags.map((t) => k.tag(t)),
+        ...fence.tags.map((t) => k.expiry(t)),
         envelope,
         px,
         fence.token,

@@ -40,7 +40,11 @@ export class RedisInvalidations {
    */
   async invalidate(plan: InvalidationPlan): Promise<{ seq: number; processes: number }> {
     const until = Date.now() + this.#opts.invalidateMs
-    const payload = JSON.stringify({ tags: plan.tags, patterns: plan.patterns })
+    const payload = JSON.stringify(
+      plan.expire === true
+        ? { tags: plan.tags, patterns: [], expire: true }
+        : { tags: plan.tags, patterns: plan.patterns },
+    )
     let reply: Array<number | string>
     try {
       if (!this.#clients.opened) await this.#clients.whenOpen(this.#opts.invalidateMs)
@@ -108,11 +112,13 @@ export class RedisInvalidations {
     payload: string,
   ): Promise<Array<number | string>> {
     const { waitReplicas, waitMs } = this.#opts
+    const expire = plan.expire === true
     const args: Array<string | number> = [
-      2 + plan.tags.length,
+      2 + plan.tags.length * (expire ? 2 : 1),
       k.state,
       k.patternLog,
       ...plan.tags.map((t) => k.tag(t)),
+      ...(expire ? plan.tags.map((t) => k.expiry(t)) : []),
       publish ? k.channel : '',
       randomBytes(8).toString('hex'),
       this.#opts.tagTtlMs,
@@ -120,7 +126,8 @@ export class RedisInvalidations {
       payload,
       this.#opts.leaseMs,
       this.#layout.shards.length,
-      ...plan.patterns,
+      expire ? String(Date.now()) : '',
+      ...(expire ? [] : plan.patterns),
     ]
     const [numKeys, ...rest] = args as [number, ...Array<string | number>]
     const cmd = this.#clients.cmd

@@ -60,12 +60,19 @@ end
 `
 
 /**
- * KEYS: entry, lock, marker, state, plog, tag keys...
+ * KEYS: entry, lock, marker, state, plog, tag keys..., expire keys... (one of each per tag)
  * ARGV: skipEntry, lockToken ('' = no lock), lockMs, tagTtlMs, epochCandidate, shards, tag names...
- * → {'hit', envelope, patternsSince...} | {'miss', lock, marker, pseq, epoch, versions...}
+ * → {'hit', envelope, ntags, expire records..., patternsSince...}
+ * | {'miss', lock, marker, pseq, epoch, versions..., expire records...}
+ * An expire record ('' for none) is the tag's last \`mode: 'expire'\`: the
+ * caller compares them with the entry's (an entry is stale once one moved).
  */
 export const READ = `${STATE}
-local ntags = #KEYS - 5
+local ntags = (#KEYS - 5) / 2
+local function expires(out)
+  for i = 1, ntags do out[#out + 1] = redis.call('GET', KEYS[5 + ntags + i]) or '' end
+  return out
+end
 local e = epoch(KEYS[4], KEYS[5], ARGV[5], ARGV[6])
 if ARGV[1] ~= '1' then
   local v = redis.call('GET', KEYS[1])
@@ -88,11 +95,11 @@ if ARGV[1] ~= '1' then
       if valid then
         local pseq = tonumber(redis.call('HGET', KEYS[4], 'pseq'))
         local p = tonumber(meta.p) or -1
-        if pseq == p then return {'hit', v} end
+        if pseq == p then return expires({'hit', v, ntags}) end
         if p >= 0 and p < pseq then
           local oldest = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
           if oldest[2] ~= nil and tonumber(oldest[2]) <= p + 1 then
-            local out = {'hit', v}
+            local out = expires({'hit', v, ntags})
             for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], '(' .. p, '+inf')) do
               out[#out + 1] = string.sub(m, string.find(m, ':', 1, true) + 1)
             end
@@ -117,6 +124,7 @@ for i = 1, ntags do
   end
   out[5 + i] = cur
 end
+expires(out)
 -- Our own token already there: this read ran before (a client that resends
 -- unanswered commands after a reconnect), and the lock is ours.
 if marker == '' and ARGV[2] ~= '' then
@@ -130,14 +138,17 @@ return out
 `
 
 /**
- * KEYS: entry, lock, state, marker, tag keys...
+ * KEYS: entry, lock, state, marker, tag keys..., expire keys... (one of each per tag)
  * ARGV: envelope, px, lockToken, capturedPseq, tagTtlMs, capturedEpoch, captured versions...
- * → 1 stored, 0 fenced out. Releases the lock either way.
+ * → 1 stored, 0 fenced out. Releases the lock either way. An expire since
+ * the fill started does not fence it out: the envelope carries the expire
+ * records as they were then, so the entry reads as stale.
  */
 export const WRITE = `
+local ntags = (#KEYS - 4) / 2
 local ok = redis.call('HGET', KEYS[3], 'epoch') == ARGV[6] and redis.call('HGET', KEYS[3], 'pseq') == ARGV[4]
 if ok then
-  for i = 5, #KEYS do
+  for i = 5, 4 + ntags do
     if redis.call('GET', KEYS[i]) ~= ARGV[i + 2] then
       ok = false
       break
@@ -148,10 +159,11 @@ if ok then
   local px = tonumber(ARGV[2])
   redis.call('SET', KEYS[1], ARGV[1], 'PX', px)
   redis.call('DEL', KEYS[4])
-  -- Tag records outlive every entry that carries them.
+  -- Tag records (and their expire records) outlive every entry that carries them.
   local keep = math.max(px + 60000, tonumber(ARGV[5]))
   for i = 5, #KEYS do
-    if redis.call('PTTL', KEYS[i]) < keep then redis.call('PEXPIRE', KEYS[i], keep) end
+    local ttl = redis.call('PTTL', KEYS[i])
+    if ttl ~= -2 and ttl < keep then redis.call('PEXPIRE', KEYS[i], keep) end
   end
 end
 if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
@@ -169,9 +181,12 @@ return 1
 `
 
 /**
- * KEYS: state, plog, tag keys...
+ * KEYS: state, plog, tag keys... (and, with expire, their expire keys...)
  * ARGV: channel ('' = a shard other than the home: record only), epochCandidate,
- * tagTtlMs, plogMax, payload, leaseMs, shards, patterns...
+ * tagTtlMs, plogMax, payload, leaseMs, shards, expire ('' or, for \`mode: 'expire'\`,
+ * the invalidator's clock in ms), patterns...
+ * An expire moves each existing tag's expire record (\`<version>@<ms>\`), kept
+ * as long as the tag's record, instead of the tag's version.
  * → {busSeq, waitMs, epoch, live process ids...}. waitMs > 0 while the keyspace is
  * younger than a lease: processes that held leases before it was born are
  * unknown, so the caller waits until theirs have surely run out. Without a
@@ -183,16 +198,25 @@ local now = now_ms()
 local wait = math.max(0, tonumber(redis.call('HGET', KEYS[1], 'born')) + tonumber(ARGV[6]) - now)
 -- A missing record already counts as invalidated (no entry can match it):
 -- only records that exist move, so no shard gains records it never needed.
-for i = 3, #KEYS do
+local expire = ARGV[8] ~= ''
+local ntags = #KEYS - 2
+if expire then ntags = ntags / 2 end
+for i = 3, 2 + ntags do
   if redis.call('EXISTS', KEYS[i]) == 1 then
-    redis.call('SET', KEYS[i], e .. '.' .. redis.call('HINCRBY', KEYS[1], 'vseq', 1) .. '.' .. ARGV[2], 'PX', ARGV[3])
+    local v = e .. '.' .. redis.call('HINCRBY', KEYS[1], 'vseq', 1) .. '.' .. ARGV[2]
+    if expire then
+      local keep = math.max(redis.call('PTTL', KEYS[i]), tonumber(ARGV[3]))
+      redis.call('SET', KEYS[i + ntags], v .. '@' .. ARGV[8], 'PX', keep)
+    else
+      redis.call('SET', KEYS[i], v, 'PX', ARGV[3])
+    end
   end
 end
-for i = 8, #ARGV do
+for i = 9, #ARGV do
   local s = redis.call('HINCRBY', KEYS[1], 'pseq', 1)
   redis.call('ZADD', KEYS[2], s, s .. ':' .. ARGV[i])
 end
-if #ARGV >= 8 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1)) end
+if #ARGV >= 9 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[4]) + 1)) end
 if ARGV[1] == '' then return {0, 0, e} end
 local seq = redis.call('HINCRBY', KEYS[1], 'bseq', 1)
 redis.call('PUBLISH', ARGV[1], e .. '|' .. seq .. '|' .. ARGV[5])

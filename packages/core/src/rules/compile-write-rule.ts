@@ -33,11 +33,16 @@ function compileInvalidates(ctx: RuleContext, value: unknown, path: CompiledPath
       `expected tag templates or { tags?, patterns?, user? }, got ${describeValue(value)}`,
     )
   }
-  const { tags = [], patterns = [], user = false, ...rest } = spec
+  const { tags = [], patterns = [], user = false, mode, ...rest } = spec
   const unknown = Object.keys(rest)[0]
-  if (unknown !== undefined) ctx.unknown(unknown, ['tags', 'patterns', 'user'], 'invalidates.')
+  if (unknown !== undefined)
+    ctx.unknown(unknown, ['tags', 'patterns', 'user', 'mode'], 'invalidates.')
   if (typeof user !== 'boolean')
     ctx.fail('invalidates.user', `expected a boolean, got ${describeValue(user)}`)
+  if (mode !== undefined && mode !== 'delete' && mode !== 'expire')
+    ctx.fail('invalidates.mode', `expected 'delete' or 'expire', got ${describeValue(mode)}`)
+  if (mode === 'expire' && patterns.length > 0)
+    ctx.fail('invalidates.mode', "'expire' takes tags and user; a pattern is always deleted")
   const compiled = {
     // The writer's own user id is known to a write rule through `identify`.
     tags: compileTags(ctx, 'invalidates.tags', tags, path, true),
@@ -46,6 +51,7 @@ function compileInvalidates(ctx: RuleContext, value: unknown, path: CompiledPath
       return p
     }),
     user,
+    ...(mode === 'expire' ? { expire: true } : {}),
   }
   if (compiled.tags.length + compiled.patterns.length === 0 && !user) {
     ctx.fail('invalidates', 'expected at least one tag, pattern or user: true')

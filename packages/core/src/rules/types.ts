@@ -49,6 +49,12 @@ export interface InvalidationSpec {
   patterns?: readonly string[]
   /** Invalidate every per-user entry of the user making the write. */
   user?: boolean
+  /**
+   * `'delete'` (default): the entries are gone. `'expire'`: they are stale
+   * from the write on, still served inside their rules' stale windows
+   * while one request refreshes them. Tags and `user` only, no patterns.
+   */
+  mode?: 'delete' | 'expire'
 }
 
 /**
@@ -270,6 +276,8 @@ export interface CompiledWriteRule extends CompiledRuleBase {
     readonly user: boolean
     /** The request's own path (RFC 9111 §4.4: an unsafe method invalidates its target URI). */
     readonly target?: boolean
+    /** `mode: 'expire'`. */
+    readonly expire?: boolean
   }
   /** Unset: the top-level option's. */
   readonly onInvalidationFailure?: InvalidationFailureMode

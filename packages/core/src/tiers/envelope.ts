@@ -36,6 +36,8 @@ export interface EnvelopeMeta {
   u: string
   /** the shared tier's keyspace epoch when the fill started ('' where there is none) */
   ep: string
+  /** the tags' expire records when the fill started ('' for none); absent in older envelopes */
+  x?: string[]
 }
 
 export function encodeEnvelope(
@@ -43,6 +45,7 @@ export function encodeEnvelope(
   versions: readonly string[],
   patternSeq: number,
   epoch = '',
+  expires: readonly string[] = [],
 ): Buffer {
   const meta: EnvelopeMeta = {
     s: r.status,
@@ -56,6 +59,7 @@ export function encodeEnvelope(
     p: patternSeq,
     u: r.path,
     ep: epoch,
+    x: [...expires],
   }
   const json = Buffer.from(JSON.stringify(meta))
   const header = Buffer.allocUnsafe(HEADER_BYTES)
@@ -64,8 +68,10 @@ export function encodeEnvelope(
   return Buffer.concat([header, json, r.body])
 }
 
-/** The fence part of an envelope's metadata: tags, their versions, the pattern sequence. */
-export function decodeEnvelopeFence(buf: Buffer): Pick<EnvelopeMeta, 't' | 'v' | 'p'> | undefined {
+/** The fence part of an envelope's metadata: tags, their versions and expire records, the pattern sequence. */
+export function decodeEnvelopeFence(
+  buf: Buffer,
+): Pick<EnvelopeMeta, 't' | 'v' | 'p' | 'x'> | undefined {
   const meta = decodeMeta(buf)
   if (
     meta === undefined ||
@@ -126,4 +132,40 @@ export function decodeEnvelope(buf: Buffer): StoredResponse | undefined {
     tags: meta.t,
     path: meta.u,
   }
+}
+
+/**
+ * When the first of the tags' expire records that moved since the fill was
+ * made (`invalidate({ mode: 'expire' })`): `current` and `had` are the
+ * records now and as the entry stored them (`''` for none; a record is
+ * `<version>@<ms>`). `undefined` when none moved; 0 when a record is gone
+ * (its time unknown: the entry counts as stale since long ago).
+ */
+export function expiredSince(
+  current: readonly string[],
+  had: readonly string[] | undefined,
+): number | undefined {
+  let at: number | undefined
+  for (let i = 0; i < current.length; i++) {
+    const now = current[i] ?? ''
+    if (now === (had?.[i] ?? '')) continue
+    const ms = Number(now.slice(now.lastIndexOf('@') + 1))
+    const t = now === '' || !Number.isFinite(ms) ? 0 : ms
+    at = at === undefined ? t : Math.min(at, t)
+  }
+  return at
+}
+
+/**
+ * `response` stale from `expiredAt` on: the earliest of that, its own
+ * freshness and now (a reader whose clock is behind the invalidator's
+ * still finds it stale).
+ */
+export function expiredCopy(
+  response: StoredResponse,
+  expiredAt: number | undefined,
+): StoredResponse {
+  if (expiredAt === undefined) return response
+  const staleAt = Math.min(response.staleAt, expiredAt, Date.now())
+  return staleAt === response.staleAt ? response : { ...response, staleAt }
 }

@@ -37,4 +37,9 @@ export class TierKeyspace {
   tag(tag: string): string {
     return `${this.#prefix}:t:${tag}`
   }
+
+  /** The tag's expire record (`invalidate({ mode: 'expire' })`): `<version>@<ms>`, absent until the first. */
+  expiry(tag: string): string {
+    return `${this.#prefix}:x:${tag}`
+  }
 }

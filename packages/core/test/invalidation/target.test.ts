@@ -23,7 +23,12 @@ const badTargets: [string, unknown, string, RegExp][] = [
   ],
   ['a string', 'products', 'target', /expected an object .*, got "products"/],
   ['an array', ['products'], 'target', /got an array of 1/],
-  ['unknown field', { foo: 1 }, 'foo', /unknown field \(expected tags, pattern, user or tenant\)/],
+  [
+    'unknown field',
+    { foo: 1 },
+    'foo',
+    /unknown field \(expected tags, pattern, user, tenant or mode\)/,
+  ],
   ['an empty tenant', { tenant: '' }, 'tenant', /expected a non-empty string, got ""/],
   ['a tenant not a string', { tenant: 7 }, 'tenant', /expected a non-empty string, got 7/],
   ['a misspelt field beside good ones', { tags: ['a'], patern: '/a' }, 'patern', /unknown field/],

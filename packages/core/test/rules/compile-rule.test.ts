@@ -502,7 +502,7 @@ const badRules: BadRules[] = [
     name: 'invalidates.foo',
     rules: [{ path: '/a', invalidates: { foo: ['a'] } }],
     where: 'rules[0] (/a): unknown option "invalidates.foo"',
-    expected: /\(expected one of tags, patterns, user\)$/,
+    expected: /\(expected one of tags, patterns, user, mode\)$/,
   },
   {
     name: 'invalidates a string',

@@ -74,6 +74,7 @@ export function writeTarget(
     patterns: spec.target === true ? targetPatterns(s, ex, response) : spec.patterns,
     users: spec.user && ex.user !== undefined ? [ex.user] : [],
     tenants: [],
+    ...(spec.expire === true ? { expire: true } : {}),
   }
 }
 
@@ -144,6 +145,7 @@ export async function applyInvalidation(
     patterns: target.patterns,
     users: target.users,
     tenants: target.tenants,
+    mode: plan.expire === true ? 'expire' : 'delete',
     ok: error === undefined && !deferred,
     deferred,
     ms: Date.now() - started,

@@ -45,6 +45,7 @@ export function toEntry(
     deleteAt: Math.min(r.deleteAt, r.cachedAt + s.l1MaxTtlMs),
     tags: fence.tags,
     tagVersions: fence.versions,
+    expireVersions: fence.expireVersions,
     path: r.path,
     patternSeq: fence.patternSeq,
     validatedEpoch: 0,
@@ -64,6 +65,8 @@ export function storeLocal(
   if (checkedUpTo === false) return false
   entry.patternSeq = checkedUpTo
   entry.validatedEpoch = s.local.epoch
+  // An expire since the fill started: stored, as a stale copy.
+  s.local.expiry(entry)
   if (rule?.compress === true && entry.encoded === undefined) {
     const encoded = encodeVariants(entry.status, entry.headers, entry.body)
     if (encoded !== undefined) {
