@@ -107,7 +107,36 @@ describe.each(adapters)('$name shop', ({ createShop }) => {
     expect((await shop.send(cart)).headers['x-cache']).toBe('MISS')
   })
 
+  test('invalidate with mode expire: the entries are stale, served while one request refreshes them', async () => {
+    const path = '/slow/77'
+    await shop.send({ path })
+    expect((await shop.send({ path })).headers['x-cache']).toBe('HIT')
+    const before = await shop.calls()
+    const res = await request(shop.url)
+      .post('/admin/cache/invalidate')
+      .set(AUTH)
+      .send({ tags: ['product:77'], mode: 'expire' })
+    expect(res.status).toBe(200)
+    expect(res.body).toMatchObject({ ok: true, mode: 'expire', tags: ['product:77'] })
+    // Inside the rule's stale-while-revalidate window: the copy, at once.
+    const stale = await shop.send({ path })
+    expect([stale.headers['x-cache'], stale.headers['cache-status']]).toEqual([
+      'STALE',
+      expect.stringMatching(/detail=stale-while-revalidate$/),
+    ])
+    for (let i = 0; i < 100; i++) {
+      const calls = await shop.calls()
+      if ((calls.byRoute['GET /slow/:id'] ?? 0) > (before.byRoute['GET /slow/:id'] ?? 0)) break
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    // One background refresh ran the route once.
+    const after = await shop.calls()
+    expect(after.byRoute['GET /slow/:id']).toBe((before.byRoute['GET /slow/:id'] ?? 0) + 1)
+  })
+
   test.each([
+    [{ tags: ['product:1'], mode: 'soft' }, 'mode'],
+    [{ pattern: '/products', mode: 'expire' }, 'mode'],
     [{ tags: 'product:1' }, 'tags'],
     [{ pattern: 'products' }, 'pattern'],
     [{ user: 7 }, 'user'],

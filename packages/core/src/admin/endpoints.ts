@@ -54,6 +54,8 @@ export async function invalidate(
     if (!(err instanceof CachetInvalidationError)) throw err
     return badRequest(err.field ?? 'target', err.message)
   }
+  const { expire, ...what } = target
+  const echo = { ...what, mode: expire === true ? 'expire' : 'delete' }
   const started = performance.now()
   let deferred = false
   try {
@@ -75,15 +77,15 @@ export async function invalidate(
         ok: false,
         error: `the invalidation could not be confirmed: ${(err as Error).message}`,
         by,
-        ...target,
+        ...echo,
         ms,
       },
     }
   }
   // `onInvalidationFailure: 'defer'`: applied in this process, replayed to the others later.
   if (deferred)
-    return { status: 202, body: { ok: false, deferred: true, by, ...target, ms: elapsed(started) } }
-  return { status: 200, body: { ok: true, by, ...target, ms: elapsed(started) } }
+    return { status: 202, body: { ok: false, deferred: true, by, ...echo, ms: elapsed(started) } }
+  return { status: 200, body: { ok: true, by, ...echo, ms: elapsed(started) } }
 }
 
 /**

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import fc from 'fast-check'
+import Keyv from 'keyv'
 import { sharedRedisUrl } from '../../../../test/support/redis/shared'
 import { CacheEngine, type Lookup } from '../../src/engine/engine'
 import type { Fill } from '../../src/engine/fill'
 import { InvalidationOutbox } from '../../src/invalidation/outbox'
 import { normalizeTarget } from '../../src/invalidation/target'
+import { keyvTier } from '../../src/keyv'
 import { redisTier } from '../../src/redis'
 import type { CacheRule } from '../../src/rules/types'
 import { FakeOrigin, lookup, request, sleep, thrown } from '../support'
@@ -64,9 +66,27 @@ async function shared(): Promise<CacheEngine[]> {
   return two
 }
 
+/** Two engines without a memory tier on one Keyv store (the Keyv tier has no bus). */
+async function keyv(): Promise<CacheEngine[]> {
+  const store = new Keyv()
+  const prefix = `expire-${randomBytes(5).toString('hex')}`
+  const two = [0, 1].map(
+    () =>
+      new CacheEngine({
+        rules,
+        coalesce: { maxWait: '20ms' },
+        store: { l1: false, l2: keyvTier({ store, prefix }) },
+      }),
+  )
+  engines.push(...two)
+  await Promise.all(two.map((e) => e.start()))
+  return two
+}
+
 describe.each([
   ['memory', memory],
   ['Redis, two processes', shared],
+  ['Keyv, two processes', keyv],
 ])('%s', (_, open) => {
   test('expire: stale (served while revalidating) until refreshed; a later delete: gone', async () => {
     const all = await open()
@@ -93,8 +113,10 @@ describe.each([
     expect((await request(all[0] as CacheEngine, origin, '/plain/1')).outcome).toBe('miss')
     await sleep(20)
     await (all[0] as CacheEngine).invalidate({ tags: ['plain'], mode: 'expire' })
-    for (const e of [...all].reverse())
+    for (const e of [...all].reverse()) {
       expect((await request(e, origin, '/plain/1')).body).toBe('v2')
+      await sleep(20) // the new copy reaches the shared tier
+    }
     expect(origin.calls).toBe(2)
   })
 
@@ -280,5 +302,19 @@ test('property, Redis with two processes: the same promises across processes', a
       }
     }),
     { numRuns: 12 },
+  )
+}, 120_000)
+
+test('property, Keyv with two processes: the same promises through the store', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 25 }), async (ops) => {
+      const all = await keyv()
+      try {
+        await run(all, ops)
+      } finally {
+        for (const e of engines.splice(0)) await e.close()
+      }
+    }),
+    { numRuns: 60 },
   )
 }, 120_000)
