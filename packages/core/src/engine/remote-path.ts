@@ -6,14 +6,13 @@ import { InvalidationOutbox } from '../invalidation/outbox'
 import type { TierOperation } from '../observe/events'
 import { compilePath } from '../rules/path-pattern'
 import type { CompiledCacheRule } from '../rules/types'
-import { type BreakerOptions, type BreakerState, CircuitBreaker } from '../tiers/breaker'
+import { type BreakerOptions, CircuitBreaker } from '../tiers/breaker'
 import type { CoherenceHooks, RemoteFence, RemoteTier, StoredResponse } from '../tiers/remote-tier'
 import type { Fill } from './fill'
 import { HeldReleases } from './held-releases'
 import { OutboxReplay } from './outbox-replay'
 import { slowLimitMs } from './slow-origin'
 import { refreshDue, storedWindows } from './stale-windows'
-import type { BypassReason } from './status-headers'
 import { isVariantIndex, primaryKeyOf } from './variants'
 
 const debug = debuglog('cachet')
@@ -26,53 +25,9 @@ const POLL_MAX_MS = 50
 
 export { REPLAY_FIRST_MS, REPLAY_MAX_MS } from './outbox-replay'
 
-export type RemoteLookup =
-  | { readonly kind: 'hit'; readonly response: StoredResponse }
-  /** Past its ttl, inside the rule's stale-while-revalidate window. */
-  | { readonly kind: 'stale'; readonly response: StoredResponse }
-  /** A variant index (see variants.ts): read the variant the request selects. */
-  | { readonly kind: 'index'; readonly response: StoredResponse }
-  | { readonly kind: 'bypass'; readonly reason: BypassReason }
-  | {
-      readonly kind: 'miss'
-      /** Undefined when the shared tier could not be asked: store locally only. */
-      readonly fence: RemoteFence | undefined
-      /** A copy past its ttl inside the rule's stale-if-error window. */
-      readonly stale?: StoredResponse
-      /** `ttl: 'origin'`: the copy past its freshness a conditional request revalidates. */
-      readonly base?: StoredResponse
-      /** Another process holds the fill lock (reported only to a revalidation, which does not wait). */
-      readonly busy?: boolean
-    }
-  /**
-   * Another process's fill of the key is slower than the rule's
-   * `originTimeout`: answer with the stale copy (this one from the shared
-   * tier, else the memory tier's), or the rule's `hardStatus`.
-   */
-  | {
-      readonly kind: 'slow'
-      readonly stale: StoredResponse | undefined
-      /** For a fill of its own (without the lock) when no copy may answer. */
-      readonly fence: RemoteFence
-    }
+import type { RemoteLookup, RemoteLookupOptions, RemoteReport } from './remote-lookup'
 
-export interface RemoteLookupOptions {
-  /** Take the cross-process fill lock (this request leads the fill). */
-  readonly lock: boolean
-  readonly rule: CompiledCacheRule
-  /** A background refresh: never answer stale, never wait behind another process's lock. */
-  readonly revalidate?: boolean
-  /** The memory tier holds a stale-if-error copy (for the rule's `originTimeout`). */
-  readonly fallback?: boolean
-  /** Another process's fill of the key was slower than the rule's `originTimeout` a moment ago: do not wait for it again. */
-  readonly slow?: boolean
-}
-
-/** What the shared tier's failures and breaker changes are reported to. */
-export interface RemoteReport {
-  error(operation: TierOperation, error: Error): void
-  breaker(state: BreakerState, previous: BreakerState, failures: number): void
-}
+export type { RemoteLookup, RemoteLookupOptions, RemoteReport }
 
 /**
  * The engine's side of a shared tier: one read per miss (entry, or fence and
