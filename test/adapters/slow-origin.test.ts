@@ -82,10 +82,16 @@ describe.each(smallApps)('%s', (_, build) => {
     return { app, origin: o }
   }
 
-  test('a route slower than soft is answered with the stale copy; what it answers is stored', async () => {
-    const { app, origin } = await start()
-    expect((await get(app.url, '/slow/1')).body).toBe('/slow/1 v1')
+  /** An app whose copy of `path` (its route's first answer) is stale, inside its staleIfError window. */
+  const withStale = async (path: string) => {
+    const started = await start()
+    expect((await get(started.app.url, path)).body).toBe(`${path} v1`)
     await sleep(TTL_MS + 50)
+    return started
+  }
+
+  test('a route slower than soft is answered with the stale copy; what it answers is stored', async () => {
+    const { app, origin } = await withStale('/slow/1')
     origin.delayMs = 800
     const r = await get(app.url, '/slow/1')
     expect([r.status, r.xCache, r.body]).toEqual([200, 'STALE', '/slow/1 v1'])
@@ -104,9 +110,7 @@ describe.each(smallApps)('%s', (_, build) => {
   })
 
   test('requests waiting on the slow fill get the stale copy too: one route run', async () => {
-    const { app, origin } = await start()
-    await get(app.url, '/slow/2')
-    await sleep(TTL_MS + 50)
+    const { app, origin } = await withStale('/slow/2')
     origin.delayMs = 800
     const answers = await Promise.all(Array.from({ length: 12 }, () => get(app.url, '/slow/2')))
     for (const r of answers) {
@@ -172,9 +176,7 @@ describe.each(smallApps)('%s', (_, build) => {
   })
 
   test('a slow route that streams its answer after the copy went out is stored', async () => {
-    const { app, origin } = await start()
-    await get(app.url, '/slow/10')
-    await sleep(TTL_MS + 50)
+    const { app, origin } = await withStale('/slow/10')
     Object.assign(origin, { delayMs: 300, stream: true })
     expect((await get(app.url, '/slow/10')).xCache).toBe('STALE')
     await until('the streamed answer stored', () => app.cache.stats().rules[0]?.stores.memory === 2)
@@ -184,9 +186,7 @@ describe.each(smallApps)('%s', (_, build) => {
   })
 
   test('a route that answers within soft is a plain miss', async () => {
-    const { app, origin } = await start()
-    await get(app.url, '/slow/3')
-    await sleep(TTL_MS + 50)
+    const { app, origin } = await withStale('/slow/3')
     origin.delayMs = 10
     const r = await get(app.url, '/slow/3')
     expect([r.xCache, r.body]).toEqual(['MISS', '/slow/3 v2'])
@@ -195,9 +195,7 @@ describe.each(smallApps)('%s', (_, build) => {
   })
 
   test('a slow route that then fails is not stored; the stale copy stays for the next request', async () => {
-    const { app, origin } = await start()
-    await get(app.url, '/slow/4')
-    await sleep(TTL_MS + 50)
+    const { app, origin } = await withStale('/slow/4')
     Object.assign(origin, { delayMs: 400, status: 500 })
     const slow = await get(app.url, '/slow/4')
     expect([slow.xCache, slow.body]).toEqual(['STALE', '/slow/4 v1'])
@@ -245,9 +243,7 @@ describe.each(smallApps)('%s', (_, build) => {
   })
 
   test('a rule without originTimeout waits for a slow route', async () => {
-    const { app, origin } = await start()
-    await get(app.url, '/plain/1')
-    await sleep(TTL_MS + 50)
+    const { app, origin } = await withStale('/plain/1')
     origin.delayMs = 300
     const r = await get(app.url, '/plain/1')
     expect([r.xCache, r.body]).toEqual(['MISS', '/plain/1 v2'])

@@ -5,6 +5,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import type { CacheRule } from '@cachet/core'
 import { redisTier } from '@cachet/core/redis'
 import { cacheMiddleware } from '@cachet/express'
 import express from 'express'
@@ -487,47 +488,63 @@ describe('cachet warm', () => {
   })
 })
 
-describe('--tenant, against an app whose rules have a tenant', () => {
-  const prefix = `cli-tenant-${randomBytes(4).toString('hex')}`
-  let server: http.Server
-  let cache: ReturnType<typeof cacheMiddleware>
-  let url: string
-  const runs = new Map<string, number>()
-
+/**
+ * An Express app with `rules` on a prefix of the shared Redis, listening on
+ * 127.0.0.1 for the tests of one describe block, and closed after them.
+ */
+function appOnSharedRedis(
+  label: string,
+  rules: CacheRule[],
+  route: (req: express.Request, res: express.Response) => void,
+): { prefix: string; url: () => string } {
+  const prefix = `cli-${label}-${randomBytes(4).toString('hex')}`
+  let server: http.Server | undefined
+  let cache: ReturnType<typeof cacheMiddleware> | undefined
+  let url = ''
   beforeAll(async () => {
     const app = express()
     cache = cacheMiddleware({
-      rules: [
-        {
-          path: '/catalog/:id',
-          ttl: '5m',
-          tenant: (req) => req.headers['x-tenant'] as string | undefined,
-          key: { headers: ['x-tenant'] },
-        },
-      ],
+      rules,
       store: { l2: redisTier({ client: sharedRedisUrl(), prefix }) },
     })
     app.use(cache)
-    app.get('/catalog/:id', (req, res) => {
+    app.get(rules[0]?.path as string, route)
+    server = http.createServer(app)
+    const listening = server
+    await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve))
+    url = `http://127.0.0.1:${(listening.address() as AddressInfo).port}`
+    await cache.ready
+  })
+  afterAll(async () => {
+    server?.closeAllConnections()
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
+    await cache?.close()
+  })
+  return { prefix, url: () => url }
+}
+
+describe('--tenant, against an app whose rules have a tenant', () => {
+  const runs = new Map<string, number>()
+  const { prefix, url: appUrl } = appOnSharedRedis(
+    'tenant',
+    [
+      {
+        path: '/catalog/:id',
+        ttl: '5m',
+        tenant: (req) => req.headers['x-tenant'] as string | undefined,
+        key: { headers: ['x-tenant'] },
+      },
+    ],
+    (req, res) => {
       const k = `${req.headers['x-tenant']} ${req.path}`
       runs.set(k, (runs.get(k) ?? 0) + 1)
       res.json({ tenant: req.headers['x-tenant'], run: runs.get(k) })
-    })
-    server = http.createServer(app)
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-    await cache.ready
-  })
-
-  afterAll(async () => {
-    server?.closeAllConnections()
-    await new Promise<void>((resolve) => server?.close(() => resolve()))
-    await cache?.close()
-  })
+    },
+  )
 
   test("drops that tenant's entries in the app; another tenant's stay", async () => {
     const read = async (t: string) =>
-      (await send(url, { path: '/catalog/1', headers: { 'x-tenant': t } })).headers['x-cache']
+      (await send(appUrl(), { path: '/catalog/1', headers: { 'x-tenant': t } })).headers['x-cache']
     for (const t of ['acme', 'globex']) {
       expect(await read(t)).toBe('MISS')
       expect(await read(t)).toBe('HIT')
@@ -550,39 +567,18 @@ describe('--tenant, against an app whose rules have a tenant', () => {
 })
 
 describe('--expire, against an app on the shared Redis', () => {
-  const prefix = `cli-expire-${randomBytes(4).toString('hex')}`
-  let server: http.Server
-  let cache: ReturnType<typeof cacheMiddleware>
-  let url: string
   let runs = 0
-
-  beforeAll(async () => {
-    const app = express()
-    cache = cacheMiddleware({
-      rules: [
-        { path: '/item/:id', ttl: '5m', staleWhileRevalidate: '1m', tags: ['item:{params.id}'] },
-      ],
-      store: { l2: redisTier({ client: sharedRedisUrl(), prefix }) },
-    })
-    app.use(cache)
-    app.get('/item/:id', (_req, res) => {
+  const { prefix, url: appUrl } = appOnSharedRedis(
+    'expire',
+    [{ path: '/item/:id', ttl: '5m', staleWhileRevalidate: '1m', tags: ['item:{params.id}'] }],
+    (_req, res) => {
       runs++
       res.json({ run: runs })
-    })
-    server = http.createServer(app)
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-    await cache.ready
-  })
-
-  afterAll(async () => {
-    server?.closeAllConnections()
-    await new Promise<void>((resolve) => server?.close(() => resolve()))
-    await cache?.close()
-  })
+    },
+  )
 
   test('marks the entries stale in the app: served while one request refreshes them', async () => {
-    const read = async () => (await send(url, { path: '/item/1' })).headers['x-cache']
+    const read = async () => (await send(appUrl(), { path: '/item/1' })).headers['x-cache']
     expect(await read()).toBe('MISS')
     expect(await read()).toBe('HIT')
     const run = await runCli([

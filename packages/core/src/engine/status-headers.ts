@@ -90,9 +90,9 @@ export function bypassOutcome(reason: BypassReason): readonly [CacheOutcome, str
  * (RFC 9111 §5.2.1.7): 504, from the cache itself; the request went nowhere,
  * so `Cache-Status` has no `fwd`.
  */
-export const ONLY_IF_CACHED_UNAVAILABLE = {
-  status: 504,
-  headers: [
+/** The headers of a JSON answer the cache makes itself, never to be stored by anyone. */
+function cacheMade(cacheStatus: string) {
+  return [
     'content-type',
     'application/json',
     'cache-control',
@@ -100,8 +100,13 @@ export const ONLY_IF_CACHED_UNAVAILABLE = {
     'x-cache',
     'MISS',
     'cache-status',
-    `${CACHE_NAME}; detail=only-if-cached`,
-  ],
+    cacheStatus,
+  ] as const
+}
+
+export const ONLY_IF_CACHED_UNAVAILABLE = {
+  status: 504,
+  headers: cacheMade(`${CACHE_NAME}; detail=only-if-cached`),
   body: JSON.stringify({ error: 'not cached (only-if-cached)' }),
 } as const
 
@@ -111,16 +116,7 @@ export const ONLY_IF_CACHED_UNAVAILABLE = {
  * runs on (its response is stored when it ends), hence `fwd=miss`.
  */
 export const ORIGIN_TIMED_OUT = {
-  headers: [
-    'content-type',
-    'application/json',
-    'cache-control',
-    'no-store',
-    'x-cache',
-    'MISS',
-    'cache-status',
-    `${CACHE_NAME}; fwd=miss; detail=origin-timeout`,
-  ],
+  headers: cacheMade(`${CACHE_NAME}; fwd=miss; detail=origin-timeout`),
   body: JSON.stringify({ error: 'the origin did not answer in time' }),
 } as const
 

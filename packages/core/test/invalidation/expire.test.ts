@@ -277,44 +277,24 @@ async function run(all: CacheEngine[], ops: readonly Op[]): Promise<void> {
   for (const send of open.splice(0)) send()
 }
 
-test('property, memory: no read serves a copy older than a later delete, nor as fresh one older than a later expire', async () => {
-  await fc.assert(
-    fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 40 }), async (ops) => {
-      const all = await memory()
-      try {
-        await run(all, ops)
-      } finally {
-        for (const e of engines.splice(0)) await e.close()
-      }
-    }),
-    { numRuns: 200 },
-  )
-})
-
-test('property, Redis with two processes: the same promises across processes', async () => {
-  await fc.assert(
-    fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 25 }), async (ops) => {
-      const all = await shared()
-      try {
-        await run(all, ops)
-      } finally {
-        for (const e of engines.splice(0)) await e.close()
-      }
-    }),
-    { numRuns: 12 },
-  )
-}, 120_000)
-
-test('property, Keyv with two processes: the same promises through the store', async () => {
-  await fc.assert(
-    fc.asyncProperty(fc.array(op, { minLength: 5, maxLength: 25 }), async (ops) => {
-      const all = await keyv()
-      try {
-        await run(all, ops)
-      } finally {
-        for (const e of engines.splice(0)) await e.close()
-      }
-    }),
-    { numRuns: 60 },
-  )
-}, 120_000)
+test.each([
+  ['memory', memory, 40, 200],
+  ['Redis with two processes', shared, 25, 12],
+  ['Keyv with two processes', keyv, 25, 60],
+] as const)(
+  'property, %s: no read serves a copy older than a later delete, nor as fresh one older than a later expire',
+  async (_, open, maxLength, numRuns) => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 5, maxLength }), async (ops) => {
+        const all = await open()
+        try {
+          await run(all, ops)
+        } finally {
+          for (const e of engines.splice(0)) await e.close()
+        }
+      }),
+      { numRuns },
+    )
+  },
+  120_000,
+)
