@@ -124,7 +124,8 @@ describe.each(adapters)('$name shop', ({ createShop }) => {
       'STALE',
       expect.stringMatching(/detail=stale-while-revalidate$/),
     ])
-    for (let i = 0; i < 100; i++) {
+    // Bounded (5 s): the background refresh lands.
+    for (let i = 0; i < 250; i++) {
       const calls = await shop.calls()
       if ((calls.byRoute['GET /slow/:id'] ?? 0) > (before.byRoute['GET /slow/:id'] ?? 0)) break
       await new Promise((r) => setTimeout(r, 20))

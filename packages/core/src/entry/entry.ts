@@ -16,6 +16,8 @@ export interface StoredResponse {
   readonly tags: readonly string[]
   /** The request path, for pattern invalidation. */
   readonly path: string
+  /** A shared tier found one of its tags expired since the fill (`staleAt` moved back). */
+  readonly expired?: boolean
 }
 
 /**
@@ -33,6 +35,8 @@ export interface CacheEntry extends StoredResponse {
   readonly tagVersions: readonly number[]
   /** The tags' expire versions as of the fill's start, or of the last time the entry was found expired. */
   expireVersions: readonly number[]
+  /** One of its tags was expired since its fill started: stale, whatever its times say. */
+  expired?: boolean
   /** Every pattern invalidation up to this sequence number was checked against `path`. */
   patternSeq: number
   /** The invalidation epoch at which the entry was last found valid (skips re-checks). */

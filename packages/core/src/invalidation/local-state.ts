@@ -34,8 +34,8 @@ export class LocalInvalidationState {
   readonly #tags = new TagVersions()
   /** Versions `mode: 'expire'` moves: an entry whose tags' moved is stale, not gone. */
   readonly #expires = new TagVersions()
-  /** When the last expire was applied here: an expired entry is stale since (at the latest) then. */
-  #expiredAt = 0
+  /** When each tag's last expire was applied here (bounded as the versions are; a tag forgotten: 0). */
+  readonly #expiredAt = new Map<string, number>()
   readonly #patterns = new PatternLog()
   readonly #rules: RuleSet
   readonly #maxLifetimeMs: number
@@ -92,13 +92,21 @@ export class LocalInvalidationState {
 
   /**
    * An entry one of whose tags was expired since its fill started (or since
-   * it was last found expired) is stale: `staleAt` moves to when the last
-   * expire was applied (never later than the caller's clock).
+   * it was last found expired) is stale: `staleAt` moves to when the
+   * earliest of those expires was applied here (never later than the
+   * caller's clock), and it is marked `expired`.
    */
   expiry(entry: CacheEntry): void {
     if (this.#expires.size === 0 || this.#expires.allCurrent(entry.tags, entry.expireVersions))
       return
-    entry.staleAt = Math.min(entry.staleAt, this.#expiredAt)
+    let at = entry.staleAt
+    for (let i = 0; i < entry.tags.length; i++) {
+      const tag = entry.tags[i] as string
+      if (!this.#expires.allCurrent([tag], [entry.expireVersions[i] as number]))
+        at = Math.min(at, this.#expiredAt.get(tag) ?? 0)
+    }
+    entry.staleAt = at
+    entry.expired = true
     entry.expireVersions = this.#expires.capture(entry.tags)
   }
 
@@ -128,7 +136,12 @@ export class LocalInvalidationState {
   apply(plan: InvalidationPlan, now: number): void {
     if (plan.expire === true) {
       this.#expires.bump(plan.tags)
-      this.#expiredAt = now
+      for (const tag of plan.tags) {
+        this.#expiredAt.delete(tag)
+        this.#expiredAt.set(tag, now)
+      }
+      while (this.#expiredAt.size > this.#expires.size)
+        this.#expiredAt.delete(this.#expiredAt.keys().next().value as string)
       this.#epoch++
       return
     }

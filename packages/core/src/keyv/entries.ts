@@ -73,10 +73,10 @@ export class KeyvEntries {
       ...tags.map((t) => k.expiry(t)),
     ])) as unknown[]
     const current = records.slice(0, tags.length)
-    const expires = records.slice(tags.length).map((x) => (typeof x === 'string' ? x : ''))
+    const found = records.slice(tags.length).map((x) => (typeof x === 'string' ? x : ''))
     let pseq = toSeq(pseqRaw)
     if (!options.skipEntry && raw !== undefined && raw !== null) {
-      const hit = await this.#validEntry(raw, tags, current, expires, pseq)
+      const hit = await this.#validEntry(raw, tags, current, found, pseq)
       if (hit === 'corrupt') await this.#store.delete(k.entry(h)).catch(() => false)
       else if (hit !== undefined) return hit
     }
@@ -88,6 +88,15 @@ export class KeyvEntries {
       const fresh = newVersion()
       creating.push(this.#store.set(tagKeys[i] as string, fresh, this.#opts.tagTtlMs))
       return fresh
+    })
+    // And the expire records, a baseline (`…@0`) where missing: one that
+    // vanishes later never matches what an entry stored (it counts as expired).
+    const expires = found.map((x, i) => {
+      if (x !== '') return x
+      const baseline = `${newVersion()}@0`
+      const expiry = k.expiry(tags[i] as string)
+      creating.push(this.#store.set(expiry, baseline, this.#opts.tagTtlMs))
+      return baseline
     })
     if (pseq === undefined) {
       const log = parseLog(await this.#store.get(k.patternLog))

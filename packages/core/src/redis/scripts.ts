@@ -124,7 +124,21 @@ for i = 1, ntags do
   end
   out[5 + i] = cur
 end
-expires(out)
+-- The expire records, created as a baseline ('…@0': never expired) where
+-- missing, so that one that vanishes later (eviction) never matches what an
+-- entry stored: a missing record counts as expired, as a missing tag record
+-- counts as invalidated.
+for i = 1, ntags do
+  local xk = KEYS[5 + ntags + i]
+  local x = redis.call('GET', xk)
+  if not x then
+    x = e .. '.' .. redis.call('HINCRBY', KEYS[4], 'vseq', 1) .. '.' .. ARGV[5] .. '@0'
+    redis.call('SET', xk, x, 'PX', ttl)
+  elseif redis.call('PTTL', xk) < ttl then
+    redis.call('PEXPIRE', xk, ttl)
+  end
+  out[#out + 1] = x
+end
 -- Our own token already there: this read ran before (a client that resends
 -- unanswered commands after a reconnect), and the lock is ours.
 if marker == '' and ARGV[2] ~= '' then

@@ -138,8 +138,9 @@ export function decodeEnvelope(buf: Buffer): StoredResponse | undefined {
  * When the first of the tags' expire records that moved since the fill was
  * made (`invalidate({ mode: 'expire' })`): `current` and `had` are the
  * records now and as the entry stored them (`''` for none; a record is
- * `<version>@<ms>`). `undefined` when none moved; 0 when a record is gone
- * (its time unknown: the entry counts as stale since long ago).
+ * `<version>@<ms>`, `@0` for the baseline a read creates). `undefined` when
+ * none moved; 0 when a record is gone or was recreated (its time unknown:
+ * the entry counts as stale since long ago).
  */
 export function expiredSince(
   current: readonly string[],
@@ -148,7 +149,10 @@ export function expiredSince(
   let at: number | undefined
   for (let i = 0; i < current.length; i++) {
     const now = current[i] ?? ''
-    if (now === (had?.[i] ?? '')) continue
+    const was = had?.[i] ?? ''
+    if (now === was) continue
+    // An entry from before expire records (none stored) against a baseline or none: never expired.
+    if (was === '' && (now === '' || now.endsWith('@0'))) continue
     const ms = Number(now.slice(now.lastIndexOf('@') + 1))
     const t = now === '' || !Number.isFinite(ms) ? 0 : ms
     at = at === undefined ? t : Math.min(at, t)
@@ -166,6 +170,5 @@ export function expiredCopy(
   expiredAt: number | undefined,
 ): StoredResponse {
   if (expiredAt === undefined) return response
-  const staleAt = Math.min(response.staleAt, expiredAt, Date.now())
-  return staleAt === response.staleAt ? response : { ...response, staleAt }
+  return { ...response, staleAt: Math.min(response.staleAt, expiredAt, Date.now()), expired: true }
 }

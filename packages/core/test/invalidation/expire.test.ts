@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import fc from 'fast-check'
+import { Redis } from 'ioredis'
 import Keyv from 'keyv'
 import { sharedRedisUrl } from '../../../../test/support/redis/shared'
 import { CacheEngine, type Lookup } from '../../src/engine/engine'
@@ -298,3 +299,70 @@ test.each([
   },
   120_000,
 )
+
+// --- Found in review ----------------------------------------------------------------
+
+test.each([
+  ['during the wait', false],
+  ['before the wait', true],
+])('a request waiting on a fill that an expire hit (%s) is not a fresh hit', async (_, first) => {
+  const a = new CacheEngine({ rules, coalesce: { maxWait: '2s' } })
+  engines.push(a)
+  const origin = new FakeOrigin()
+  const l = (await lookup(a, '/p/1')) as Lookup & { type: 'miss' }
+  expect(l.type).toBe('miss')
+  const send = origin.open(l.fill)
+  if (first) await a.invalidate({ tags: ['p:1'], mode: 'expire' })
+  const waiter = lookup(a, '/p/1')
+  await sleep(5)
+  if (!first) await a.invalidate({ tags: ['p:1'], mode: 'expire' })
+  send()
+  const w = await waiter
+  expect([w.type, (w as { reason?: string }).reason]).toEqual(['stale', 'revalidate'])
+  expect(origin.calls).toBe(1)
+})
+
+test.each([
+  ['Redis', 'redis'],
+  ['Keyv', 'keyv'],
+] as const)(
+  '%s: an expire record that vanishes (eviction) never makes an expired copy fresh',
+  async (_, kind) => {
+    const prefix = `expire-gone-${randomBytes(5).toString('hex')}`
+    const map = new Map<string, unknown>()
+    const l2 =
+      kind === 'redis'
+        ? redisTier({ client: sharedRedisUrl(), prefix, lease: `${LEASE}ms` })
+        : keyvTier({ store: new Keyv({ store: map }), prefix })
+    const a = new CacheEngine({ rules, store: { l1: false, l2 } })
+    engines.push(a)
+    await a.start()
+    if (kind === 'redis') await sleep(LEASE)
+    const origin = new FakeOrigin()
+    expect((await request(a, origin, '/p/1')).outcome).toBe('miss')
+    await sleep(20)
+    await a.invalidate({ tags: ['p:1'], mode: 'expire' })
+    expect((await request(a, origin, '/p/1')).outcome).toBe('stale:revalidate')
+    // What an evicting Redis (volatile-lru, allkeys-lru) or store may do.
+    if (kind === 'redis') {
+      const raw = new Redis(sharedRedisUrl())
+      await raw.del(`{${prefix}}:x:p:1`)
+      raw.disconnect()
+    } else for (const k of [...map.keys()]) if (k.includes(':x:')) map.delete(k)
+    expect((await request(a, origin, '/p/1')).outcome).not.toBe('hit')
+  },
+)
+
+test("another tag's expire does not reopen an entry's stale window", async () => {
+  const short: CacheRule[] = [
+    { name: 'q', path: '/q/:id', ttl: 60, staleWhileRevalidate: '100ms', tags: ['q:{params.id}'] },
+  ]
+  const a = new CacheEngine({ rules: short })
+  engines.push(a)
+  const origin = new FakeOrigin()
+  expect((await request(a, origin, '/q/1')).outcome).toBe('miss')
+  await a.invalidate({ tags: ['q:1'], mode: 'expire' })
+  await sleep(200) // past the window, measured from the expire
+  await a.invalidate({ tags: ['q:2'], mode: 'expire' })
+  expect(await request(a, origin, '/q/1')).toEqual({ outcome: 'miss', body: 'v2' })
+})

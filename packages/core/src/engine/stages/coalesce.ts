@@ -86,7 +86,9 @@ export async function wait(
     } else {
       // Fresh, or (a copy to revalidate on every use) generated or
       // validated by the origin after this request came: as good as asking.
-      if (now < entry.staleAt || entry.cachedAt >= asked) return hit(s, m.rule, entry, 'memory')
+      // (Not a copy one of whose tags was expired since its fill started.)
+      if (now < entry.staleAt || (entry.cachedAt >= asked && entry.expired !== true))
+        return hit(s, m.rule, entry, 'memory')
       if (now - entry.staleAt < storedWindows(m.rule, entry.headers).swrMs)
         return staleRevalidate(s, m.rule, key, entry, now)
     }

@@ -42,6 +42,7 @@ export function toEntry(
     etag: r.etag,
     cachedAt: r.cachedAt,
     staleAt: r.staleAt,
+    ...(r.expired === true ? { expired: true } : {}),
     deleteAt: Math.min(r.deleteAt, r.cachedAt + s.l1MaxTtlMs),
     tags: fence.tags,
     tagVersions: fence.versions,
