@@ -279,9 +279,9 @@ async function run(all: CacheEngine[], ops: readonly Op[]): Promise<void> {
 }
 
 test.each([
-  ['memory', memory, 40, 200],
-  ['Redis with two processes', shared, 25, 12],
-  ['Keyv with two processes', keyv, 25, 60],
+  ['memory', memory, 40, 100],
+  ['Redis with two processes', shared, 25, 8],
+  ['Keyv with two processes', keyv, 25, 40],
 ] as const)(
   'property, %s: no read serves a copy older than a later delete, nor as fresh one older than a later expire',
   async (_, open, maxLength, numRuns) => {
