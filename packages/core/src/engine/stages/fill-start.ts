@@ -93,7 +93,8 @@ export async function lookupRemote(
     rule: m.rule,
     revalidate,
     fallback: options.fallback !== undefined,
-    slow: isSlow(s, key, Date.now()),
+    // Only rules with an originTimeout are ever noted slow: no clock read for the others.
+    slow: m.rule.originTimeout !== undefined && isSlow(s, key, Date.now()),
   })
   if (found.kind === 'index') {
     // The URI's responses vary: keep the index in memory, then look up the
