@@ -28,6 +28,12 @@ export interface FileStoreOptions {
 
 const LOCK = '.lock'
 const NAME = /^[0-9a-f]{40}$/
+/**
+ * The directories this process holds. A lock with this process's own pid
+ * and no entry here was left by an earlier process that had the same pid
+ * (a container's pid 1, restarted): it is taken over.
+ */
+const held = new Set<string>()
 
 export class FileStore {
   readonly #dir: string
@@ -85,12 +91,13 @@ export class FileStore {
         const handle = await open(path, 'wx')
         await handle.writeFile(String(process.pid))
         await handle.close()
+        held.add(this.#dir)
         return
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       }
       const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim())
-      if (Number.isSafeInteger(pid) && pid > 0 && alive(pid)) {
+      if (Number.isSafeInteger(pid) && pid > 0 && alive(pid, this.#dir)) {
         throw new CachetConfigError(
           'CACHET_INVALID_OPTION',
           `store.l3: the directory ${this.#dir} is in use by process ${pid} (one process per directory)`,
@@ -153,10 +160,14 @@ export class FileStore {
   /** Releases the directory's lock. */
   async close(): Promise<void> {
     if (this.#opened === undefined) return
-    await this.#opened.catch(() => {})
-    const path = join(this.#dir, LOCK)
-    const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim())
-    if (pid === process.pid) await unlink(path).catch(() => {})
+    const opened = await this.#opened.then(
+      () => true,
+      () => false,
+    )
+    if (opened) {
+      held.delete(this.#dir)
+      await unlink(join(this.#dir, LOCK)).catch(() => {})
+    }
     this.#opened = undefined
     this.#files.clear()
     this.#bytes = 0
@@ -205,8 +216,8 @@ function parse(data: Buffer, key: string): { body: Buffer; expiresAt: number } |
   }
 }
 
-function alive(pid: number): boolean {
-  if (pid === process.pid) return true
+function alive(pid: number, dir: string): boolean {
+  if (pid === process.pid) return held.has(dir)
   try {
     process.kill(pid, 0)
     return true
