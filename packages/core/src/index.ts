@@ -9,6 +9,7 @@
 
 // The handle: `req.cache` / `ctx.cache`, and the middleware itself.
 export type { CacheHandle, RequestCache } from './adapter/handle'
+export type { DiskTierOptions } from './disk/options'
 export type { ExplainRequest } from './engine/engine'
 // Errors: every one cachet throws is a `CachetError` with a `code`.
 export type { CachetErrorCode } from './errors'
@@ -47,5 +48,5 @@ export type {
 export type { BreakerOptions } from './tiers/breaker'
 export type { MemoryTierOptions } from './tiers/memory-tier'
 /** The shared tier `store.l2` takes: `redisTier(...)` (`@cachet/core/redis`) or `keyvTier(...)`. */
-export type { RemoteTier } from './tiers/remote-tier'
+export type { DiskStats, RemoteTier } from './tiers/remote-tier'
 export type { WarmInput, WarmOptions, WarmSummary } from './warm/warm'

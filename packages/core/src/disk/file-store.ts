@@ -42,6 +42,9 @@ export class FileStore {
   readonly #files = new Map<string, number>()
   #bytes = 0
   #opened: Promise<void> | undefined
+  #closed = false
+  /** Operations under way: `close()` waits for them before it gives up the lock. */
+  readonly #busy = new Set<Promise<unknown>>()
   #tmp = 0
 
   constructor(options: FileStoreOptions) {
@@ -112,14 +115,36 @@ export class FileStore {
     )
   }
 
-  async get(key: string): Promise<Buffer | undefined> {
-    await this.open()
+  get(key: string): Promise<Buffer | undefined> {
+    return this.#run(() => this.#get(key))
+  }
+
+  /** Stores `value` for `ttlMs` (none: until evicted); `false` when it alone exceeds `maxBytes`. */
+  set(key: string, value: Buffer, ttlMs?: number): Promise<boolean> {
+    return this.#run(() => this.#set(key, value, ttlMs))
+  }
+
+  delete(key: string): Promise<boolean> {
+    return this.#run(() => this.#delete(key))
+  }
+
+  /** Runs one operation, counted until it ends; refused once the store is closed. */
+  #run<T>(op: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error(`the disk store in ${this.#dir} is closed`))
+    const p = this.open().then(op)
+    const done = p.catch(() => {})
+    this.#busy.add(done)
+    done.finally(() => this.#busy.delete(done))
+    return p
+  }
+
+  async #get(key: string): Promise<Buffer | undefined> {
     const name = nameOf(key)
     if (!this.#files.has(name)) return undefined
     const data = await readFile(join(this.#dir, name)).catch(() => undefined)
     const value = data === undefined ? undefined : parse(data, key)
     if (value === undefined || (value.expiresAt !== 0 && value.expiresAt <= Date.now())) {
-      await this.delete(key)
+      await this.#delete(key)
       return undefined
     }
     // Used: the most recent now.
@@ -131,9 +156,7 @@ export class FileStore {
     return value.body
   }
 
-  /** Stores `value` for `ttlMs` (none: until evicted); `false` when it alone exceeds `maxBytes`. */
-  async set(key: string, value: Buffer, ttlMs?: number): Promise<boolean> {
-    await this.open()
+  async #set(key: string, value: Buffer, ttlMs?: number): Promise<boolean> {
     const head = Buffer.from(
       `${JSON.stringify({ k: key, e: ttlMs === undefined ? 0 : Date.now() + ttlMs })}\n`,
     )
@@ -149,16 +172,17 @@ export class FileStore {
     return true
   }
 
-  async delete(key: string): Promise<boolean> {
-    await this.open()
+  async #delete(key: string): Promise<boolean> {
     const name = nameOf(key)
     const had = this.#uncount(name)
     await unlink(join(this.#dir, name)).catch(() => {})
     return had
   }
 
-  /** Releases the directory's lock. */
+  /** Waits for the operations under way, then releases the directory's lock. */
   async close(): Promise<void> {
+    this.#closed = true
+    while (this.#busy.size > 0) await Promise.all([...this.#busy])
     if (this.#opened === undefined) return
     const opened = await this.#opened.then(
       () => true,

@@ -53,7 +53,13 @@ import { CachetInvalidationError } from '../errors'
 import type { ResponseBypassReason } from '../http/storable'
 import type { InvalidationPlan } from '../invalidation/local-state'
 import { withDeadline } from '../tiers/deadline'
-import type { RemoteFence, RemoteRead, RemoteTier, StoredResponse } from '../tiers/remote-tier'
+import type {
+  DiskStats,
+  RemoteFence,
+  RemoteRead,
+  RemoteTier,
+  StoredResponse,
+} from '../tiers/remote-tier'
 import { TierPrefix, type TierScope } from '../tiers/tier-prefix'
 import { KeyvEntries } from './entries'
 import { KeyvFillLock } from './fill-lock'
@@ -64,13 +70,28 @@ import { appendPatterns } from './pattern-log'
 export type { KeyvStore, KeyvTierOptions } from './options'
 
 /**
+ * A store only this process uses (`store.l3` without `l2`: a directory it
+ * holds the lock of, or a Keyv store the app promises no other process
+ * writes): every invalidation passes through this process, so the memory
+ * tier above it is coherent (`coherent = true`), and the fill lock is exact.
+ */
+export interface OwnedKeyvStore {
+  readonly name: string
+  open(): Promise<void>
+  close(): Promise<void>
+  stats(): DiskStats
+}
+
+/**
  * The Keyv shared tier: `store: { l1: { maxTtl: '5s' }, l2: keyvTier({ store: keyv }) }`.
  * Its entries (entries.ts), fill lock (fill-lock.ts) and pattern log
  * (pattern-log.ts) each have their own module.
  */
 export class KeyvTier implements RemoteTier {
-  readonly name = 'keyv'
-  readonly coherent = false
+  readonly name: string
+  /** Only as the disk tier of one process (`store.l3` without `l2`): see `OwnedKeyvStore`. */
+  readonly coherent: boolean
+  readonly #owned: OwnedKeyvStore | undefined
   readonly #store: KeyvStore
   readonly #prefix: TierPrefix
   readonly #settings: KeyvSettings
@@ -79,8 +100,11 @@ export class KeyvTier implements RemoteTier {
   readonly #entries: KeyvEntries
   #invalidations: Promise<unknown> = Promise.resolve()
 
-  constructor(options: KeyvTierOptions) {
-    this.#settings = keyvSettings(options)
+  constructor(options: KeyvTierOptions, owned?: OwnedKeyvStore) {
+    this.#settings = keyvSettings(options, owned !== undefined)
+    this.#owned = owned
+    this.name = owned?.name ?? 'keyv'
+    this.coherent = owned !== undefined
     this.#prefix = new TierPrefix('keyvTier', this.#settings.prefix)
     this.#store = this.#settings.store
     const keys = () => this.#keys
@@ -107,11 +131,19 @@ export class KeyvTier implements RemoteTier {
     return true
   }
 
-  /** No bus: nothing to join. */
-  async start(): Promise<void> {}
+  /** No bus: nothing to join (an owned store is opened: its directory's lock). */
+  async start(): Promise<void> {
+    await this.#owned?.open()
+  }
 
-  /** The Keyv belongs to the caller: it stays open. */
-  async close(): Promise<void> {}
+  /** The Keyv belongs to the caller: it stays open (an owned store is closed). */
+  async close(): Promise<void> {
+    await this.#owned?.close()
+  }
+
+  diskStats(): DiskStats | undefined {
+    return this.#owned?.stats()
+  }
 
   read(
     key: string,

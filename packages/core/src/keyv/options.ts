@@ -52,7 +52,7 @@ const check: TierOptionChecker = new TierOptionChecker('keyvTier')
 const KNOWN = ['store', 'prefix', 'lockTtl', 'tagTtl', 'timeouts', 'patternLogSize']
 
 /** `keyvTier()`'s argument, checked (a refusal is a `CachetConfigError` naming the option). */
-export function keyvSettings(options: KeyvTierOptions): KeyvSettings {
+export function keyvSettings(options: KeyvTierOptions, storeChecked = false): KeyvSettings {
   if (typeof options !== 'object' || options === null)
     check.fail('options', `expected an object, got ${describeValue(options)}`)
   for (const k of Object.keys(options))
@@ -64,13 +64,14 @@ export function keyvSettings(options: KeyvTierOptions): KeyvSettings {
     | (Partial<KeyvStore> & { hooks?: unknown; opts?: unknown; getRaw?: unknown })
     | undefined
   if (
-    typeof store !== 'object' ||
-    store === null ||
-    typeof store.get !== 'function' ||
-    typeof store.set !== 'function' ||
-    typeof store.delete !== 'function' ||
-    typeof store.hooks !== 'object' ||
-    (typeof store.opts !== 'object' && typeof store.getRaw !== 'function')
+    !storeChecked &&
+    (typeof store !== 'object' ||
+      store === null ||
+      typeof store.get !== 'function' ||
+      typeof store.set !== 'function' ||
+      typeof store.delete !== 'function' ||
+      typeof store.hooks !== 'object' ||
+      (typeof store.opts !== 'object' && typeof store.getRaw !== 'function'))
   ) {
     check.fail('store', `expected a Keyv instance (new Keyv(...)), got ${describeValue(store)}`)
   }

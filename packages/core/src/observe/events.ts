@@ -1,4 +1,5 @@
 import type { BreakerState } from '../tiers/breaker'
+import type { DiskStats } from '../tiers/remote-tier'
 
 /** The shared-tier operations a request or an invalidation makes. */
 export type TierOperation = 'read' | 'write' | 'abandon' | 'invalidate'
@@ -132,6 +133,8 @@ export interface CacheStats {
         outbox: { pending: number; deferred: number; replayed: number; overflows: number }
       }
     | undefined
+  /** The disk tier (`store.l3`): see `DiskStats`. */
+  l3: DiskStats | undefined
   stale: Record<StaleReason, number>
   /**
    * Background refreshes: `started` (of them `ahead`: by a hit past the

@@ -54,6 +54,7 @@ export function stats(s: EngineState): CacheStats {
               overflows: remote.outbox.overflows,
             },
           },
+    l3: remote?.tier.diskStats?.(),
     stale: { ...c.stale },
     revalidations: { ...c.revalidations },
     rules: s.rules.rules.flatMap((r) =>

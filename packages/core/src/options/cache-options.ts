@@ -1,3 +1,4 @@
+import { type DiskTierOptions, withDiskTier } from '../disk/options'
 import { CachetConfigError, describeValue } from '../errors'
 import type { CacheLogger } from '../observe/tier-log'
 import { checkDefaults, invalidationFailureProblem, type RuleDefaults } from '../rules/compile-rule'
@@ -24,6 +25,14 @@ export interface CacheOptions {
     l1?: (MemoryTierOptions & { maxTtl?: Duration }) | false
     /** A shared tier: `redisTier(...)` from `@cachet/core/redis`, `keyvTier(...)` from `@cachet/core/keyv`. */
     l2?: RemoteTier
+    /**
+     * A disk tier, kept across restarts: `{ dir, maxBytes }` (a directory this
+     * process owns) or `{ keyv }` (a Keyv store such as `@keyv/sqlite`). Below
+     * `l2` (Redis), a copy on disk is served only while its tags' versions in
+     * Redis still match; without `l2`, it is the shared tier itself, with its
+     * tag versions persisted beside the entries. See docs/disk-tier.md.
+     */
+    l3?: DiskTierOptions
   }
   /**
    * Defaults for every cache rule, validated as a rule's options are: `ttl`,
@@ -209,7 +218,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     'logger',
   ])
   const store = plainObject('store', options.store)
-  checkKeys('store.', store, ['l1', 'l2'])
+  checkKeys('store.', store, ['l1', 'l2', 'l3'])
   const l1 = store.l1 === false ? false : plainObject('store.l1', store.l1)
   if (l1 !== false) checkKeys('store.l1.', l1, ['maxBytes', 'maxBytesPerTenant', 'maxTtl'])
   const l2 = store.l2 as RemoteTier | undefined
@@ -272,7 +281,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
                 }),
           },
     l1MaxTtlMs,
-    l2,
+    l2: withDiskTier(store.l3, l2),
     defaults,
     proxy,
     namespace,

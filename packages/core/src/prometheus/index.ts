@@ -4,7 +4,11 @@ import { CachetConfigError, describeValue } from '../errors'
 import type { Definition } from './definition'
 import { cacheRuleMetrics, ruleDefinitions } from './rule-definitions'
 import { RuleHistogram } from './rule-histogram'
-import { memoryTierDefinitions, sharedTierDefinitions } from './tier-definitions'
+import {
+  diskTierDefinitions,
+  memoryTierDefinitions,
+  sharedTierDefinitions,
+} from './tier-definitions'
 
 /**
  * `@cachet/core/prometheus`: the engine's counters as Prometheus metrics,
@@ -134,5 +138,6 @@ function definitions(engine: CacheEngine, p: string): Definition[] {
   const metrics = ruleDefinitions(engine, p, rules, tiers)
   if (shape.l1 !== undefined) metrics.push(...memoryTierDefinitions(engine, p))
   if (shape.l2 !== undefined) metrics.push(...sharedTierDefinitions(engine, p))
+  if (shape.l3 !== undefined) metrics.push(...diskTierDefinitions(engine, p, shape.l3))
   return metrics
 }

@@ -95,3 +95,69 @@ export function sharedTierDefinitions(engine: CacheEngine, p: string): Definitio
     },
   ]
 }
+
+/** The disk tier (`store.l3`; its counters only below a shared tier). */
+export function diskTierDefinitions(
+  engine: CacheEngine,
+  p: string,
+  shape: NonNullable<CacheStats['l3']>,
+): Definition[] {
+  const l3 = (value: (s: NonNullable<CacheStats['l3']>) => number | undefined) =>
+    function* (): Iterable<Sample> {
+      const s = engine.stats().l3
+      const v = s === undefined ? undefined : value(s)
+      if (v !== undefined) yield [{}, v]
+    }
+  const metrics: Definition[] = []
+  if (shape.store === 'file') {
+    metrics.push(
+      {
+        type: 'gauge',
+        name: `${p}l3_entries`,
+        help: 'Files the disk tier holds.',
+        read: l3((s) => s.entries),
+      },
+      {
+        type: 'gauge',
+        name: `${p}l3_bytes`,
+        help: 'Bytes the disk tier holds on disk.',
+        read: l3((s) => s.bytes),
+      },
+      {
+        type: 'gauge',
+        name: `${p}l3_max_bytes`,
+        help: "The disk tier's size limit in bytes.",
+        read: l3((s) => s.maxBytes),
+      },
+    )
+  }
+  if (shape.counts !== undefined) {
+    metrics.push(
+      {
+        type: 'counter',
+        name: `${p}l3_hits_total`,
+        help: 'Shared-tier misses answered from the disk tier (the copy promoted back up).',
+        read: l3((s) => s.counts?.hits),
+      },
+      {
+        type: 'counter',
+        name: `${p}l3_refused_total`,
+        help: 'Copies on disk refused (and deleted): invalidated since they were written.',
+        read: l3((s) => s.counts?.refused),
+      },
+      {
+        type: 'counter',
+        name: `${p}l3_writes_total`,
+        help: 'Copies written to the disk tier.',
+        read: l3((s) => s.counts?.writes),
+      },
+      {
+        type: 'counter',
+        name: `${p}l3_errors_total`,
+        help: 'Disk-tier operations that failed or ran past their deadline; the request went on without it.',
+        read: l3((s) => s.counts?.errors),
+      },
+    )
+  }
+  return metrics
+}

@@ -148,13 +148,7 @@ export class RedisEntries {
       return false
     }
     const [k, h] = this.#layout.locate(key)
-    const envelope = encodeEnvelope(
-      response,
-      fence.versions,
-      Number(fence.patternSeq),
-      fence.epoch,
-      fence.expires,
-    )
+    const envelope = this.seal(response, fence)
     this.#locks.released(fence.token)
     const writing = withDeadline(
       'write',
@@ -179,6 +173,43 @@ export class RedisEntries {
     // The write releases the lock; if it failed, it may not have.
     if (fence.token !== '') writing.catch(() => this.#locks.release(k, h, fence.token))
     return (await writing) === 1
+  }
+
+  /** The response with the fence it is stored under, for the disk tier: the envelope `write()` stores. */
+  seal(response: StoredResponse, remote: RemoteFence): Buffer {
+    const fence = remote as RedisFence
+    return encodeEnvelope(
+      response,
+      fence.versions,
+      Number(fence.patternSeq),
+      fence.epoch,
+      fence.expires,
+    )
+  }
+
+  /**
+   * A sealed copy, if a read of its key would find it valid now: what the
+   * READ script checks, against the versions a miss's fence carries (same
+   * epoch, tags and tag versions, and no pattern invalidation since; the
+   * expire records make it stale). No round trip.
+   */
+  unseal(sealed: Buffer, remote: RemoteFence): StoredResponse | undefined {
+    const fence = remote as RedisFence
+    const meta = decodeEnvelopeFence(sealed)
+    if (
+      meta === undefined ||
+      meta.ep !== fence.epoch ||
+      meta.p !== Number(fence.patternSeq) ||
+      meta.t.length !== fence.tags.length ||
+      meta.v.length !== fence.tags.length
+    ) {
+      return undefined
+    }
+    for (let i = 0; i < fence.tags.length; i++)
+      if (meta.t[i] !== fence.tags[i] || meta.v[i] !== fence.versions[i]) return undefined
+    const response = decodeEnvelope(sealed)
+    if (response === undefined || response.deleteAt <= Date.now()) return undefined
+    return expiredCopy(response, expiredSince(fence.expires, meta.x))
   }
 
   async abandon(

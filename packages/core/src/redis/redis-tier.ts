@@ -107,6 +107,14 @@ export class RedisTier implements RemoteTier {
     return this.#entries.write(key, response, remote)
   }
 
+  seal(response: StoredResponse, fence: RemoteFence): Buffer {
+    return this.#entries.seal(response, fence)
+  }
+
+  unseal(sealed: Buffer, fence: RemoteFence): StoredResponse | undefined {
+    return this.#entries.unseal(sealed, fence)
+  }
+
   abandon(
     key: string,
     remote: RemoteFence,

@@ -68,10 +68,10 @@ export function encodeEnvelope(
   return Buffer.concat([header, json, r.body])
 }
 
-/** The fence part of an envelope's metadata: tags, their versions and expire records, the pattern sequence. */
+/** The fence part of an envelope's metadata: tags, their versions and expire records, the pattern sequence, the epoch. */
 export function decodeEnvelopeFence(
   buf: Buffer,
-): Pick<EnvelopeMeta, 't' | 'v' | 'p' | 'x'> | undefined {
+): Pick<EnvelopeMeta, 't' | 'v' | 'p' | 'x' | 'ep'> | undefined {
   const meta = decodeMeta(buf)
   if (
     meta === undefined ||

@@ -49,6 +49,31 @@ export interface CoherenceHooks {
   onConnection?(up: boolean, cause?: string): void
 }
 
+/** What `stats().l3` reports of the disk tier (`store.l3`). */
+export interface DiskStats {
+  /** `file` (a directory) or `keyv` (a Keyv store). */
+  readonly store: 'file' | 'keyv'
+  /** Whether it is below a shared tier (`store.l2`), or is the shared tier itself. */
+  readonly below: boolean
+  /** Files and bytes held (a file store; 0 for a Keyv store, which does not tell). */
+  readonly entries: number
+  readonly bytes: number
+  readonly maxBytes: number
+  /**
+   * Below a shared tier only (alone, the disk's hits are the rules'
+   * `hits.shared` and its failures `l2.errors`): the shared tier's misses
+   * answered from disk, copies refused (invalidated since they were
+   * written), copies written, and disk operations that failed or ran past
+   * their deadline.
+   */
+  readonly counts?: {
+    readonly hits: number
+    readonly refused: number
+    readonly writes: number
+    readonly errors: number
+  }
+}
+
 /**
  * A shared tier (Redis, a Keyv store) behind the memory tier. Every method
  * may reject (the engine treats that as a miss, or as a failed invalidation)
@@ -98,6 +123,19 @@ export interface RemoteTier {
    * combination it cannot honour (see `TierPrefix`).
    */
   attach?(scope: TierScope): void
+  /**
+   * For a disk tier below this one (`store.l3`): the response as a copy to
+   * keep outside the tier, carrying the fence it was stored under.
+   */
+  seal?(response: StoredResponse, fence: RemoteFence): Buffer
+  /**
+   * A copy `seal()` made, if it is still valid under `fence` (the fence of a
+   * miss of the same key: nothing it depends on was invalidated since it was
+   * made); `undefined` when it is not, or is not a copy this tier made.
+   */
+  unseal?(sealed: Buffer, fence: RemoteFence): StoredResponse | undefined
+  /** The disk tier's figures, when the tier has one (`store.l3`). */
+  diskStats?(): DiskStats | undefined
   start(hooks: CoherenceHooks): Promise<void>
   close(): Promise<void>
 }
