@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Redis from 'ioredis'
 import Keyv from 'keyv'
+import { parseExposition } from '../../../../test/support/prometheus-text'
 import { sharedRedisUrl } from '../../../../test/support/redis/shared'
 import { CacheEngine } from '../../src/engine/engine'
 import { keyvTier } from '../../src/keyv'
+import { prometheusMetrics } from '../../src/prometheus'
 import { redisTier } from '../../src/redis'
 import type { CacheRule } from '../../src/rules/types'
 import { FakeOrigin, request, sleep, thrown } from '../support'
@@ -105,6 +107,17 @@ describe('below Redis', () => {
     const c = await engine({ disk: false })
     expect(await request(c, origin, '/items/1')).toEqual({ outcome: 'hit', body: 'v1' })
     expect(origin.calls).toBe(1)
+
+    // The same figures in Prometheus.
+    const x = parseExposition(await prometheusMetrics(b).metrics())
+    expect(x.value('cachet_l3_hits_total')).toBe(1)
+    expect(x.value('cachet_l3_refused_total')).toBe(0)
+    expect(x.value('cachet_l3_errors_total')).toBe(0)
+    expect(x.value('cachet_l3_writes_total')).toBe(0) // b wrote nothing: the copy was a's
+    expect(x.value('cachet_l3_entries')).toBe(1)
+    expect(x.value('cachet_l3_bytes')).toBe(b.stats().l3?.bytes)
+    expect(x.value('cachet_l3_bytes')).toBeGreaterThan(0)
+    expect(x.value('cachet_l3_max_bytes')).toBe(1_000_000)
   })
 
   test.each([
@@ -211,6 +224,14 @@ describe('alone (no Redis): the disk is the shared tier', () => {
     expect(origin.calls).toBe(1)
     expect(b.stats().l3).toMatchObject({ store: 'file', below: false })
     expect(b.stats().l3?.entries).toBeGreaterThan(0)
+    // Alone, the hits are the rules' shared hits: no l3 counters.
+    const x = parseExposition(await prometheusMetrics(b).metrics())
+    expect(x.value('cachet_hits_total', { rule: 'GET,HEAD /items/:id', tier: 'shared' })).toBe(1)
+    expect([...x.types.keys()].filter((n) => n.startsWith('cachet_l3_'))).toEqual([
+      'cachet_l3_entries',
+      'cachet_l3_bytes',
+      'cachet_l3_max_bytes',
+    ])
   })
 
   test.each([
