@@ -3,6 +3,7 @@ import { type CacheEntry, entrySize } from '../entry/entry'
 import { sameEntityTag } from '../http/conditional'
 import { headerString, mergeNotModified, storableHeaders } from '../http/headers'
 import { type ResponseBypassReason, responseBypassReason } from '../http/storable'
+import { policyHeaders } from '../http/targeted'
 import type { FillFence } from '../invalidation/local-state'
 import type { CompiledCacheRule } from '../rules/types'
 import type { RemoteFence } from '../tiers/remote-tier'
@@ -94,13 +95,14 @@ export function judgeResponse(
   },
 ): Judgement {
   const own = r.outer === undefined ? { ...headers } : ownHeaders(headers, r.outer)
-  let verdict = responseBypassReason(rule, status, own)
+  // Origin-driven: a valid targeted field (CDN-Cache-Control) in place of Cache-Control and Expires.
+  let verdict = responseBypassReason(rule, status, policyHeaders(own, rule.targeted))
   let times: OriginTimes | undefined
   let variantNames: readonly string[] = []
   let storeKey = key
   if (verdict === undefined && rule.origin) {
     // Freshness from the full response: Date and Age are not stored, but count.
-    times = originTimes(rule, status, headers, r.requestTime, r.now)
+    times = originTimes(rule, status, policyHeaders(headers, rule.targeted), r.requestTime, r.now)
     if (times === undefined) verdict = 'no-lifetime'
     // A `Vary` beyond the keyed headers: stored as the variant this request selects.
     const names = varyNames(rule, own.vary)
@@ -147,9 +149,10 @@ export function notModifiedEntry(
   }
   const etag = originEtag(base, computed)
   if (etag !== undefined) full.etag = etag
-  let verdict = responseBypassReason(rule, base.status, full)
+  const policy = policyHeaders(full, rule.targeted)
+  let verdict = responseBypassReason(rule, base.status, policy)
   const times =
-    verdict === undefined ? originTimes(rule, base.status, full, r.requestTime, now) : undefined
+    verdict === undefined ? originTimes(rule, base.status, policy, r.requestTime, now) : undefined
   if (verdict === undefined && times === undefined) verdict = 'no-lifetime'
   const cachedAt = times?.cachedAt ?? now
   const staleAt = times?.staleAt ?? now

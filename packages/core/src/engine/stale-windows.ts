@@ -1,4 +1,5 @@
 import { type CacheControl, parseCacheControl, unqualifiedNoCache } from '../http/cache-control'
+import { storedPolicy } from '../http/targeted'
 import type { CompiledCacheRule } from '../rules/types'
 
 /** How long past its freshness a stored copy may still be served: while revalidating, or for an error. */
@@ -43,11 +44,7 @@ export function windowsOf(cc: CacheControl, rule: CompiledCacheRule): StaleWindo
 /** `windowsOf` for a stored copy, from its stored `Cache-Control`. */
 export function storedWindows(rule: CompiledCacheRule, headers: readonly string[]): StaleWindows {
   if (!rule.origin) return { swrMs: rule.staleWhileRevalidateMs, sieMs: rule.staleIfErrorMs }
-  const values: string[] = []
-  for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i] === 'cache-control') values.push(headers[i + 1] as string)
-  }
-  return windowsOf(parseCacheControl(values), rule)
+  return windowsOf(parseCacheControl(storedPolicy(headers, rule.targeted)), rule)
 }
 
 /**

@@ -6,7 +6,7 @@ import { compileOriginTimeout } from './origin-timeout'
 import type { CompiledPath } from './path-pattern'
 import { compileIgnoreCookies, compileKey, DEFAULT_IGNORES_COOKIE } from './request-options'
 import { type ProxyView, viewHeaders } from './request-view'
-import { checkBoolean, headerNames, type RuleContext } from './rule-context'
+import { checkBoolean, headerNames, type RuleContext, TOKEN } from './rule-context'
 import { DEFAULT_MAX_BODY_SIZE, DEFAULT_ORIGIN_MAX_TTL, type RuleDefaults } from './rule-options'
 import type { CacheRule, CompiledCacheRule, CompiledRuleBase } from './types'
 
@@ -99,6 +99,7 @@ export function compileCacheRule(
     kind: 'cache',
     ttlMs,
     origin,
+    targeted: compileTargeted(ctx, rule.targeted, origin),
     staleWhileRevalidateMs,
     staleIfErrorMs,
     refreshAhead,
@@ -130,4 +131,27 @@ export function compileCacheRule(
     tags: compileTags(ctx, 'tags', rule.tags ?? [], path, perUser),
     routeTag: `#route:${base.name}`,
   }
+}
+
+/** RFC 9213 targeted fields: only for origin-driven rules; `CDN-Cache-Control` by default. */
+function compileTargeted(ctx: RuleContext, value: unknown, origin: boolean): readonly string[] {
+  if (!origin) {
+    if (value !== undefined)
+      ctx.fail('targeted', "only a rule with ttl: 'origin' reads targeted fields (its own ttl decides)")
+    return []
+  }
+  if (value === undefined) return ['cdn-cache-control']
+  if (value === false) return []
+  const names = typeof value === 'string' ? [value] : value
+  if (!Array.isArray(names) || names.length === 0)
+    ctx.fail('targeted', `expected false, a header name or a list of them, got ${describeValue(value)}`)
+  const out: string[] = []
+  for (const n of names as unknown[]) {
+    if (typeof n !== 'string' || !TOKEN.test(n)) ctx.fail('targeted', `${describeValue(n)} is not a header name`)
+    const lower = n.toLowerCase()
+    if (lower === 'cache-control')
+      ctx.fail('targeted', 'Cache-Control is what targeted fields take precedence over; leave it out')
+    if (!out.includes(lower)) out.push(lower)
+  }
+  return out
 }

@@ -84,11 +84,14 @@ export function checkDefaults(value: Record<string, unknown>): RuleDefaults {
     )
   }
   const probe: Record<string, unknown> = { ...value, path: '/' }
-  if (value.ttl === undefined) probe.ttl = value.maxTtl === undefined ? 1 : 'origin'
-  else if (value.ttl !== 'origin' && value.maxTtl !== undefined) {
-    // maxTtl is for the rules that say ttl: 'origin': checked as theirs.
-    compileIn(ctx, { path: '/', ttl: 'origin', maxTtl: value.maxTtl }, {}, NO_PROXY)
+  const originOnly = value.maxTtl !== undefined || value.targeted !== undefined
+  if (value.ttl === undefined) probe.ttl = originOnly ? 'origin' : 1
+  else if (value.ttl !== 'origin' && originOnly) {
+    // maxTtl and targeted are for the rules that say ttl: 'origin': checked as theirs.
+    const { maxTtl, targeted } = value
+    compileIn(ctx, { path: '/', ttl: 'origin', maxTtl, targeted }, {}, NO_PROXY)
     delete probe.maxTtl
+    delete probe.targeted
   }
   if (probe.ttl === 'origin' && value.cacheControl !== undefined) {
     // cacheControl is for the rules with a ttl of their own: checked as theirs.

@@ -13,6 +13,7 @@ import type { CacheRule } from './types'
 export const DEFAULT_OPTIONS = [
   'ttl',
   'maxTtl',
+  'targeted',
   'staleWhileRevalidate',
   'staleIfError',
   'refreshAhead',
@@ -54,6 +55,7 @@ export const CACHE_OPTIONS = new Set([
   'allowCredentials',
   'passHeaders',
   'maxTtl',
+  'targeted',
   'compress',
   'ignoreCookies',
   'cacheControl',
@@ -80,6 +82,7 @@ export function withDefaults(rule: CacheRule, defaults: RuleDefaults): CacheRule
   }
   // A default maxTtl is for the rules that say ttl: 'origin'.
   if (rule.maxTtl === undefined && merged.ttl !== 'origin') delete merged.maxTtl
+  if (rule.targeted === undefined && merged.ttl !== 'origin') delete merged.targeted
   // A default cacheControl is for the rules with a ttl of their own: the origin's header drives the others.
   if (rule.cacheControl === undefined && merged.ttl === 'origin') delete merged.cacheControl
   // So are a default ttlJitter and refreshAhead: an origin-driven copy keeps

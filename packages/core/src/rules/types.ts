@@ -77,6 +77,14 @@ export interface CacheRule {
   /** With `ttl: 'origin'`: the longest freshness a response may claim. Default 1 day. */
   maxTtl?: Duration
   /**
+   * With `ttl: 'origin'`: the targeted fields (RFC 9213) this cache obeys in
+   * place of `Cache-Control` and `Expires`, the first with a valid value
+   * winning. Default `['CDN-Cache-Control']`; put a field only this cache
+   * reads first (`['Cachet-Cache-Control', 'CDN-Cache-Control']`); `false`:
+   * `Cache-Control` alone. The fields are forwarded as the origin sent them.
+   */
+  targeted?: false | string | readonly string[]
+  /**
    * After the ttl, how long the stale copy may still be served at once (`X-Cache:
    * STALE`) while one background request refreshes it (RFC 5861). Seconds or a
    * duration string. Default 0: an expired entry is a miss.
@@ -229,6 +237,8 @@ export interface CompiledCacheRule extends CompiledRuleBase {
   readonly ttlMs: number
   /** `ttl: 'origin'`: each response's headers decide its freshness (RFC 9111 §4.2). */
   readonly origin: boolean
+  /** Origin-driven: the targeted fields obeyed before `Cache-Control` (lower case, in order); none otherwise. */
+  readonly targeted: readonly string[]
   /** Stale windows after the ttl (0 when off). */
   readonly staleWhileRevalidateMs: number
   readonly staleIfErrorMs: number
