@@ -147,7 +147,11 @@ export class DiskLayer implements RemoteTier {
       return read
     }
     // Back into the shared tier under the miss's fence (which releases its lock).
-    if (!(await this.#inner.write(key, response, read.fence).catch(() => false))) {
+    const promoted = await this.#inner.write(key, response, read.fence).catch((err) => {
+      this.#failed('promote', err)
+      return false
+    })
+    if (!promoted) {
       // Fenced out meanwhile (an invalidation, a new epoch): ask again.
       return this.#inner.read(key, tags, options)
     }
@@ -158,14 +162,21 @@ export class DiskLayer implements RemoteTier {
   async write(key: string, response: StoredResponse, fence: RemoteFence): Promise<boolean> {
     const stored = await this.#inner.write(key, response, fence)
     const ttl = response.deleteAt - Date.now()
+    const diskKey = this.#diskKey(key)
     if (stored && ttl > 0) {
       const sealed = this.seal(response, fence)
       this.#track(
-        this.#disk.set(this.#diskKey(key), sealed, ttl).then((ok) => {
+        this.#disk.set(diskKey, sealed, ttl).then((ok) => {
           if (ok) this.#counts.writes++
+          // Too large for the disk: the older copy must not outlive it.
+          else return this.#disk.delete(diskKey)
         }),
         'write',
       )
+    } else {
+      // Not stored (fenced out), or a copy meant to go at once (a dropped
+      // one): the copy on disk is older than what replaced it, and goes too.
+      this.#track(this.#disk.delete(diskKey), 'delete')
     }
     return stored
   }
@@ -175,6 +186,9 @@ export class DiskLayer implements RemoteTier {
     fence: RemoteFence,
     marker?: { reason: ResponseBypassReason; ms: number },
   ): Promise<void> {
+    // The origin's latest answer may not be stored (`no-store`...): an older
+    // copy must not come back once the marker is gone.
+    if (marker !== undefined) this.#track(this.#disk.delete(this.#diskKey(key)), 'delete')
     return this.#inner.abandon(key, fence, marker)
   }
 

@@ -35,6 +35,11 @@ export class FileDiskStore implements DiskStore {
     return this.#files.size
   }
 
+  /** The directory could not be opened: nothing was, or will be, read from it. */
+  get unusable(): boolean {
+    return this.#files.refused !== undefined
+  }
+
   get bytes(): number {
     return this.#files.bytes
   }

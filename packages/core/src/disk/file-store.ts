@@ -1,6 +1,17 @@
 import { createHash } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import {
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  realpath,
+  rename,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises'
+import { hostname } from 'node:os'
+import { join, resolve } from 'node:path'
 import { CachetConfigError } from '../errors'
 
 /**
@@ -14,9 +25,14 @@ import { CachetConfigError } from '../errors'
  * - **Bounded in bytes** (the files' sizes): past `maxBytes`, the least
  *   recently used files are deleted. The order is kept in memory; after a
  *   restart it starts from the files' modification times.
- * - **One process per directory**: `open()` takes `.lock` (holding the pid)
- *   and refuses a directory a live process holds. A lock left by a process
- *   that is gone is taken over.
+ * - **One process per directory**: `open()` takes `.lock` (holding the pid
+ *   and the host name) and refuses a directory a live process holds, or one
+ *   held from another host (its liveness cannot be checked from here). A
+ *   lock left by a process of this host that is gone is taken over. The
+ *   directory is named by its real path, so `dir/` and a symlink to it are
+ *   the same directory.
+ * - **One operation at a time per key**, in the order they were called (a
+ *   delete after a set leaves nothing, whatever the disk's timing).
  * - **Expiry**: a value past its time is a miss, and its file is deleted.
  */
 export interface FileStoreOptions {
@@ -27,6 +43,8 @@ export interface FileStoreOptions {
 }
 
 const LOCK = '.lock'
+/** Files stat'ed at once when a store opens. */
+const SCAN_PARALLEL = 16
 const NAME = /^[0-9a-f]{40}$/
 /**
  * The directories this process holds. A lock with this process's own pid
@@ -36,19 +54,22 @@ const NAME = /^[0-9a-f]{40}$/
 const held = new Set<string>()
 
 export class FileStore {
-  readonly #dir: string
+  #dir: string
   readonly #maxBytes: number
+  /** Per file name, the last operation called on it: the next one waits for it. */
+  readonly #queues = new Map<string, Promise<unknown>>()
   /** File name → its size, least recently used first. */
   readonly #files = new Map<string, number>()
   #bytes = 0
   #opened: Promise<void> | undefined
   #closed = false
+  #refused: Error | undefined
   /** Operations under way: `close()` waits for them before it gives up the lock. */
   readonly #busy = new Set<Promise<unknown>>()
   #tmp = 0
 
   constructor(options: FileStoreOptions) {
-    this.#dir = options.dir
+    this.#dir = resolve(options.dir)
     this.#maxBytes = options.maxBytes
   }
 
@@ -64,24 +85,39 @@ export class FileStore {
 
   /** Takes the directory (its lock) and counts what is in it; once. */
   open(): Promise<void> {
-    this.#opened ??= this.#open()
+    this.#opened ??= this.#open().catch((err: Error) => {
+      this.#refused = err
+      throw err
+    })
     return this.#opened
+  }
+
+  /** Why the directory could not be opened (held by another process...), if it could not. */
+  get refused(): Error | undefined {
+    return this.#refused
   }
 
   async #open(): Promise<void> {
     await mkdir(this.#dir, { recursive: true })
+    this.#dir = await realpath(this.#dir)
     await this.#lock()
     const found: Array<{ name: string; size: number; at: number }> = []
-    for (const name of await readdir(this.#dir)) {
-      const path = join(this.#dir, name)
-      if (name.endsWith('.tmp')) {
-        await unlink(path).catch(() => {})
-        continue
+    const names = await readdir(this.#dir)
+    // A bounded number of files at a time: a large directory opens quickly
+    // without holding thousands of file operations at once.
+    let next = 0
+    const scan = async () => {
+      while (next < names.length) {
+        const name = names[next++] as string
+        const path = join(this.#dir, name)
+        if (name.endsWith('.tmp')) await unlink(path).catch(() => {})
+        else if (NAME.test(name)) {
+          const s = await stat(path).catch(() => undefined)
+          if (s?.isFile()) found.push({ name, size: s.size, at: s.mtimeMs })
+        }
       }
-      if (!NAME.test(name)) continue
-      const s = await stat(path).catch(() => undefined)
-      if (s?.isFile()) found.push({ name, size: s.size, at: s.mtimeMs })
     }
+    await Promise.all(Array.from({ length: SCAN_PARALLEL }, scan))
     found.sort((a, b) => a.at - b.at)
     for (const f of found) this.#count(f.name, f.size)
     await this.#evict()
@@ -92,14 +128,23 @@ export class FileStore {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         const handle = await open(path, 'wx')
-        await handle.writeFile(String(process.pid))
+        await handle.writeFile(`${process.pid} ${hostname()}`)
         await handle.close()
         held.add(this.#dir)
         return
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       }
-      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim())
+      const [first = '', host = hostname()] = (await readFile(path, 'utf8').catch(() => ''))
+        .trim()
+        .split(' ')
+      const pid = Number(first)
+      if (host !== hostname()) {
+        throw new CachetConfigError(
+          'CACHET_INVALID_OPTION',
+          `store.l3: the directory ${this.#dir} is held by process ${first} on host ${host} (one process per directory; if that host is gone, delete ${path})`,
+        )
+      }
       if (Number.isSafeInteger(pid) && pid > 0 && alive(pid, this.#dir)) {
         throw new CachetConfigError(
           'CACHET_INVALID_OPTION',
@@ -116,25 +161,36 @@ export class FileStore {
   }
 
   get(key: string): Promise<Buffer | undefined> {
-    return this.#run(() => this.#get(key))
+    return this.#run(key, () => this.#get(key))
   }
 
   /** Stores `value` for `ttlMs` (none: until evicted); `false` when it alone exceeds `maxBytes`. */
   set(key: string, value: Buffer, ttlMs?: number): Promise<boolean> {
-    return this.#run(() => this.#set(key, value, ttlMs))
+    return this.#run(key, () => this.#set(key, value, ttlMs))
   }
 
   delete(key: string): Promise<boolean> {
-    return this.#run(() => this.#delete(key))
+    return this.#run(key, () => this.#delete(key))
   }
 
-  /** Runs one operation, counted until it ends; refused once the store is closed. */
-  #run<T>(op: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one operation on `key` once the previous one on it has ended,
+   * counted until it ends; refused once the store is closed.
+   */
+  #run<T>(key: string, op: () => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new Error(`the disk store in ${this.#dir} is closed`))
-    const p = this.open().then(op)
+    const name = nameOf(key)
+    // After the previous operation on the key, however it ended; never on a
+    // directory that could not be opened (taken).
+    const before = this.#queues.get(name) ?? Promise.resolve()
+    const p = before.then(() => this.open()).then(op)
     const done = p.catch(() => {})
+    this.#queues.set(name, done)
     this.#busy.add(done)
-    done.finally(() => this.#busy.delete(done))
+    done.finally(() => {
+      this.#busy.delete(done)
+      if (this.#queues.get(name) === done) this.#queues.delete(name)
+    })
     return p
   }
 
@@ -164,8 +220,14 @@ export class FileStore {
     if (size > this.#maxBytes) return false
     const name = nameOf(key)
     const tmp = join(this.#dir, `${name}.${process.pid}.${++this.#tmp}.tmp`)
-    await writeFile(tmp, Buffer.concat([head, value]))
-    await rename(tmp, join(this.#dir, name))
+    try {
+      await writeFile(tmp, Buffer.concat([head, value]))
+      await rename(tmp, join(this.#dir, name))
+    } catch (err) {
+      // A full disk, a permission: no partial file is left behind, uncounted.
+      await unlink(tmp).catch(() => {})
+      throw err
+    }
     this.#uncount(name)
     this.#count(name, size)
     await this.#evict(name)
@@ -219,7 +281,12 @@ export class FileStore {
       doomed.push(name)
       this.#uncount(name)
     }
-    await Promise.all(doomed.map((name) => unlink(join(this.#dir, name)).catch(() => {})))
+    // Unless set again meanwhile (a set's file is counted once renamed in place).
+    await Promise.all(
+      doomed.map((name) =>
+        this.#files.has(name) ? undefined : unlink(join(this.#dir, name)).catch(() => {}),
+      ),
+    )
   }
 }
 

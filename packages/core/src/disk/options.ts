@@ -62,6 +62,8 @@ export function withDiskTier(l3: unknown, l2: RemoteTier | undefined): RemoteTie
     { store },
     {
       name: 'disk',
+      coherent: disk instanceof FileDiskStore,
+      unusable: () => disk instanceof FileDiskStore && disk.unusable,
       open: () => disk.open(),
       close: () => disk.close(),
       stats: () => ({

@@ -74,13 +74,19 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
    * Connects the shared tier's bus; resolves once this process takes part in
    * invalidations (and, with `warm.track`, once the shared top URLs are read
    * back), or once it gave up waiting (2 s): with what happened (see
-   * `ReadyStatus`). Never rejects for an unreachable tier.
+   * `ReadyStatus`). Never rejects for an unreachable tier; rejects when the
+   * disk tier (`store.l3`) cannot be opened (its directory held by another
+   * process), once everything else has started: the cache works on without it.
    */
   async start(): Promise<ReadyStatus> {
     const s = this.#s
     const started = Date.now()
-    await s.remote?.start()
+    let refused: unknown
+    await s.remote?.start().catch((err: unknown) => {
+      refused = err
+    })
     await s.sharedTop?.start()
+    if (refused !== undefined) throw refused
     if (s.remote === undefined || s.tierLog === undefined) return { shared: 'none' }
     const tier = s.remote.tier
     return s.tierLog.status(!tier.coherent || tier.trusted(), Date.now() - started)

@@ -25,6 +25,9 @@ interface KeyvFence extends RemoteFence {
 
 type EntrySettings = Pick<KeyvSettings, 'readMs' | 'writeMs' | 'tagTtlMs'>
 
+/** Runs `work` alone among the tier's invalidations (see `KeyvEntries`). */
+export type Exclusive = <T>(work: () => Promise<T>) => Promise<T>
+
 /**
  * The entries of the Keyv tier: a read checks the entry against its tags'
  * versions and the pattern log, or hands out the fence of a fill (creating
@@ -38,14 +41,27 @@ export class KeyvEntries {
   readonly #lock: KeyvFillLock
   readonly #opts: EntrySettings
   readonly #id = randomBytes(4).toString('hex')
+  readonly #exclusive: Exclusive | undefined
   #tokens = 0
 
-  /** `keys`: the tier's keyspace, built once its prefix is known. */
-  constructor(store: KeyvStore, keys: () => KeyvKeyspace, lock: KeyvFillLock, opts: EntrySettings) {
+  /**
+   * `keys`: the tier's keyspace, built once its prefix is known. `exclusive`
+   * (a store only this process writes): runs the creation of missing records
+   * one at a time with the invalidations, so that a version created for a
+   * fill never lands over one an invalidation wrote meanwhile.
+   */
+  constructor(
+    store: KeyvStore,
+    keys: () => KeyvKeyspace,
+    lock: KeyvFillLock,
+    opts: EntrySettings,
+    exclusive?: Exclusive,
+  ) {
     this.#store = store
     this.#keys = keys
     this.#lock = lock
     this.#opts = opts
+    this.#exclusive = exclusive
   }
 
   read(
@@ -74,13 +90,60 @@ export class KeyvEntries {
     ])) as unknown[]
     const current = records.slice(0, tags.length)
     const found = records.slice(tags.length).map((x) => (typeof x === 'string' ? x : ''))
-    let pseq = toSeq(pseqRaw)
+    const pseq = toSeq(pseqRaw)
     if (!options.skipEntry && raw !== undefined && raw !== null) {
       const hit = await this.#validEntry(raw, tags, current, found, pseq)
       if (hit === 'corrupt') await this.#store.delete(k.entry(h)).catch(() => false)
       else if (hit !== undefined) return hit
     }
     // A miss: the fence records the versions now (creating missing tag records).
+    const missing =
+      current.some((v) => typeof v !== 'string' || v === '') ||
+      found.some((x) => x === '') ||
+      pseq === undefined
+    const fence =
+      missing && this.#exclusive !== undefined
+        ? await this.#exclusive(async () => {
+            // Read again, now that no invalidation runs: create only what is still missing.
+            const again = (await this.#store.get([
+              k.patternSeq,
+              ...tagKeys,
+              ...tags.map((t) => k.expiry(t)),
+            ])) as unknown[]
+            const records = again.slice(1)
+            return this.#fenceRecords(
+              tags,
+              records.slice(0, tags.length),
+              records.slice(tags.length).map((x) => (typeof x === 'string' ? x : '')),
+              toSeq(again[0]),
+            )
+          })
+        : await this.#fenceRecords(tags, current, found, pseq)
+    const marker = typeof markerRaw === 'string' && markerRaw !== '' ? markerRaw : undefined
+    let lock: 'acquired' | 'busy' | 'none' = 'none'
+    const token = `${this.#id}:${++this.#tokens}`
+    if (marker === undefined && options.lock) lock = await this.#lock.take(h, token, lockRaw)
+    const result: KeyvFence = {
+      lock: lock === 'acquired',
+      token: lock === 'acquired' ? token : '',
+      tags,
+      ...fence,
+    }
+    return marker === undefined
+      ? { kind: 'miss', fence: result, lock }
+      : { kind: 'miss', fence: result, lock, marker: marker as ResponseBypassReason }
+  }
+
+  /** A fill's versions, expire records and pattern sequence, creating those missing. */
+  async #fenceRecords(
+    tags: readonly string[],
+    current: readonly unknown[],
+    found: readonly string[],
+    known: number | undefined,
+  ): Promise<{ versions: string[]; expires: string[]; patternSeq: number }> {
+    const k = this.#keys()
+    const tagKeys = tags.map((t) => k.tag(t))
+    let pseq = known
     const versions = current.map((v) => (typeof v === 'string' && v !== '' ? v : undefined))
     const creating: Array<Promise<unknown>> = []
     const fenceVersions = versions.map((v, i) => {
@@ -104,21 +167,7 @@ export class KeyvEntries {
       creating.push(this.#store.set(k.patternSeq, pseq))
     }
     await Promise.all(creating)
-    const marker = typeof markerRaw === 'string' && markerRaw !== '' ? markerRaw : undefined
-    let lock: 'acquired' | 'busy' | 'none' = 'none'
-    const token = `${this.#id}:${++this.#tokens}`
-    if (marker === undefined && options.lock) lock = await this.#lock.take(h, token, lockRaw)
-    const fence: KeyvFence = {
-      lock: lock === 'acquired',
-      token: lock === 'acquired' ? token : '',
-      tags,
-      versions: fenceVersions,
-      expires,
-      patternSeq: pseq,
-    }
-    return marker === undefined
-      ? { kind: 'miss', fence, lock }
-      : { kind: 'miss', fence, lock, marker: marker as ResponseBypassReason }
+    return { versions: fenceVersions, expires, patternSeq: pseq }
   }
 
   /** The hit, `undefined` when the entry is no longer valid, `'corrupt'` when unreadable. */

@@ -61,7 +61,7 @@ import type {
   StoredResponse,
 } from '../tiers/remote-tier'
 import { TierPrefix, type TierScope } from '../tiers/tier-prefix'
-import { KeyvEntries } from './entries'
+import { type Exclusive, KeyvEntries } from './entries'
 import { KeyvFillLock } from './fill-lock'
 import { KeyvKeyspace, newVersion } from './keyspace'
 import { type KeyvSettings, type KeyvStore, type KeyvTierOptions, keyvSettings } from './options'
@@ -70,13 +70,21 @@ import { appendPatterns } from './pattern-log'
 export type { KeyvStore, KeyvTierOptions } from './options'
 
 /**
- * A store only this process uses (`store.l3` without `l2`: a directory it
- * holds the lock of, or a Keyv store the app promises no other process
- * writes): every invalidation passes through this process, so the memory
- * tier above it is coherent (`coherent = true`), and the fill lock is exact.
+ * The disk tier as the shared tier (`store.l3` without `l2`). A directory
+ * this process holds the lock of is written by no other: every invalidation
+ * passes through this process, so the memory tier above it is coherent
+ * (`coherent`), and the fill lock is exact. A Keyv store may be shared with
+ * other processes: not coherent, as the Keyv tier.
  */
 export interface OwnedKeyvStore {
   readonly name: string
+  /** Whether only this process can write it (a directory it holds the lock of). */
+  readonly coherent: boolean
+  /**
+   * The store could not be opened, for good: nothing was or will be read
+   * from it, so an invalidation has nothing to record there.
+   */
+  unusable(): boolean
   open(): Promise<void>
   close(): Promise<void>
   stats(): DiskStats
@@ -104,12 +112,21 @@ export class KeyvTier implements RemoteTier {
     this.#settings = keyvSettings(options, owned !== undefined)
     this.#owned = owned
     this.name = owned?.name ?? 'keyv'
-    this.coherent = owned !== undefined
+    this.coherent = owned?.coherent ?? false
     this.#prefix = new TierPrefix('keyvTier', this.#settings.prefix)
     this.#store = this.#settings.store
     const keys = () => this.#keys
     const lock = new KeyvFillLock(this.#store, keys, this.#settings.lockMs)
-    this.#entries = new KeyvEntries(this.#store, keys, lock, this.#settings)
+    // Only this process writes an owned directory: creating a missing record
+    // and an invalidation can be made to take turns, closing the Keyv race.
+    const exclusive: Exclusive | undefined = this.coherent
+      ? (work) => {
+          const run = this.#invalidations.then(work)
+          this.#invalidations = run.catch(() => {})
+          return run
+        }
+      : undefined
+    this.#entries = new KeyvEntries(this.#store, keys, lock, this.#settings, exclusive)
   }
 
   /** Takes the engine's namespace as the prefix, unless the tier has its own (see `TierPrefix`). */
@@ -167,6 +184,7 @@ export class KeyvTier implements RemoteTier {
 
   /** Durable once the store's `set` resolved `true` for every record; one at a time in this process. */
   invalidate(plan: InvalidationPlan): Promise<void> {
+    if (this.#owned?.unusable() === true) return Promise.resolve()
     const run = this.#invalidations.then(() =>
       withDeadline('invalidate', this.#settings.invalidateMs, this.#invalidate(plan)),
     )

@@ -137,20 +137,30 @@ export function compileCacheRule(
 function compileTargeted(ctx: RuleContext, value: unknown, origin: boolean): readonly string[] {
   if (!origin) {
     if (value !== undefined)
-      ctx.fail('targeted', "only a rule with ttl: 'origin' reads targeted fields (its own ttl decides)")
+      ctx.fail(
+        'targeted',
+        "only a rule with ttl: 'origin' reads targeted fields (its own ttl decides)",
+      )
     return []
   }
   if (value === undefined) return ['cdn-cache-control']
   if (value === false) return []
   const names = typeof value === 'string' ? [value] : value
   if (!Array.isArray(names) || names.length === 0)
-    ctx.fail('targeted', `expected false, a header name or a list of them, got ${describeValue(value)}`)
+    ctx.fail(
+      'targeted',
+      `expected false, a header name or a list of them, got ${describeValue(value)}`,
+    )
   const out: string[] = []
   for (const n of names as unknown[]) {
-    if (typeof n !== 'string' || !TOKEN.test(n)) ctx.fail('targeted', `${describeValue(n)} is not a header name`)
+    if (typeof n !== 'string' || !TOKEN.test(n))
+      ctx.fail('targeted', `${describeValue(n)} is not a header name`)
     const lower = n.toLowerCase()
     if (lower === 'cache-control')
-      ctx.fail('targeted', 'Cache-Control is what targeted fields take precedence over; leave it out')
+      ctx.fail(
+        'targeted',
+        'Cache-Control is what targeted fields take precedence over; leave it out',
+      )
     if (!out.includes(lower)) out.push(lower)
   }
   return out

@@ -104,3 +104,12 @@ test('alone: entries and invalidations persist in the SQLite file across a resta
   expect(origin.calls).toBe(3)
   expect(b.stats().l3).toMatchObject({ store: 'keyv', below: false })
 })
+
+test('alone, a Keyv store may be shared by processes: no memory tier unless store.l1.maxTtl bounds it', () => {
+  const keyv = sqlite()
+  const unbounded = new CacheEngine({ rules, store: { l3: { keyv } } })
+  const bounded = new CacheEngine({ rules, store: { l1: { maxTtl: '5s' }, l3: { keyv } } })
+  engines.push(unbounded, bounded)
+  expect(unbounded.stats().l1).toBeUndefined()
+  expect(bounded.stats().l1).toBeDefined()
+})

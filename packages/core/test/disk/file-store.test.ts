@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process'
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { FileStore } from '../../src/disk/file-store'
@@ -151,4 +151,56 @@ test('one process per directory: a live holder is refused by name, a dead one is
   await c.close()
   await writeFile(join(dir, '.lock'), String(process.ppid))
   await expect(store().open()).rejects.toThrow(`in use by process ${process.ppid}`)
+})
+
+test('the same directory by another name (a trailing slash, a symlink) is the same lock', async () => {
+  const a = store()
+  await a.open()
+  await expect(new FileStore({ dir: `${dir}/`, maxBytes: 1000 }).open()).rejects.toThrow(
+    'in use by process',
+  )
+  const link = `${dir}-link`
+  await symlink(dir, link)
+  try {
+    await expect(new FileStore({ dir: link, maxBytes: 1000 }).open()).rejects.toThrow(
+      `the directory ${dir} is in use by process ${process.pid}`,
+    )
+  } finally {
+    await rm(link, { force: true })
+  }
+})
+
+test('a lock from another host is refused, naming the host and the file to delete', async () => {
+  await mkdir(dir, { recursive: true })
+  await writeFile(join(dir, '.lock'), `1 another-host`)
+  await expect(store().open()).rejects.toThrow(
+    `is held by process 1 on host another-host (one process per directory; if that host is gone, delete ${join(dir, '.lock')})`,
+  )
+  // This host's own lock format is read back the same way.
+  await writeFile(join(dir, '.lock'), `${process.ppid} ${hostname()}`)
+  await expect(store().open()).rejects.toThrow(`in use by process ${process.ppid}`)
+})
+
+test('operations on one key run in the order called, whatever the disk timing', async () => {
+  const s = store()
+  const writes = Array.from({ length: 20 }, (_, i) => s.set('k', Buffer.from(`v${i}`)))
+  const deleting = s.delete('k')
+  const after = s.set('other', Buffer.from('x'))
+  await Promise.all([...writes, deleting, after])
+  expect(await s.get('k')).toBeUndefined()
+  expect(s.size).toBe(1)
+  expect(await bytesOnDisk()).toEqual({ files: 1, bytes: s.bytes })
+
+  const again = Array.from({ length: 20 }, (_, i) => s.set('k', Buffer.from(`w${i}`)))
+  await Promise.all(again)
+  expect((await s.get('k'))?.toString()).toBe('w19')
+})
+
+test('a directory that could not be opened is never read or written', async () => {
+  await writeFile(join(dir, '.lock'), `1 another-host`)
+  const s = store()
+  await expect(s.set('k', Buffer.from('v'))).rejects.toThrow('another-host')
+  await expect(s.get('k')).rejects.toThrow('another-host')
+  expect(s.refused?.message).toContain('another-host')
+  expect(await readdir(dir)).toEqual(['.lock'])
 })
