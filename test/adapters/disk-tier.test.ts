@@ -63,8 +63,11 @@ describe.each(smallApps)('%s', (_, build) => {
     const a = await start(options(), 'a')
     expect(await get(a, '/item/1')).toEqual(['MISS', '/item/1 av1'])
     expect(await get(a, '/item/2')).toEqual(['MISS', '/item/2 av1'])
+    // Each fill's copy goes to the disk after the answer, then to memory.
+    await until('both stored', () =>
+      a.cache.stats().rules.every((r) => r.stores.shared === 2 && r.stores.memory === 2),
+    )
     expect(await get(a, '/item/1')).toEqual(['HIT', '/item/1 av1'])
-    await until('both stored', () => a.cache.stats().rules.every((r) => r.stores.shared === 2))
     await a.cache.invalidate({ tags: ['item:2'] })
     await stop(a)
 

@@ -217,6 +217,7 @@ describe('alone (no Redis): the disk is the shared tier', () => {
     const origin = new FakeOrigin()
     const a = await firstEngine({ redis: false })
     expect((await request(a, origin, '/items/1')).outcome).toBe('miss')
+    await stored(a, 1) // the fill's write to the disk runs after the answer
     expect((await request(a, origin, '/items/1')).outcome).toBe('hit')
     await closeEngine(a)
     const b = await firstEngine({ redis: false })
