@@ -1,5 +1,6 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { pipeline, type Readable, Transform } from 'node:stream'
+import { cdnHeaders, privateCacheControl } from '../cdn/headers'
 import type { Fill } from '../engine/fill'
 import { type Replay, replay } from '../engine/replay'
 import { fillOutcome } from '../engine/status-headers'
@@ -47,6 +48,20 @@ export function announce(
   if (cacheControl !== undefined) {
     headers.set('cache-control', cacheControl)
     headers.remove('expires')
+  }
+  // The CDN's tag header and lifetime, as every answer from the cache will carry them.
+  const cdn = veto === undefined ? fill.rule.cdn : undefined
+  if (cdn !== undefined) {
+    const out = cdnHeaders(cdn, fill.fence.tags)
+    if (out.privatize) {
+      const cc = headers.get('cache-control') as string | string[] | undefined
+      headers.set(
+        'cache-control',
+        privateCacheControl(cc === undefined ? undefined : [cc].flat().join(', ')),
+      )
+    }
+    for (let i = 0; i < out.headers.length; i += 2)
+      headers.set(out.headers[i] as string, out.headers[i + 1] as string)
   }
   const [outcome, status] = fillOutcome(veto, fill.forwardedStale)
   headers.set('x-cache', outcome)
@@ -100,7 +115,7 @@ export function replacementFor(
     clear(headers)
     const originStatus = status === 0 ? undefined : status
     const how = { reason: 'error', forwarded: true, originStatus } as const
-    return replay(stale, Date.now(), conditionals, false, how, fill.rule.cacheControl)
+    return replay(stale, Date.now(), conditionals, false, how, fill.rule)
   }
   if (fill.revalidating && status === 304) {
     const entry = fill.notModified(headers.all())
@@ -108,7 +123,7 @@ export function replacementFor(
     for (const [name, value] of Object.entries(fill.outerHeaders))
       if (value !== undefined) headers.set(name, value)
     const how = { reason: 'revalidated', mismatch: fill.veto === 'validator-mismatch' } as const
-    return replay(entry, Date.now(), conditionals, false, how, fill.rule.cacheControl)
+    return replay(entry, Date.now(), conditionals, false, how, fill.rule)
   }
   return undefined
 }

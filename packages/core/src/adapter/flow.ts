@@ -97,9 +97,7 @@ function respond<R>(
     case 'stale': {
       const stale = lookup.type === 'stale' ? { reason: lookup.reason } : undefined
       const head = port.method === 'HEAD'
-      const r = port.send(
-        replay(lookup.entry, Date.now(), ex.headers, head, stale, rule.cacheControl),
-      )
+      const r = port.send(replay(lookup.entry, Date.now(), ex.headers, head, stale, rule))
       engine.observe(rule, 'hit', (performance.now() - started) / 1000)
       if (lookup.refresh !== undefined) {
         const listener = port.listener()

@@ -98,7 +98,7 @@ function edgeListener(engine: CacheEngine, listener: RequestListener): RequestLi
             req.headers,
             method === 'HEAD',
             undefined,
-            m.rule.cacheControl,
+            m.rule as CompiledCacheRule,
           )
           res.writeHead(r.status, r.headers)
           res.end(r.body)

@@ -41,7 +41,7 @@ export function watchSlowOrigin(
     if (copy !== undefined) {
       fill.detach(copy)
       const how = { reason: 'timeout', forwarded: true } as const
-      const r = replay(copy, Date.now(), conditionals, head, how, fill.rule.cacheControl)
+      const r = replay(copy, Date.now(), conditionals, head, how, fill.rule)
       shadow.answer(r, outer)
     } else if (hard && limits.hardStatus !== undefined) {
       fill.detach(undefined)

@@ -264,6 +264,7 @@ export class CacheEngine extends EventEmitter<CacheEvents> implements FillSink {
     for (const flight of s.flights.values()) flight.settle(undefined)
     s.flights.clear()
     await s.sharedTop?.close()
+    await s.cdn?.queue?.close()
     await s.remote?.close()
     s.tierLog?.close()
     await s.remote?.tier.close()

@@ -1,3 +1,5 @@
+import { entryCdnHeaders, privateCacheControl } from '../cdn/headers'
+import type { CompiledCdn } from '../cdn/options'
 import type { CacheEntry } from '../entry/entry'
 import { type Conditionals, notModified } from '../http/conditional'
 import { chooseCoding, codedEtag } from '../http/encoding'
@@ -57,8 +59,9 @@ export function replay(
   conditionals: Conditionals | undefined,
   head: boolean,
   stale?: StaleReplay | RevalidatedReplay,
-  cacheControl?: string,
+  out?: ClientHeaders,
 ): Replay {
+  const cacheControl = out?.cacheControl
   const age = String(Math.max(0, Math.floor((now - entry.cachedAt) / 1000)))
   const outcome =
     stale === undefined || (stale.reason === 'revalidated' && stale.mismatch !== true)
@@ -80,7 +83,13 @@ export function replay(
   const coding =
     encoded === undefined ? undefined : chooseCoding(conditionals?.['accept-encoding'], encoded)
   const kept = encoded === undefined ? entry.headers : encoded.headers
-  const own = cacheControl === undefined ? undefined : withCacheControl(kept, cacheControl)
+  const cdn = out?.cdn === undefined ? undefined : entryCdnHeaders(out.cdn, entry)
+  let own = cacheControl === undefined ? undefined : withCacheControl(kept, cacheControl)
+  if (cdn !== undefined && (cdn.headers.length > 0 || cdn.privatize)) {
+    own = own ?? kept.slice()
+    if (cdn.privatize) privatize(own)
+    own.push(...cdn.headers)
+  }
   const stored = own ?? kept
   const body = coding === undefined ? entry.body : (encoded?.[coding] as Buffer)
   const etag =
@@ -93,6 +102,8 @@ export function replay(
         headers.push(stored[i] as string, stored[i + 1] as string)
       }
     }
+    // A 304 updates what the CDN stored: its tags and lifetime go with it.
+    if (cdn !== undefined) headers.push(...cdn.headers)
     if (etag !== undefined) headers.push('etag', etag)
     headers.push('age', age, 'x-cache', outcome, 'cache-status', status)
     return { status: 304, headers, body: undefined }
@@ -103,6 +114,23 @@ export function replay(
   if (etag !== undefined) headers.push('etag', etag)
   headers.push('age', age, 'x-cache', outcome, 'cache-status', status)
   return { status: entry.status, headers, body: head ? undefined : body }
+}
+
+/** What a rule changes of the stored headers on the way out: its `cacheControl`, its CDN headers. */
+export interface ClientHeaders {
+  readonly cacheControl?: string | undefined
+  readonly cdn?: CompiledCdn | undefined
+}
+
+/** `Cache-Control` in `headers` (flat, lower case) made `private`, in place. */
+function privatize(headers: string[]): void {
+  const at = headers.indexOf('cache-control')
+  const value = at >= 0 && at % 2 === 0 ? headers[at + 1] : undefined
+  const out: string[] = []
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i] !== 'cache-control') out.push(headers[i] as string, headers[i + 1] as string)
+  out.push('cache-control', privateCacheControl(value))
+  headers.splice(0, headers.length, ...out)
 }
 
 /** `headers` with `cacheControl` in place of their own `Cache-Control` and `Expires`. */

@@ -1,3 +1,4 @@
+import type { PurgeCounts, PurgeReport } from '../cdn/purge-queue'
 import type { BreakerState } from '../tiers/breaker'
 import type { DiskStats } from '../tiers/remote-tier'
 
@@ -105,6 +106,8 @@ export interface CacheEvents {
   revalidate: [RevalidateEvent]
   /** A warm-up request finished (`cache.warm()`): how far the warm-up is. */
   warm: [WarmProgress]
+  /** A call to the CDN's purge API ended (`cdn.purger`): accepted, or failed and to be retried. */
+  'cdn:purge': [PurgeReport]
 }
 
 /** Counters kept by the engine; `engine.stats()` returns a snapshot. */
@@ -135,6 +138,19 @@ export interface CacheStats {
     | undefined
   /** The disk tier (`store.l3`): see `DiskStats`. */
   l3: DiskStats | undefined
+  /**
+   * The CDN in front (`cdn`): responses whose tags did not fit its limits
+   * (sent uncacheable at the CDN), tags sent folded, and the purge queue
+   * (`undefined` without a purger).
+   */
+  cdn:
+    | {
+        provider: string
+        overBudget: number
+        folded: number
+        purges: PurgeCounts | undefined
+      }
+    | undefined
   stale: Record<StaleReason, number>
   /**
    * Background refreshes: `started` (of them `ahead`: by a hit past the

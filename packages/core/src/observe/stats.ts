@@ -1,3 +1,4 @@
+import { cdnHeaderCounts } from '../cdn/headers'
 import type { EngineState } from '../engine/stages/state'
 import type { CacheStats, RuleStats } from './events'
 import type { RuleMetrics } from './metrics'
@@ -55,6 +56,15 @@ export function stats(s: EngineState): CacheStats {
             },
           },
     l3: remote?.tier.diskStats?.(),
+    cdn:
+      s.cdn === undefined
+        ? undefined
+        : {
+            provider: s.cdn.config.provider,
+            overBudget: cdnHeaderCounts.get(s.cdn.config)?.overBudget ?? 0,
+            folded: cdnHeaderCounts.get(s.cdn.config)?.folded ?? 0,
+            purges: s.cdn.queue === undefined ? undefined : { ...s.cdn.queue.counts },
+          },
     stale: { ...c.stale },
     revalidations: { ...c.revalidations },
     rules: s.rules.rules.flatMap((r) =>

@@ -1,3 +1,4 @@
+import { type CdnConfig, type CdnOptions, resolveCdn } from '../cdn/options'
 import { type DiskTierOptions, withDiskTier } from '../disk/options'
 import { CachetConfigError, describeValue } from '../errors'
 import type { CacheLogger } from '../observe/tier-log'
@@ -101,6 +102,12 @@ export interface CacheOptions {
    * silences them. Default `console` (`console.warn`).
    */
   logger?: CacheLogger | false
+  /**
+   * The CDN in front: its tag header on every stored response (the rule's
+   * tags), a lifetime of its own, and purges on every invalidation with a
+   * `purger`. See docs/cdn.md.
+   */
+  cdn?: CdnOptions
 }
 
 export interface ResolvedOptions {
@@ -108,6 +115,7 @@ export interface ResolvedOptions {
   l1: MemoryTierOptions | false
   l1MaxTtlMs: number
   l2: RemoteTier | undefined
+  cdn: CdnConfig | undefined
   defaults: RuleDefaults
   proxy: ProxyView
   namespace: string
@@ -216,6 +224,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     'breaker',
     'warm',
     'logger',
+    'cdn',
   ])
   const store = plainObject('store', options.store)
   checkKeys('store.', store, ['l1', 'l2', 'l3'])
@@ -289,6 +298,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     onInvalidationFailure: onInvalidationFailure as InvalidationFailureMode,
     maxWaiters: maxWaiters as number,
     maxWaitMs,
+    cdn: resolveCdn(options.cdn),
   }
 }
 

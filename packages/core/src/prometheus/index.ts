@@ -5,6 +5,7 @@ import type { Definition } from './definition'
 import { cacheRuleMetrics, ruleDefinitions } from './rule-definitions'
 import { RuleHistogram } from './rule-histogram'
 import {
+  cdnDefinitions,
   diskTierDefinitions,
   memoryTierDefinitions,
   sharedTierDefinitions,
@@ -139,5 +140,6 @@ function definitions(engine: CacheEngine, p: string): Definition[] {
   if (shape.l1 !== undefined) metrics.push(...memoryTierDefinitions(engine, p))
   if (shape.l2 !== undefined) metrics.push(...sharedTierDefinitions(engine, p))
   if (shape.l3 !== undefined) metrics.push(...diskTierDefinitions(engine, p, shape.l3))
+  if (shape.cdn !== undefined) metrics.push(...cdnDefinitions(engine, p, shape.cdn))
   return metrics
 }

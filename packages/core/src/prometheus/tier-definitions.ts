@@ -161,3 +161,60 @@ export function diskTierDefinitions(
   }
   return metrics
 }
+
+/** The CDN in front (`cdn`; the purge series only with a purger). */
+export function cdnDefinitions(
+  engine: CacheEngine,
+  p: string,
+  shape: NonNullable<CacheStats['cdn']>,
+): Definition[] {
+  const cdn = (value: (s: NonNullable<CacheStats['cdn']>) => number | undefined) =>
+    function* (): Iterable<Sample> {
+      const s = engine.stats().cdn
+      const v = s === undefined ? undefined : value(s)
+      if (v !== undefined) yield [{}, v]
+    }
+  const metrics: Definition[] = [
+    {
+      type: 'counter',
+      name: `${p}cdn_over_budget_total`,
+      help: "Responses whose tags did not fit the CDN's limits: sent uncacheable at the CDN.",
+      read: cdn((s) => s.overBudget),
+    },
+    {
+      type: 'counter',
+      name: `${p}cdn_folded_tags_total`,
+      help: 'Tags sent to the CDN folded into their short hashed form (too long, or bytes it does not allow).',
+      read: cdn((s) => s.folded),
+    },
+  ]
+  if (shape.purges !== undefined) {
+    metrics.push(
+      {
+        type: 'counter',
+        name: `${p}cdn_purges_total`,
+        help: "Calls to the CDN's purge API, by outcome (a failed one is retried).",
+        labelNames: ['outcome'],
+        *read() {
+          const s = engine.stats().cdn?.purges
+          if (s === undefined) return
+          yield [{ outcome: 'ok' }, s.ok]
+          yield [{ outcome: 'failed' }, s.failed]
+        },
+      },
+      {
+        type: 'gauge',
+        name: `${p}cdn_purge_pending`,
+        help: 'Tags and path patterns waiting to be purged at the CDN.',
+        read: cdn((s) => s.purges?.pending),
+      },
+      {
+        type: 'counter',
+        name: `${p}cdn_purge_overflows_total`,
+        help: 'Times the purge queue passed its bound (then one purge of everything, where the CDN has one).',
+        read: cdn((s) => s.purges?.overflows),
+      },
+    )
+  }
+  return metrics
+}

@@ -1,3 +1,4 @@
+import { type CdnConfig, compileRuleCdn } from '../cdn/options'
 import { describeValue } from '../errors'
 import { parseDuration, parseSize } from '../options/units'
 import { compileCacheControl } from './cache-control-option'
@@ -59,6 +60,7 @@ export function compileCacheRule(
   proxy: ProxyView,
   base: CompiledRuleBase,
   path: CompiledPath,
+  cdn?: CdnConfig,
 ): CompiledCacheRule {
   const perUser = checkBoolean(ctx, 'perUser', rule.perUser)
   const origin = rule.ttl === 'origin'
@@ -121,6 +123,7 @@ export function compileCacheRule(
       ? {}
       : { cacheControl: compileCacheControl(ctx, rule.cacheControl, origin, perUser) }),
     passHeaders,
+    cdn: compileRuleCdn(ctx, rule.cdn, cdn, { origin, perUser }),
     viewHeaders: viewHeaders(key.headers, passHeaders, perUser || allowCredentials, proxy),
     // A header the rule keys itself is keyed once, as the rule says.
     proxyKey: proxy.keyed.filter((n) => !key.headers.includes(n)),

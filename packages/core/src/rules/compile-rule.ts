@@ -1,3 +1,4 @@
+import type { CdnConfig } from '../cdn/options'
 import { describeValue } from '../errors'
 import { compileCacheRule } from './compile-cache-rule'
 import { compileWriteRule } from './compile-write-rule'
@@ -59,10 +60,11 @@ export function compileRule(
   index: number,
   defaults: RuleDefaults,
   proxy: ProxyView = NO_PROXY,
+  cdn?: CdnConfig,
 ): CompiledRule {
   const pathLabel = (input as CacheRule | null)?.path
   const ctx = new RuleContext(index, typeof pathLabel === 'string' ? pathLabel : 'no path')
-  return compileIn(ctx, input, defaults, proxy)
+  return compileIn(ctx, input, defaults, proxy, cdn)
 }
 
 /**
@@ -108,6 +110,7 @@ function compileIn(
   input: unknown,
   defaults: RuleDefaults,
   proxy: ProxyView,
+  cdn?: CdnConfig,
 ): CompiledRule {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     ctx.fail('rule', `expected a rule object, got ${describeValue(input)}`)
@@ -154,6 +157,6 @@ function compileIn(
   }
   const base = { index, name, path: rule.path, methods, match: path.match }
   return caching
-    ? compileCacheRule(ctx, rule, defaults, proxy, base, path)
+    ? compileCacheRule(ctx, rule, defaults, proxy, base, path, cdn)
     : compileWriteRule(ctx, rule, base, path)
 }

@@ -60,6 +60,7 @@ export const CACHE_OPTIONS = new Set([
   'ignoreCookies',
   'cacheControl',
   'tenant',
+  'cdn',
 ])
 export const WRITE_OPTIONS = new Set([
   'name',

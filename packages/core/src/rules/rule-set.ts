@@ -1,3 +1,4 @@
+import type { CdnConfig } from '../cdn/options'
 import { CachetConfigError, describeValue } from '../errors'
 import { compileRule, type RuleDefaults } from './compile-rule'
 import { compilePath, mayOverlap, type PatternShape, patternShape } from './path-pattern'
@@ -60,7 +61,12 @@ export class RuleSet {
   /** Recent answers of match(), by method and path (null: no rule). */
   readonly #memo = new Map<string, RuleMatch | null>()
 
-  constructor(input: unknown, defaults: RuleDefaults = {}, proxy: ProxyView = NO_PROXY) {
+  constructor(
+    input: unknown,
+    defaults: RuleDefaults = {},
+    proxy: ProxyView = NO_PROXY,
+    cdn?: CdnConfig,
+  ) {
     if (!Array.isArray(input)) {
       const path = (input as { path?: unknown } | null)?.path
       throw new CachetConfigError(
@@ -70,7 +76,7 @@ export class RuleSet {
           : `option "rules": expected an array of rules, got ${describeValue(input)}`,
       )
     }
-    this.rules = input.map((rule, i) => compileRule(rule, i, defaults, proxy))
+    this.rules = input.map((rule, i) => compileRule(rule, i, defaults, proxy, cdn))
     const names = new Map<string, number>()
     for (const rule of this.rules) {
       const seen = names.get(rule.name)

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import type { CdnRuleOptions, CompiledCdn } from '../cdn/options'
 import type { Duration, Size } from '../options/units'
 import type { CompiledOriginTimeout, OriginTimeoutOptions } from './origin-timeout'
 import type { TagTemplate } from './template'
@@ -84,6 +85,12 @@ export interface CacheRule {
    * `Cache-Control` alone. The fields are forwarded as the origin sent them.
    */
   targeted?: false | string | readonly string[]
+  /**
+   * With the options' `cdn`: `false` sends no CDN headers for this rule;
+   * `{ ttl, staleWhileRevalidate, staleIfError }` gives the CDN a lifetime
+   * of its own for it (see docs/cdn.md).
+   */
+  cdn?: CdnRuleOptions
   /**
    * After the ttl, how long the stale copy may still be served at once (`X-Cache:
    * STALE`) while one background request refreshes it (RFC 5861). Seconds or a
@@ -265,6 +272,8 @@ export interface CompiledCacheRule extends CompiledRuleBase {
    * route's own, as stored.
    */
   readonly cacheControl?: string
+  /** The CDN headers its stored responses carry (`cdn`); none: no CDN, a per-user rule or `cdn: false`. */
+  readonly cdn: CompiledCdn | undefined
   /** Request headers passed to the route unkeyed (lower case). */
   readonly passHeaders: readonly string[]
   /** Every request header a fill's route sees: transport, keyed, passed, and credentials where allowed. */

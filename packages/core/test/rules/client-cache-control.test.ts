@@ -256,16 +256,27 @@ describe('replay with a rule’s cacheControl', () => {
     )
 
   test('replaces the stored Cache-Control and Expires, and keeps Age as it is', () => {
-    const r = replay(entry, 30_000, undefined, false, undefined, 'public, max-age=60')
+    const r = replay(entry, 30_000, undefined, false, undefined, {
+      cacheControl: 'public, max-age=60',
+    })
     expect(cacheControl(r.headers)).toEqual(['cache-control: public, max-age=60'])
     expect(r.headers).toEqual(expect.arrayContaining(['age', '30', 'content-type', 'text/plain']))
   })
 
   test('on a 304, and on a stale copy', () => {
-    const notModified = replay(entry, 1, { 'if-none-match': '"e"' }, false, undefined, 'max-age=5')
+    const notModified = replay(entry, 1, { 'if-none-match': '"e"' }, false, undefined, {
+      cacheControl: 'max-age=5',
+    })
     expect(notModified.status).toBe(304)
     expect(cacheControl(notModified.headers)).toEqual(['cache-control: max-age=5'])
-    const stale = replay(entry, 70_000, undefined, true, { reason: 'revalidate' }, 'max-age=5')
+    const stale = replay(
+      entry,
+      70_000,
+      undefined,
+      true,
+      { reason: 'revalidate' },
+      { cacheControl: 'max-age=5' },
+    )
     expect(stale.body).toBeUndefined()
     expect(cacheControl(stale.headers)).toEqual(['cache-control: max-age=5'])
   })

@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
+import { PurgeQueue } from '../../cdn/purge-queue'
 import { LocalInvalidationState } from '../../invalidation/local-state'
 import { normalizeTarget } from '../../invalidation/target'
 import type { CacheEvents } from '../../observe/events'
@@ -31,7 +32,7 @@ export function createEngineState(
   host: EventEmitter<CacheEvents> & FillSink,
 ): EngineState {
   const resolved = resolveOptions(options)
-  const rules = new RuleSet(resolved.rules, resolved.defaults, resolved.proxy)
+  const rules = new RuleSet(resolved.rules, resolved.defaults, resolved.proxy, resolved.cdn)
   const hasOriginRules = rules.rules.some((r) => r.kind === 'cache' && r.origin)
   const metrics = rules.rules.map((r) => new RuleMetrics(r.name))
   const l2 = resolved.l2
@@ -129,6 +130,18 @@ export function createEngineState(
       top === undefined || store === undefined
         ? undefined
         : new SharedTopUrls(top, store, seedTop, resolved.warm),
+    cdn:
+      resolved.cdn === undefined
+        ? undefined
+        : {
+            config: resolved.cdn,
+            queue:
+              resolved.cdn.purger === undefined
+                ? undefined
+                : new PurgeQueue(resolved.cdn.purger, resolved.cdn.purge, (report) => {
+                    if (host.listenerCount('cdn:purge') > 0) host.emit('cdn:purge', report)
+                  }),
+          },
     writes: new Set(),
     metrics,
     invalidations: {

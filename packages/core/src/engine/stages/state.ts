@@ -1,4 +1,6 @@
 import type { EventEmitter } from 'node:events'
+import type { CdnConfig } from '../../cdn/options'
+import type { PurgeQueue } from '../../cdn/purge-queue'
 import type { CacheEntry } from '../../entry/entry'
 import type { LocalInvalidationState } from '../../invalidation/local-state'
 import type {
@@ -122,6 +124,8 @@ export interface EngineState {
   /** The most requested URLs (`warm.track`), and their copy in the shared tier. */
   readonly top: TopUrls | undefined
   readonly sharedTop: SharedTopUrls | undefined
+  /** The CDN in front (`cdn`), and its purge queue when it has a purger. */
+  readonly cdn: { readonly config: CdnConfig; readonly queue: PurgeQueue | undefined } | undefined
   /** Shared-tier writes of completed fills, until their entry is stored (see `settled`). */
   readonly writes: Set<Promise<void>>
   /** Counters per rule, by the rule's index. */
