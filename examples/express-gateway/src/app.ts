@@ -30,8 +30,8 @@ export const gatewayRules: CacheRule[] = [
     path: '/{*rest}',
     ttl: 'origin',
     maxTtl: '1d',
-    // The statuses RFC 9110 §15.1 calls heuristically cacheable, less 204/206/405/414/501.
-    statuses: [200, 203, 300, 301, 308, 404, 410],
+    // Any status with explicit freshness, or heuristically cacheable with a heuristic one (RFC 9111 §3).
+    statuses: 'any',
   },
 ]
 

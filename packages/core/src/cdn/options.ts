@@ -151,10 +151,13 @@ export function resolveCdn(input: unknown): CdnConfig | undefined {
         'CACHET_INVALID_OPTION',
         unknownOption(key, ['maxPending', 'perSecond', 'timeout'], 'cdn.purge.'),
       )
-  const count = (name: string, fallback: number) => {
+  const count = (name: string, fallback: number, min: number, max: number, whole: boolean) => {
     const v = purge[name] ?? fallback
-    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v))
-      fail(`.purge.${name}`, `expected a number above 0, got ${describeValue(purge[name])}`)
+    if (typeof v !== 'number' || !(v >= min && v <= max) || (whole && !Number.isInteger(v)))
+      fail(
+        `.purge.${name}`,
+        `expected ${whole ? 'a whole number' : 'a number'} from ${min} to ${max}, got ${describeValue(purge[name])}`,
+      )
     return v
   }
   return {
@@ -171,8 +174,8 @@ export function resolveCdn(input: unknown): CdnConfig | undefined {
         ? (duration('.maxTtlWithoutPurger', o.maxTtlWithoutPurger) ?? 60_000)
         : Number.POSITIVE_INFINITY,
     purge: {
-      maxPending: count('maxPending', 10_000),
-      perSecond: count('perSecond', 5),
+      maxPending: count('maxPending', 10_000, 1, 1_000_000, true),
+      perSecond: count('perSecond', 5, 0.01, 1000, false),
       timeoutMs: duration('.purge.timeout', purge.timeout) ?? 10_000,
     },
   }

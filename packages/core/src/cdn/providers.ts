@@ -64,8 +64,9 @@ export const CDN_PROFILES = {
     separator: ',',
     tagBytes: 128,
     maxTags: 128,
-    // Tags past 128 are ignored; the reply headers as a whole are bounded at 8,192 bytes.
-    headerBytes: 128 * 129,
+    // Tags past 128 are ignored; the reply headers as a whole are bounded at
+    // 8,192 bytes: the tag header gets 6 KiB of them, the rest are the response's.
+    headerBytes: 6144,
     // RFC 7230 token characters, `/` being disputed between two of its pages: refused.
     forbidden: /[^\x21-\x7e]|[<>*@\\{}:,"=()?;[\]/]/,
     caseInsensitive: false,

@@ -139,7 +139,12 @@ export function notModifiedEntry(
   const tag = headerString(own.etag)
   if (tag !== undefined && !sameEntityTag(tag, base.etag))
     return { entry: base, verdict: 'validator-mismatch' }
-  const merged = mergeNotModified(base.headers, own)
+  // Fields a targeted field qualifies are left out as Cache-Control's are.
+  const merged = mergeNotModified(
+    base.headers,
+    own,
+    policyHeaders(own, rule.targeted)['cache-control'],
+  )
   const full: OutgoingHttpHeaders = { date: r.headers.date, age: r.headers.age }
   for (let i = 0; i < merged.length; i += 2) {
     const name = merged[i] as string
@@ -193,7 +198,11 @@ export function capturedEntry(
     now: number
   },
 ): CacheEntry {
-  const headers = storableHeaders(r.headers)
+  const policy = policyHeaders(r.headers, rule.targeted)
+  const headers = storableHeaders(
+    r.headers,
+    policy === r.headers ? undefined : policy['cache-control'],
+  )
   const { times, key, body } = r
   const cachedAt = times?.cachedAt ?? Math.min(r.headersAt, r.now)
   // `ttlJitter`: the copy's ttl, and its whole lifetime with it, cut by a random part.

@@ -1,4 +1,5 @@
 import { debuglog } from 'node:util'
+import type { InvalidationPlan } from '../invalidation/local-state'
 import type { InvalidationOutbox } from '../invalidation/outbox'
 import type { RemoteTier } from '../tiers/remote-tier'
 
@@ -12,8 +13,8 @@ const REPLAY_MAX_NAMES = 500
 
 /** What a replay reports to the shared tier's path (remote-path.ts). */
 export interface ReplayReport {
-  /** The tier recorded a batch. */
-  success(): void
+  /** The tier recorded a batch (`plan`: what it held, merged). */
+  success(plan: InvalidationPlan): void
   /** The tier failed to record one: the replay pauses. */
   failed(err: unknown): void
   /** The outbox is empty. */
@@ -85,7 +86,7 @@ export class OutboxReplay {
       if (batch === undefined) break
       try {
         await this.#tier.invalidate(batch.plan)
-        this.#report.success()
+        this.#report.success(batch.plan)
       } catch (err) {
         this.#report.failed(err)
         const pause = this.#pauseMs

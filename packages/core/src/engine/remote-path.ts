@@ -55,7 +55,13 @@ export class RemotePath {
 
   constructor(
     tier: RemoteTier,
-    options: { maxWaitMs: number; breaker: BreakerOptions; purgeAll: InvalidationPlan },
+    options: {
+      maxWaitMs: number
+      breaker: BreakerOptions
+      purgeAll: InvalidationPlan
+      /** A deferred invalidation is now recorded in the tier (the CDN purges it then). */
+      replayed?: (plan: InvalidationPlan) => void
+    },
     hooks: CoherenceHooks,
     report: RemoteReport,
   ) {
@@ -63,7 +69,10 @@ export class RemotePath {
     this.#held = new HeldReleases(tier)
     this.outbox = new InvalidationOutbox(options.purgeAll)
     this.#replay = new OutboxReplay(this.outbox, tier, {
-      success: () => this.breaker.success(),
+      success: (plan) => {
+        this.breaker.success()
+        options.replayed?.(plan)
+      },
       failed: (err) => this.#failed('invalidate', err),
       done: () => this.#held.send(),
     })

@@ -83,12 +83,20 @@ export function replay(
   const coding =
     encoded === undefined ? undefined : chooseCoding(conditionals?.['accept-encoding'], encoded)
   const kept = encoded === undefined ? entry.headers : encoded.headers
-  const cdn = out?.cdn === undefined ? undefined : entryCdnHeaders(out.cdn, entry)
+  const found = out?.cdn === undefined ? undefined : entryCdnHeaders(out.cdn, entry)
+  // A stale copy is not for the CDN to keep: its lifetime there is 0 (the
+  // CDN asks again, and finds the refreshed copy), whatever the rule says.
+  const cdn =
+    found !== undefined && outcome === 'STALE' && out?.cdn?.config.ttlHeader !== undefined
+      ? staleForCdn(found.headers, out.cdn.config.ttlHeader)
+      : found?.headers
   let own = cacheControl === undefined ? undefined : withCacheControl(kept, cacheControl)
-  if (cdn !== undefined && (cdn.headers.length > 0 || cdn.privatize)) {
-    own = own ?? kept.slice()
-    if (cdn.privatize) privatize(own)
-    own.push(...cdn.headers)
+  if (found !== undefined && ((cdn?.length ?? 0) > 0 || found.privatize)) {
+    // In place of any the route sent itself, as on the miss.
+    const names = new Set(cdn?.filter((_, i) => i % 2 === 0))
+    own = (own ?? kept).filter((_, i, all) => !names.has(all[i - (i % 2)] as string))
+    if (found.privatize) privatize(own)
+    own.push(...(cdn ?? []))
   }
   const stored = own ?? kept
   const body = coding === undefined ? entry.body : (encoded?.[coding] as Buffer)
@@ -103,7 +111,7 @@ export function replay(
       }
     }
     // A 304 updates what the CDN stored: its tags and lifetime go with it.
-    if (cdn !== undefined) headers.push(...cdn.headers)
+    if (cdn !== undefined) headers.push(...cdn)
     if (etag !== undefined) headers.push('etag', etag)
     headers.push('age', age, 'x-cache', outcome, 'cache-status', status)
     return { status: 304, headers, body: undefined }
@@ -120,6 +128,18 @@ export function replay(
 export interface ClientHeaders {
   readonly cacheControl?: string | undefined
   readonly cdn?: CompiledCdn | undefined
+}
+
+/** The CDN headers of a stale answer: the CDN's lifetime 0 (a `no-store` stays). */
+function staleForCdn(headers: readonly string[], ttlHeader: string): string[] {
+  const out: string[] = []
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string
+    const value = headers[i + 1] as string
+    out.push(name, name === ttlHeader && value !== 'no-store' ? 'max-age=0' : value)
+  }
+  if (!out.includes(ttlHeader)) out.push(ttlHeader, 'max-age=0')
+  return out
 }
 
 /** `Cache-Control` in `headers` (flat, lower case) made `private`, in place. */

@@ -52,12 +52,19 @@ export function varyWith(
 /**
  * The end-to-end headers of a response as a flat `[name, value, ...]` list with
  * lower-case names, ready for `res.writeHead(status, list)`. Fields named in
- * `Connection` are hop-by-hop too.
+ * `Connection` are hop-by-hop too. `policy`: the Cache-Control this cache
+ * obeys when it is not the response's own (a targeted field, RFC 9213):
+ * the fields either one qualifies (`private="set-cookie"`) are left out.
  */
-export function storableHeaders(headers: OutgoingHttpHeaders): string[] {
+export function storableHeaders(
+  headers: OutgoingHttpHeaders,
+  policy?: OutgoingHttpHeader,
+): string[] {
   const connection = headerString(headers.connection)
   const listed = connection ? new Set(connection.toLowerCase().split(/\s*,\s*/)) : undefined
-  const qualified = qualifiedFields(headers['cache-control'])
+  const own = qualifiedFields(headers['cache-control'])
+  const targeted = policy === undefined ? undefined : qualifiedFields(policy)
+  const qualified = targeted === undefined ? own : new Set([...(own ?? []), ...targeted])
   const out: string[] = []
   for (const rawName of Object.keys(headers)) {
     const name = rawName.toLowerCase()
@@ -88,8 +95,12 @@ const KEPT_ON_UPDATE = new Set([
  * §4.3.4): each storable field of the 304 replaces the stored values of that
  * name, the others are kept. Flat `[name, value, ...]`, as stored.
  */
-export function mergeNotModified(stored: readonly string[], update: OutgoingHttpHeaders): string[] {
-  const all = storableHeaders(update)
+export function mergeNotModified(
+  stored: readonly string[],
+  update: OutgoingHttpHeaders,
+  policy?: OutgoingHttpHeader,
+): string[] {
+  const all = storableHeaders(update, policy)
   const fresh: string[] = []
   for (let i = 0; i < all.length; i += 2)
     if (!KEPT_ON_UPDATE.has(all[i] as string)) fresh.push(all[i] as string, all[i + 1] as string)

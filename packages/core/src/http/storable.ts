@@ -54,20 +54,32 @@ export interface StoragePolicy {
   readonly key: { readonly headers: readonly string[] }
 }
 
+/** The final statuses RFC 9110 §15 defines: those this cache understands (`must-understand`). */
+const UNDERSTOOD_STATUS: ReadonlySet<number> = new Set([
+  200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304, 305, 307, 308, 400, 401, 402, 403,
+  404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421, 422, 426, 500, 501,
+  502, 503, 504, 505,
+])
+
 export function responseBypassReason(
   rule: StoragePolicy,
   status: number,
   headers: OutgoingHttpHeaders,
 ): ResponseBypassReason | undefined {
-  // Only the rule's statuses; 5xx never (the rule compiler refuses them too).
-  if (!rule.statuses.has(status) || status >= 500) return 'status'
+  // Only the rule's statuses; 5xx only for an origin-driven rule that says
+  // `statuses: 'any'` (the rule compiler refuses them in a list).
+  if (!rule.statuses.has(status) || (status >= 500 && !rule.origin)) return 'status'
   const cc = parseCacheControl(headers['cache-control'])
   // A shared cache must not hand one client's cookie to another, unless the
   // origin says the rest may be stored without it (RFC 9111 §5.2.2.4
   // `no-cache="Set-Cookie"`, §5.2.2.7 `private="Set-Cookie"`: the field is not stored).
   if (headers['set-cookie'] !== undefined && !names(cc, 'set-cookie')) return 'set-cookie'
-  // RFC 9111 §5.2.2.5: no-store forbids storing.
-  if (cc.has('no-store')) return 'no-store'
+  // RFC 9111 §5.2.2.3: must-understand stores a status this cache knows the
+  // semantics of (and then overrides no-store), and never one it does not.
+  // Origin-driven rules only: a rule-driven one keeps no-store's veto.
+  if (rule.origin && cc.has('must-understand')) {
+    if (!UNDERSTOOD_STATUS.has(status)) return 'status'
+  } else if (cc.has('no-store')) return 'no-store' // RFC 9111 §5.2.2.5: no-store forbids storing.
   // RFC 9111 §5.2.2.7: private is for a private cache; a per-user entry is
   // one. `private="field"` lets a shared cache store the rest (the field is
   // left out); an empty or malformed list counts as unqualified.

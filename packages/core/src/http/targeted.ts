@@ -33,22 +33,28 @@ export function targetedDirectives(
   if (members === undefined || members.size === 0) return undefined
   const out: string[] = []
   for (const [name, item] of members) {
-    if (item === true) out.push(name)
+    if (DELTA.has(name)) {
+      // An Integer, or the field is invalid: `max-age`, `max-age=?1`, `max-age="60"` alike.
+      if (typeof item !== 'object' || item.kind !== 'int' || item.n < 0) return undefined
+      out.push(`${name}=${item.n}`)
+    } else if (item === true) out.push(name)
     else if (item === false)
       continue // `?0`: the directive is off
-    else if (DELTA.has(name)) {
-      if (item.kind !== 'int' || item.n < 0) return undefined
-      out.push(`${name}=${item.n}`)
-    } else if (FIELDS.has(name)) {
+    else if (FIELDS.has(name)) {
       if (item.kind !== 'string') return undefined
-      out.push(`${name}="${item.s}"`)
+      out.push(`${name}=${quoted(item.s)}`)
     } else {
       out.push(
-        `${name}=${item.kind === 'int' ? item.n : item.kind === 'string' ? `"${item.s}"` : item.text}`,
+        `${name}=${item.kind === 'int' ? item.n : item.kind === 'string' ? quoted(item.s) : item.text}`,
       )
     }
   }
   return out.join(', ')
+}
+
+/** A String member back in Cache-Control's quoted-string form (RFC 9110 §5.6.4). */
+function quoted(text: string): string {
+  return `"${text.replace(/[\\"]/g, '\\$&')}"`
 }
 
 /**

@@ -24,7 +24,24 @@ export function statusesProblem(value: unknown): string | undefined {
   return undefined
 }
 
-function compileStatuses(ctx: RuleContext, value: unknown): Set<number> {
+/**
+ * `statuses: 'any'` (origin-driven rules): every final status but 206 and
+ * 304, as RFC 9111 §3 lets a shared cache store any response with explicit
+ * freshness (or a heuristically cacheable status with a heuristic one).
+ */
+const ANY_STATUS: ReadonlySet<number> = new Set(
+  Array.from({ length: 400 }, (_, i) => 200 + i).filter((s) => s !== 206 && s !== 304),
+)
+
+function compileStatuses(ctx: RuleContext, value: unknown, origin: boolean): ReadonlySet<number> {
+  if (value === 'any') {
+    if (!origin)
+      ctx.fail(
+        'statuses',
+        "'any' only with ttl: 'origin' (where the response's own freshness decides); list the statuses to store",
+      )
+    return ANY_STATUS
+  }
   const problem = statusesProblem(value)
   if (problem !== undefined) ctx.fail('statuses', problem)
   return new Set(value as number[])
@@ -110,7 +127,7 @@ export function compileCacheRule(
     tenant: rule.tenant,
     // Origin-driven copies may also be kept for their own RFC 5861 windows, each at most maxTtl.
     lifetimeMs: ttlMs + Math.max(staleWhileRevalidateMs, staleIfErrorMs, origin ? ttlMs : 0),
-    statuses: compileStatuses(ctx, rule.statuses ?? defaults.statuses ?? [200]),
+    statuses: compileStatuses(ctx, rule.statuses ?? defaults.statuses ?? [200], origin),
     maxBodySize: ctx.check(
       'maxBodySize',
       parseSize(rule.maxBodySize ?? defaults.maxBodySize ?? DEFAULT_MAX_BODY_SIZE),

@@ -126,8 +126,13 @@ export interface CacheRule {
    * a copy: the route's own answer, or a 503/504 with `hardStatus`.
    */
   originTimeout?: OriginTimeoutOptions
-  /** Statuses that may be stored. Default `[200]`. 5xx, 206 and 304 are never stored. */
-  statuses?: readonly number[]
+  /**
+   * Statuses that may be stored. Default `[200]`. 5xx, 206 and 304 are never
+   * stored; with `ttl: 'origin'`, `'any'` stores every status but 206 and 304
+   * that has explicit freshness (or, if heuristically cacheable, a
+   * heuristic one), 5xx included (RFC 9111 §3).
+   */
+  statuses?: readonly number[] | 'any'
   /** Largest body stored, in bytes or as `'1MiB'`. Default 1 MiB; larger bodies pass through. */
   maxBodySize?: Size
   key?: RuleKeyOptions

@@ -163,3 +163,50 @@ test('past maxPending without a purge of everything: the newest are refused, rep
   })
   expect(q.counts.overflows).toBe(1)
 })
+
+test('a tag invalidated again while a call carrying it is under way is sent again', async () => {
+  const p = new ScriptedPurger(5)
+  let release: () => void = () => {}
+  const held = new Promise<void>((r) => {
+    release = r
+  })
+  const send = p.send.bind(p)
+  let first = true
+  p.send = async (batch) => {
+    if (first) {
+      first = false
+      await held
+    }
+    return send(batch)
+  }
+  const { q } = queue(p)
+  q.add(['a'], [])
+  for (let i = 0; i < 50 && p.batches.length === 0 && first; i++)
+    await new Promise((r) => setTimeout(r, 5))
+  q.add(['a'], []) // while the first call is under way
+  release()
+  expect(await q.drained(2000)).toBe(true)
+  expect(p.batches.map((b) => b.tags)).toEqual([['a'], ['a']])
+})
+
+test('a refusal is set aside: the purges after it go on; it is retried on its own', async () => {
+  const p = new ScriptedPurger(1)
+  p.answers.push({ ok: false, retry: false, status: 400, error: 'bad tag' })
+  const { q, reports } = queue(p)
+  q.add(['bad', 'good1', 'good2'], [])
+  await new Promise((r) => setTimeout(r, 200))
+  expect(p.batches.map((b) => b.tags)).toEqual([['bad'], ['good1'], ['good2']])
+  expect(q.counts.pending).toBe(1)
+  expect(reports[0]).toMatchObject({ ok: false, status: 400, retryInMs: 60_000 })
+})
+
+test('a listener that throws does not stop the queue', async () => {
+  const p = new ScriptedPurger(1)
+  const q = new PurgeQueue(p, fast, () => {
+    throw new Error('listener bug')
+  })
+  queues.push(q)
+  q.add(['a', 'b'], [])
+  expect(await q.drained(2000)).toBe(true)
+  expect(p.batches).toHaveLength(2)
+})

@@ -2,7 +2,7 @@ import type { OutgoingHttpHeaders } from 'node:http'
 import { CacheEngine } from '../../src/engine/engine'
 import { targetedDirectives } from '../../src/http/targeted'
 import type { CacheRule } from '../../src/rules/types'
-import { FakeOrigin, request, thrown } from '../support'
+import { FakeOrigin, lookup, request, thrown } from '../support'
 
 // RFC 9213 targeted cache control in origin-driven rules: `CDN-Cache-Control`
 // (or the rule's own list) decides in place of Cache-Control and Expires
@@ -29,6 +29,9 @@ describe('targetedDirectives: a Structured Field Dictionary, or nothing', () => 
     ['MaX-aGe=3600', undefined],
     ['max-age=60,', undefined],
     ['no-cache=field', undefined],
+    ['max-age=?1', undefined],
+    ['s-maxage', undefined],
+    ['foo="a\\"b, no-store"', 'foo="a\\"b, no-store"'],
     ['', undefined],
   ]
   test.each(table)('%j → %j', (value, expected) => {
@@ -189,6 +192,23 @@ describe('origin-driven rules obey the targeted field', () => {
     expect((await request(engine, origin, path, { respond })).outcome).toBe('miss')
     expect(origin.calls).toBe(before + 1)
     expect(before).toBeLessThanOrEqual(c.hitAt === undefined || c.path === '/swr/1' ? 2 : 1)
+    await engine.close()
+  })
+
+  test('a field the targeted one qualifies (private="set-cookie") is not stored, as with Cache-Control', async () => {
+    const engine = new CacheEngine({ rules })
+    const origin = new FakeOrigin()
+    const headers = {
+      'set-cookie': 'sid=alice',
+      'cdn-cache-control': 'max-age=60, private="set-cookie"',
+    }
+    expect((await request(engine, origin, '/o/3', { respond: { headers } })).outcome).toBe('miss')
+    const hit = await lookup(engine, '/o/3')
+    expect(hit.type).toBe('hit')
+    const stored = hit.type === 'hit' ? hit.entry.headers : []
+    expect(stored).not.toContain('set-cookie')
+    expect(stored).not.toContain('sid=alice')
+    expect(origin.calls).toBe(1)
     await engine.close()
   })
 

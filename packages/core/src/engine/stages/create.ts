@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events'
 import { debuglog } from 'node:util'
+import { purgePlan } from '../../cdn/purge-plan'
 import { PurgeQueue } from '../../cdn/purge-queue'
 import { LocalInvalidationState } from '../../invalidation/local-state'
 import { normalizeTarget } from '../../invalidation/target'
@@ -55,6 +56,20 @@ export function createEngineState(
     stale: { revalidate: 0, error: 0, timeout: 0 },
     revalidations: { started: 0, ahead: 0, stored: 0, notStored: 0, skipped: 0 },
   }
+  const cdnConfig = resolved.cdn
+  const cdn =
+    cdnConfig === undefined
+      ? undefined
+      : {
+          config: cdnConfig,
+          queue:
+            cdnConfig.purger === undefined
+              ? undefined
+              : new PurgeQueue(cdnConfig.purger, cdnConfig.purge, (report) => {
+                  if (host.listenerCount('cdn:purge') > 0) host.emit('cdn:purge', report)
+                }),
+        }
+  const queue = cdn?.queue
   const remote =
     l2 === undefined
       ? undefined
@@ -64,6 +79,9 @@ export function createEngineState(
             maxWaitMs,
             breaker: resolved.breaker,
             purgeAll: local.plan(normalizeTarget({ pattern: PURGE_ALL_PATTERN })),
+            ...(queue === undefined || cdnConfig === undefined
+              ? {}
+              : { replayed: (plan) => purgePlan({ config: cdnConfig, queue }, plan) }),
           },
           {
             onInvalidate: (plan) => local.apply(plan, Date.now()),
@@ -130,18 +148,7 @@ export function createEngineState(
       top === undefined || store === undefined
         ? undefined
         : new SharedTopUrls(top, store, seedTop, resolved.warm),
-    cdn:
-      resolved.cdn === undefined
-        ? undefined
-        : {
-            config: resolved.cdn,
-            queue:
-              resolved.cdn.purger === undefined
-                ? undefined
-                : new PurgeQueue(resolved.cdn.purger, resolved.cdn.purge, (report) => {
-                    if (host.listenerCount('cdn:purge') > 0) host.emit('cdn:purge', report)
-                  }),
-          },
+    cdn,
     writes: new Set(),
     metrics,
     invalidations: {

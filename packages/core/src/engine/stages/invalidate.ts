@@ -1,9 +1,6 @@
 import { debuglog } from 'node:util'
-import type { CdnConfig } from '../../cdn/options'
-import type { PurgeQueue } from '../../cdn/purge-queue'
-import { purgeForms } from '../../cdn/tag-budget'
-import type { InvalidationPlan } from '../../invalidation/local-state'
-import { type NormalizedTarget, userTag } from '../../invalidation/target'
+import { purgePlan } from '../../cdn/purge-plan'
+import type { NormalizedTarget } from '../../invalidation/target'
 import type { InvalidationRecord } from '../../observe/events'
 import type { InvalidationFailureMode } from '../../options/cache-options'
 import { parseQuery } from '../../rules/key'
@@ -101,24 +98,6 @@ function targetPatterns(
 }
 
 /**
- * What an invalidation purges at the CDN: the tags of the plan as the CDN
- * knows them (every form: see `purgeForms`), never a user's (per-user
- * responses never reach a CDN), and the path patterns no rule's tag covers;
- * everything, for a purge of everything where the CDN's API can.
- */
-function purgeCdn(
-  config: CdnConfig,
-  queue: PurgeQueue,
-  target: NormalizedTarget,
-  plan: InvalidationPlan,
-): void {
-  if (target.patterns.includes(PURGE_ALL_PATTERN) && queue.addAll()) return
-  const users = new Set(target.users.map(userTag))
-  const tags = plan.tags.filter((t) => !users.has(t)).flatMap((t) => purgeForms(t, config.profile))
-  queue.add(tags, plan.patterns)
-}
-
-/**
  * Applies `target` here, then in the shared tier; counts and records it.
  * Rejects when the shared tier could not record it, unless `mode` defers it.
  */
@@ -152,9 +131,16 @@ export async function applyInvalidation(
     }
   }
   // The CDN after this cache: a CDN that refetches at once finds the cache
-  // already invalidated. Queued whatever the shared tier said: a purge costs
-  // at most a refetch, a missing one a stale CDN.
-  if (s.cdn?.queue !== undefined) purgeCdn(s.cdn.config, s.cdn.queue, target, plan)
+  // already invalidated. A deferred invalidation purges once it is recorded
+  // (the outbox's replay); a refused one purges all the same (the caller
+  // retries, and a purge costs at most a refetch).
+  const cdn = s.cdn
+  if (cdn?.queue !== undefined && !deferred)
+    purgePlan(
+      { config: cdn.config, queue: cdn.queue },
+      plan,
+      target.patterns.includes(PURGE_ALL_PATTERN),
+    )
   const c = s.invalidations
   if (deferred) c.deferred++
   else if (error === undefined) {
