@@ -94,14 +94,17 @@ function tally(tests, results) {
   }
   const counts = {}
   const failed = []
+  const missed = []
   for (const id of Object.keys(byId)) {
     if (byId[id].browser_only) continue
     const o = outcome(id)
     counts[o] = (counts[o] ?? 0) + 1
     if (o === 'fail' || o === 'harness_fail')
       failed.push(`${id} (${o}): ${JSON.stringify(results[id])}`)
+    else if (o === 'optional_fail' || o === 'dependency_fail' || o === 'setup_fail')
+      missed.push(`${id} (${o})`)
   }
-  return { counts, failed }
+  return { counts, failed, missed }
 }
 
 async function main() {
@@ -192,6 +195,10 @@ async function main() {
     'Required tests cachet fails (and harness errors):',
     '',
     ...rows[0][1].failed.map((f) => `- ${f}`),
+    '',
+    'Optional tests cachet does not pass, and tests not run for a failed setup or dependency:',
+    '',
+    ...rows[0][1].missed.map((f) => `- ${f}`),
     '',
   ]
   const text = lines.join('\n')

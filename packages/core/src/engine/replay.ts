@@ -118,10 +118,53 @@ export function replay(
   }
   const headers = own ?? kept.slice()
   if (coding !== undefined) headers.push('content-encoding', coding)
-  headers.push('content-length', String(body.length))
+  // A byte range of a stored 200 (RFC 9110 §14): the part asked for, 206.
+  const range =
+    entry.status === 200 && coding === undefined && conditionals?.range !== undefined
+      ? byteRange(conditionals, body.length, etag)
+      : undefined
+  if (range !== undefined) {
+    const [start, end] = range
+    headers.push('content-range', `bytes ${start}-${end}/${body.length}`)
+    headers.push('content-length', String(end - start + 1))
+  } else headers.push('content-length', String(body.length))
   if (etag !== undefined) headers.push('etag', etag)
   headers.push('age', age, 'x-cache', outcome, 'cache-status', status)
+  if (range !== undefined)
+    return { status: 206, headers, body: head ? undefined : body.subarray(range[0], range[1] + 1) }
   return { status: entry.status, headers, body: head ? undefined : body }
+}
+
+/**
+ * The one byte range a request asks of a body of `length` bytes, inclusive
+ * (`bytes=0-4`, `bytes=10-`, `bytes=-5`), when it may be answered from the
+ * copy: `If-Range`, if sent, is the copy's strong entity tag (§13.1.5).
+ * `undefined` (send the whole copy, as §14.2 allows) for several ranges, a
+ * malformed or unsatisfiable one, another unit, or an `If-Range` that does
+ * not match (a date included: the copy's Last-Modified is not compared).
+ */
+function byteRange(
+  c: Conditionals,
+  length: number,
+  etag: string | undefined,
+): [number, number] | undefined {
+  const ifRange = c['if-range']
+  if (
+    ifRange !== undefined &&
+    (etag === undefined || etag.startsWith('W/') || ifRange.trim() !== etag)
+  )
+    return undefined
+  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(c.range ?? '')
+  if (m === null || length === 0) return undefined
+  const [, first = '', last = ''] = m
+  if (first === '' && last === '') return undefined
+  if (first === '') {
+    const suffix = Number(last)
+    return suffix === 0 ? undefined : [Math.max(0, length - suffix), length - 1]
+  }
+  const start = Number(first)
+  const end = last === '' ? length - 1 : Math.min(Number(last), length - 1)
+  return start >= length || end < start ? undefined : [start, end]
 }
 
 /** What a rule changes of the stored headers on the way out: its `cacheControl`, its CDN headers. */

@@ -19,6 +19,9 @@ export interface Conditionals {
   readonly 'if-none-match'?: string | readonly string[]
   readonly 'if-modified-since'?: string
   readonly 'accept-encoding'?: string | readonly string[]
+  /** A byte range of a stored 200 (replay.ts), and the validator it depends on. */
+  readonly range?: string
+  readonly 'if-range'?: string
 }
 
 /**
