@@ -166,7 +166,14 @@ describe.each(adapters)('$name shop', ({ createShop }) => {
 
   test('explain: the rule, the key components, and what the memory tier holds', async () => {
     await shop.send({ path: '/products/9?lang=fr&utm=x' })
-    const res = await admin('/explain').query({ url: '/products/9?lang=fr&utm=y' }).set(AUTH)
+    const explain = () => admin('/explain').query({ url: '/products/9?lang=fr&utm=y' }).set(AUTH)
+    // With Redis, the memory copy is written once Redis accepted the fill,
+    // after the answer: wait for it (bounded) before reading what memory holds.
+    let res = await explain()
+    for (let i = 0; i < 100 && res.body?.memory?.state !== 'fresh'; i++) {
+      await new Promise((r) => setTimeout(r, 10))
+      res = await explain()
+    }
     expect(res.status).toBe(200)
     expect(res.body).toMatchObject({
       matched: true,

@@ -41,6 +41,8 @@ export interface RouteAnswer {
   readonly body: string
   readonly status?: number
   readonly stream?: boolean
+  /** Response headers the route sets (`Cache-Control`...). */
+  readonly headers?: Readonly<Record<string, string>>
 }
 
 /** The answer's body as a stream of two chunks. */
@@ -109,6 +111,7 @@ const buildExpress: Build = (options, edge, respond) => {
   app.get('/:route/:id', async (req, res) => {
     const a = await respond({ path: req.path, headers: req.headers }, count)
     res.status(a.status ?? 200).type('text/plain')
+    for (const [name, value] of Object.entries(a.headers ?? {})) res.setHeader(name, value)
     if (a.stream) pipeline(streamOf(a), res, () => {})
     else res.send(a.body)
   })
@@ -128,6 +131,7 @@ const buildKoa: Build = (options, edge, respond) => {
   app.use(async (ctx) => {
     const a = await respond({ path: ctx.path, headers: ctx.headers }, count)
     ctx.type = 'text/plain'
+    for (const [name, value] of Object.entries(a.headers ?? {})) ctx.set(name, value)
     ctx.body = a.stream ? streamOf(a) : a.body
     ctx.status = a.status ?? 200
   })
@@ -151,6 +155,7 @@ const buildFastify: Build = async (options, edge, respond) => {
   app.get('/:route/:id', async (request, reply) => {
     const path = request.url.split('?')[0] as string
     const a = await respond({ path, headers: request.headers }, count)
+    for (const [name, value] of Object.entries(a.headers ?? {})) reply.header(name, value)
     return reply
       .code(a.status ?? 200)
       .type('text/plain')

@@ -119,11 +119,15 @@ export function replay(
   const headers = own ?? kept.slice()
   if (coding !== undefined) headers.push('content-encoding', coding)
   // A byte range of a stored 200 (RFC 9110 §14): the part asked for, 206.
+  // GET only (§14.2: a server ignores Range on other methods).
   const range =
-    entry.status === 200 && coding === undefined && conditionals?.range !== undefined
+    entry.status === 200 && !head && coding === undefined && conditionals?.range !== undefined
       ? byteRange(conditionals, body.length, etag)
       : undefined
   if (range !== undefined) {
+    // Digests of the whole body do not describe the part sent.
+    for (let i = headers.length - 2; i >= 0; i -= 2)
+      if (headers[i] === 'content-md5' || headers[i] === 'content-digest') headers.splice(i, 2)
     const [start, end] = range
     headers.push('content-range', `bytes ${start}-${end}/${body.length}`)
     headers.push('content-length', String(end - start + 1))

@@ -109,6 +109,15 @@ export function complete(
   entry: CacheEntry | undefined,
   reason: ResponseBypassReason | undefined,
 ): void {
+  // A 5xx an origin-driven rule may store (`statuses: 'any'`) never replaces
+  // a copy this fill was to refresh, revalidate or stand in for: the origin
+  // failed (RFC 9111 §4.3.3), and the good copy stays.
+  if (
+    entry !== undefined &&
+    fill.failed &&
+    (fill.revalidation || fill.detached || fill.stale !== undefined || fill.base !== undefined)
+  )
+    return complete(s, fill, undefined, 'status')
   fillEnded(s, fill, entry, reason)
   if (s.slowKeys.size > 0) s.slowKeys.delete(fill.key)
   if (entry === undefined) {
