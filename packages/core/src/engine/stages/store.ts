@@ -116,8 +116,10 @@ export function complete(
     entry !== undefined &&
     fill.failed &&
     (fill.revalidation || fill.detached || fill.stale !== undefined || fill.base !== undefined)
-  )
-    return complete(s, fill, undefined, 'status')
+  ) {
+    complete(s, fill, undefined, 'status')
+    return
+  }
   fillEnded(s, fill, entry, reason)
   if (s.slowKeys.size > 0) s.slowKeys.delete(fill.key)
   if (entry === undefined) {
