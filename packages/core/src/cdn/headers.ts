@@ -23,15 +23,6 @@ export interface CdnHeaderCounts {
 export const cdnHeaderCounts = new WeakMap<CompiledCdn['config'], CdnHeaderCounts>()
 
 /**
- * The tags a CDN sees: the rule's, and the implicit ones (the route's, which
- * a pattern covering whole rules invalidates, and a tenant's), folded like
- * any tag that does not fit. Per-user rules send none: they have no CDN.
- */
-export function cdnTagsOf(tags: readonly string[]): readonly string[] {
-  return tags
-}
-
-/**
  * The CDN headers for a response carrying `tags` (resolved, as stored);
  * `count`: a response the origin just made (a miss), counted in the figures.
  */
@@ -45,8 +36,9 @@ export function cdnHeaders(cdn: CompiledCdn, tags: readonly string[], count = tr
   // A copy replayed is not counted again.
   if (!count) counts = { overBudget: 0, folded: 0 }
   const headers: string[] = []
-  const own = cdnTagsOf(tags)
-  const value = own.length === 0 ? undefined : tagHeader(own, config.profile)
+  // Every tag goes, the engine's own (route, tenant) folded like any that does
+  // not fit; per-user rules have no CDN.
+  const value = tags.length === 0 ? undefined : tagHeader(tags, config.profile)
   if (value !== undefined && !value.fits) {
     counts.overBudget++
     if (config.ttlHeader === undefined) return { headers, privatize: true }
